@@ -1,0 +1,81 @@
+"""remoteimport: push a class from one host, import exactly that version on another.
+
+The handful of names users need are exported here; they are loaded lazily so that ``import remoteimport``
+(and decorating a class with :func:`persist`) stays cheap.
+
+    >>> import remoteimport
+    >>> @remoteimport.persist
+    ... class MyFilter:
+    ...     def apply(self, x):
+    ...         return x * 2
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from remoteimport.errors import (
+    AmbiguousPrefixError,
+    IncompatibleBlobError,
+    IntegrityError,
+    InvalidNameError,
+    NameNotFoundError,
+    PushError,
+    RemoteImportError,
+    StoreError,
+    StoreUnreachableError,
+    UnhashableObjectError,
+    VersionNotFoundError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "class_hash": "remoteimport.hashing",
+    "Store": "remoteimport.store",
+    "persist": "remoteimport.registry",
+    "push": "remoteimport.registry",
+    "push_all": "remoteimport.registry",
+    "status": "remoteimport.registry",
+    "versions": "remoteimport.registry",
+    "get_version": "remoteimport.registry",
+    "rollback": "remoteimport.registry",
+    "install": "remoteimport.hook",
+    "uninstall": "remoteimport.hook",
+}
+
+__all__ = [
+    *_LAZY,
+    "AmbiguousPrefixError",
+    "IncompatibleBlobError",
+    "IntegrityError",
+    "InvalidNameError",
+    "NameNotFoundError",
+    "PushError",
+    "RemoteImportError",
+    "StoreError",
+    "StoreUnreachableError",
+    "UnhashableObjectError",
+    "VersionNotFoundError",
+]
+
+if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
+    from remoteimport.hashing import class_hash  # noqa: F401
+    from remoteimport.hook import install, uninstall  # noqa: F401
+    from remoteimport.registry import get_version, persist, push, push_all, rollback, status, versions  # noqa: F401
+    from remoteimport.store import Store  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'remoteimport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,52 @@
+"""One small tree of errors, all under :class:`RemoteImportError`.
+
+Each error also derives from the built-in exception a caller would naturally catch (``TypeError`` for a
+value the hasher cannot encode, ``ModuleNotFoundError`` for an unknown name, ...), so ordinary ``except``
+clauses keep working. Every message names the thing that went wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class RemoteImportError(Exception):
+    """Base class of every error raised by remoteimport."""
+
+
+class UnhashableObjectError(RemoteImportError, TypeError):
+    """The hasher met an object it cannot encode canonically (e.g. a lock stored as a class attribute)."""
+
+
+class InvalidNameError(RemoteImportError, ValueError):
+    """A class name, hash or reference is malformed; refused before any storage access."""
+
+
+class StoreError(RemoteImportError):
+    """The store could not be read or written."""
+
+
+class StoreUnreachableError(StoreError, OSError):
+    """The store's URL could not be reached (network, credentials, missing bucket)."""
+
+
+class NameNotFoundError(RemoteImportError, ModuleNotFoundError):
+    """No class of that name exists in the store."""
+
+
+class VersionNotFoundError(RemoteImportError, ImportError):
+    """No version of the name matches the hash or prefix."""
+
+
+class AmbiguousPrefixError(RemoteImportError, ImportError):
+    """A hash prefix matches more than one version."""
+
+
+class IntegrityError(RemoteImportError):
+    """A blob or ref failed verification (digest mismatch, truncation, wrong hash); nothing was unpickled."""
+
+
+class IncompatibleBlobError(RemoteImportError, ImportError):
+    """The blob was made for another Python version or needs a distribution this host lacks."""
+
+
+class PushError(RemoteImportError):
+    """A class could not be pushed (e.g. an attribute that cannot be pickled); nothing was written."""
