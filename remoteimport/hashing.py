@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from remoteimport.capture import object_travels_by_value
+from remoteimport.capture import module_travels_by_value, object_travels_by_value
 from remoteimport.errors import UnhashableObjectError
 
 __all__ = ["SCHEME", "class_hash", "register", "unregister"]
@@ -415,7 +415,7 @@ def _resolve_global(func_globals: dict[str, Any], dotted: str) -> tuple[str, Any
         return None
     path, value = first, func_globals[first]
     for attr in rest:
-        if not (isinstance(value, types.ModuleType) and object_travels_by_value(value)):
+        if not (isinstance(value, types.ModuleType) and module_travels_by_value(value.__name__)):
             break
         if not hasattr(value, attr):
             break
