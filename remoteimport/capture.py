@@ -11,11 +11,20 @@ This module is the single place that decides; hashing and pickling both ask it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import io
+import linecache
 import os
+import pickle
 import sys
 import sysconfig
+import threading
+import types
 from types import ModuleType
+from typing import Any
+
+from remoteimport.errors import IncompatibleBlobError, PushError
 
 # Set on every module the import hook creates; such modules are importable on any host with the hook.
 REMOTE_MODULE_MARKER = "__remoteimport_ref__"
@@ -73,3 +82,143 @@ def _module_object_travels_by_value(module: ModuleType) -> bool:
 def object_travels_by_value(obj: object) -> bool:
     """True when ``obj`` (a class or function) is defined in the user's own code."""
     return module_travels_by_value(getattr(obj, "__module__", None))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pickling a class for the store, and checking its requirements on the way back.
+
+
+@dataclasses.dataclass(frozen=True)
+class Capture:
+    """What a push sends: the pickled class, the source of the code that travels by value (file name ->
+    text, so the remote host gets real tracebacks and can re-hash), and the distributions it references."""
+
+    payload: bytes
+    source: dict[str, str]
+    requirements: dict[str, str]
+
+
+_PICKLE_LOCK = threading.Lock()
+
+
+def capture_class(cls: type, *, path: str) -> Capture:
+    """Pickle ``cls`` with every user module by value. ``path`` names the class in error messages."""
+    import cloudpickle
+
+    by_value = [
+        module
+        for name, module in list(sys.modules.items())
+        if isinstance(module, ModuleType) and name != "__main__" and _is_user_module(name, module)
+    ]
+    # register_pickle_by_value is process-global: hold it only while this pickle is made.
+    with _PICKLE_LOCK:
+        registered = []
+        try:
+            for module in by_value:
+                if not cloudpickle.cloudpickle._is_registered_pickle_by_value(module):
+                    cloudpickle.register_pickle_by_value(module)
+                    registered.append(module)
+            buffer = io.BytesIO()
+            pickler = _recording_pickler()(buffer, protocol=pickle.DEFAULT_PROTOCOL)
+            try:
+                pickler.dump(cls)
+            except Exception as exc:
+                raise PushError(_unpicklable_message(cls, path, exc)) from exc
+        finally:
+            for module in registered:
+                cloudpickle.unregister_pickle_by_value(module)
+    return Capture(buffer.getvalue(), pickler.sources(), _distributions(pickler.referenced_modules))
+
+
+def _is_user_module(name: str, module: ModuleType) -> bool:
+    try:
+        return module_travels_by_value(name) and getattr(module, "__file__", None) is not None
+    except Exception:  # a lazy module raising on attribute access: leave it alone
+        return False
+
+
+@functools.cache
+def _recording_pickler() -> type:
+    """The pickler subclass needs cloudpickle: built on first use so importing capture stays cheap."""
+    import cloudpickle
+
+    class RecordingPickler(cloudpickle.Pickler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.filenames: set[str] = set()
+            self.referenced_modules: set[str] = set()
+
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, types.FunctionType):
+                if object_travels_by_value(obj):
+                    self.filenames.add(obj.__code__.co_filename)
+                else:
+                    self.referenced_modules.add(obj.__module__ or "")
+            elif isinstance(obj, type) and not object_travels_by_value(obj):
+                self.referenced_modules.add(obj.__module__ or "")
+            elif isinstance(obj, ModuleType) and not module_travels_by_value(obj.__name__):
+                self.referenced_modules.add(obj.__name__)
+            return super().reducer_override(obj)
+
+        def sources(self) -> dict[str, str]:
+            found = {}
+            for filename in sorted(self.filenames):
+                lines = linecache.getlines(filename)
+                if lines:
+                    found[filename] = "".join(lines)
+            return found
+
+    return RecordingPickler
+
+
+def _unpicklable_message(cls: type, path: str, exc: Exception) -> str:
+    import cloudpickle
+
+    for attribute, value in sorted(vars(cls).items()):
+        try:
+            cloudpickle.dumps(value)
+        except Exception as attribute_exc:
+            return (
+                f"cannot push {path}: its attribute {path}.{attribute} ({type(value).__qualname__}) cannot be "
+                f"pickled ({attribute_exc}). Nothing was written. Store plain data on the class instead "
+                "(create such objects in __init__ or lazily)."
+            )
+    return f"cannot push {path}: pickling it failed ({type(exc).__name__}: {exc}). Nothing was written."
+
+
+def _distributions(module_names: set[str]) -> dict[str, str]:
+    """Installed distributions (name -> version) that provide these modules; the stdlib is left out."""
+    tops = {name.partition(".")[0] for name in module_names if name}
+    tops -= set(sys.stdlib_module_names) | set(sys.builtin_module_names) | {"remoteimport", "builtins", ""}
+    if not tops:
+        return {}
+    import importlib.metadata as metadata
+
+    providers = metadata.packages_distributions()
+    found: dict[str, str] = {}
+    for top in sorted(tops):
+        for dist in providers.get(top, []):
+            try:
+                found[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def check_requirements(requirements: dict[str, str], *, what: str) -> None:
+    """Refuse (before unpickling) when a distribution the blob needs is missing or at another major version."""
+    import importlib.metadata as metadata
+
+    for dist, wanted in sorted(requirements.items()):
+        try:
+            have = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            raise IncompatibleBlobError(
+                f"{what} needs the distribution {dist}=={wanted}, which is not installed on this host. "
+                f"Install it: pip install '{dist}=={wanted}'"
+            ) from None
+        if have.split(".")[0] != wanted.split(".")[0]:
+            raise IncompatibleBlobError(
+                f"{what} was pushed with {dist} {wanted} but this host has {dist} {have} (another major "
+                f"version). Install a matching one: pip install '{dist}=={wanted}'"
+            )

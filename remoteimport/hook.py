@@ -1,0 +1,150 @@
+"""The ``sys.meta_path`` finder and loaders that turn imports into store look-ups.
+
+After ``install(store, namespace="labchain_remote")``:
+
+- ``import labchain_remote`` gives a package whose attributes are the store's classes at ``latest``
+  (``from labchain_remote import MyFilter``; ``dir(labchain_remote)`` lists the names);
+- ``importlib.import_module("labchain_remote.MyFilter@0123abcd")`` gives the module of exactly that version
+  (its attribute ``MyFilter`` is the class). A prefix (8+ hex digits) and the full hash give the same module.
+
+The finder only parses names (refusing malformed ones before any storage access) and returns specs; the
+loaders ask :mod:`remoteimport.registry` for verified classes.
+
+    >>> import remoteimport
+    >>> finder = remoteimport.install("memory://hook-doc", namespace="hook_doc_remote")
+    >>> import hook_doc_remote
+    >>> dir(hook_doc_remote)
+    []
+    >>> remoteimport.uninstall("hook_doc_remote")
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import sys
+import threading
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
+
+from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
+from remoteimport.registry import DEFAULT_NAMESPACE, load_class, resolve_store
+from remoteimport.store import Store
+
+__all__ = ["RemoteFinder", "install", "uninstall", "installed"]
+
+_FINDERS: dict[str, RemoteFinder] = {}
+_INSTALL_LOCK = threading.Lock()
+
+
+class RemoteFinder(importlib.abc.MetaPathFinder):
+    """Finds ``<namespace>`` and ``<namespace>.<Name>@<hash>`` for one store."""
+
+    def __init__(self, store: Store, namespace: str) -> None:
+        self.store = store
+        self.namespace = validate_namespace(namespace)
+
+    def __repr__(self) -> str:
+        return f"RemoteFinder({self.namespace!r} -> {self.store.url!r})"
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if fullname == self.namespace:
+            return ModuleSpec(fullname, _NamespaceLoader(self), is_package=True)
+        if not fullname.startswith(self.namespace + "."):
+            return None
+        name, version = split_versioned(fullname[len(self.namespace) + 1 :])  # raises on malformed names
+        if version is None:
+            raise ImportError(
+                f"{fullname} is a class, not a module: write `from {self.namespace} import {name}` for the "
+                f"latest version, or import `{self.namespace}.{name}@<hash>` for an exact one",
+                name=fullname,
+            )
+        return ModuleSpec(fullname, _VersionLoader(self, name, version))
+
+    def latest_class(self, name: str) -> type:
+        """The class ``name`` at the store's current ``latest``."""
+        full_hash = self.store.latest(validate_name(name))
+        if full_hash is None:
+            raise self.store.name_not_found(name, namespace=self.namespace)
+        module = importlib.import_module(format_reference(self.namespace, name, full_hash))
+        return getattr(module, name)
+
+
+class _NamespaceLoader(importlib.abc.Loader):
+    def __init__(self, finder: RemoteFinder) -> None:
+        self.finder = finder
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        namespace = self.finder.namespace
+        module.__path__ = []
+
+        def __getattr__(attribute: str) -> type:
+            if attribute.startswith("_"):
+                raise AttributeError(f"module {namespace!r} has no attribute {attribute!r}")
+            return _finder_for(namespace).latest_class(attribute)
+
+        def __dir__() -> list[str]:
+            return _finder_for(namespace).store.names()
+
+        module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+        module.__dir__ = __dir__  # type: ignore[attr-defined]
+
+
+class _VersionLoader(importlib.abc.Loader):
+    def __init__(self, finder: RemoteFinder, name: str, version: str) -> None:
+        self.finder, self.name, self.version = finder, name, version
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        full_hash = self.finder.store.resolve(self.name, self.version)
+        full_name = format_reference(self.finder.namespace, self.name, full_hash)
+        if module.__name__ != full_name:
+            # A prefix: this name becomes an alias of the full-hash module (the import system returns
+            # whatever sys.modules holds once exec_module is done).
+            sys.modules[module.__name__] = importlib.import_module(full_name)
+            return
+        load_class(self.finder.store, self.finder.namespace, self.name, full_hash)
+
+
+def _finder_for(namespace: str) -> RemoteFinder:
+    finder = _FINDERS.get(namespace)
+    if finder is None:
+        raise ImportError(f"the namespace {namespace!r} was uninstalled; call remoteimport.install() again")
+    return finder
+
+
+def install(store: Store | str | None = None, namespace: str = DEFAULT_NAMESPACE) -> RemoteFinder:
+    """Serve ``namespace`` from ``store`` (default: ``$REMOTEIMPORT_STORE`` or the local default store).
+
+    Several namespaces may point at several stores; installing a namespace again replaces its store.
+    """
+    finder = RemoteFinder(resolve_store(store), namespace)
+    with _INSTALL_LOCK:
+        previous = _FINDERS.get(finder.namespace)
+        if previous is not None and previous in sys.meta_path:
+            sys.meta_path.remove(previous)
+        _FINDERS[finder.namespace] = finder
+        sys.meta_path.append(finder)
+    return finder
+
+
+def uninstall(namespace: str | RemoteFinder = DEFAULT_NAMESPACE) -> None:
+    """Remove a namespace's finder and forget its modules (classes already imported keep working)."""
+    name = namespace.namespace if isinstance(namespace, RemoteFinder) else validate_namespace(namespace)
+    with _INSTALL_LOCK:
+        finder = _FINDERS.pop(name, None)
+        if finder is not None and finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+        for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module_name]
+
+
+def installed() -> dict[str, RemoteFinder]:
+    """namespace -> finder for every installed namespace."""
+    return dict(_FINDERS)

@@ -1,0 +1,236 @@
+"""Publishing and loading class versions: ``persist``, ``push``, ``status``, ``versions``, ``get_version``...
+
+Push: hash the class, upload its blob only if absent, then move ``latest``, then append to the history.
+Load: read the blob, verify its digest, Python version and requirements — all before unpickling — then
+unpickle once per process and publish the class as ``<namespace>.<Name>@<full hash>`` so that instances
+pickle by reference and unpickle in any interpreter with the import hook.
+
+    >>> import remoteimport
+    >>> @remoteimport.persist
+    ... class Doubler:
+    ...     def apply(self, x):
+    ...         return 2 * x
+    >>> store = remoteimport.Store("memory://registry-doc")
+    >>> full = remoteimport.push(Doubler, store=store)
+    >>> remoteimport.status(Doubler, store=store)
+    'synced'
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from types import ModuleType
+from typing import Literal, TypeVar, overload
+
+from remoteimport.blob import decode_blob, encode_blob, make_header
+from remoteimport.capture import REMOTE_MODULE_MARKER, capture_class, check_requirements
+from remoteimport.errors import IncompatibleBlobError, IntegrityError, VersionNotFoundError
+from remoteimport.hashing import class_hash
+from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
+from remoteimport.store import Store, Version
+
+__all__ = ["persist", "push", "push_all", "status", "versions", "get_version", "rollback", "DEFAULT_NAMESPACE"]
+
+DEFAULT_NAMESPACE = "labchain_remote"
+Status = Literal["synced", "out_of_sync", "untracked"]
+C = TypeVar("C", bound=type)
+
+# name -> class for every @persist-ed class in this process (the newest definition wins)
+_PERSISTED: dict[str, type] = {}
+# class -> (name, store) options given to @persist
+_OPTIONS: weakref.WeakKeyDictionary[type, tuple[str, Store | str | None]] = weakref.WeakKeyDictionary()
+
+
+def resolve_store(store: Store | str | None) -> Store:
+    """A :class:`Store` from a Store, a URL/path, or None (the default store)."""
+    if isinstance(store, Store):
+        return store
+    if store is None:
+        return Store.default()
+    return Store(store)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Publishing
+
+
+@overload
+def persist(cls: C, /) -> C: ...
+@overload
+def persist(
+    *, name: str | None = None, auto_push: bool = False, store: Store | str | None = None
+) -> Callable[[C], C]: ...
+
+
+def persist(
+    cls: C | None = None,
+    /,
+    *,
+    name: str | None = None,
+    auto_push: bool = False,
+    store: Store | str | None = None,
+) -> C | Callable[[C], C]:
+    """Mark a class as persistent. Cheap: nothing is hashed or uploaded unless ``auto_push=True``.
+
+    Use as ``@persist`` or ``@persist(name="Other", store="s3://bucket/classes")``; then ``push(cls)`` or
+    ``push_all()`` uploads it. The class itself is not modified.
+    """
+
+    def mark(target: C) -> C:
+        if not isinstance(target, type):
+            raise TypeError(f"@persist decorates classes, not {type(target).__qualname__} objects")
+        stored_name = validate_name(name or target.__name__)
+        _PERSISTED[stored_name] = target
+        _OPTIONS[target] = (stored_name, store)
+        if auto_push:
+            push(target)
+        return target
+
+    return mark(cls) if cls is not None else mark
+
+
+def _name_and_store(cls: type, name: str | None, store: Store | str | None) -> tuple[str, Store]:
+    persisted_name, persisted_store = _OPTIONS.get(cls, (None, None))
+    stored_name = validate_name(name or persisted_name or cls.__name__)
+    return stored_name, resolve_store(store if store is not None else persisted_store)
+
+
+def push(cls: type, store: Store | str | None = None, name: str | None = None) -> str:
+    """Upload ``cls`` (if this version is not stored yet) and make it ``latest``; return its full hash."""
+    stored_name, target = _name_and_store(cls, name, store)
+    full_hash = class_hash(cls)
+    if not target.has_blob(stored_name, full_hash):
+        captured = capture_class(cls, path=cls.__qualname__)
+        header = make_header(
+            stored_name,
+            full_hash,
+            captured.payload,
+            requirements=captured.requirements,
+            source=captured.source,
+            qualname=cls.__qualname__,
+            module=cls.__module__,
+        )
+        target.write_blob(stored_name, full_hash, encode_blob(header, captured.payload))
+    if target.latest(stored_name) != full_hash:
+        target.set_latest(stored_name, full_hash)
+        target.append_history(Version(stored_name, full_hash, time.time(), _python_version()))
+    return full_hash
+
+
+def push_all(store: Store | str | None = None) -> dict[str, str]:
+    """Push every ``@persist``-ed class of this process; return ``{name: full hash}``."""
+    return {name: push(cls, store=store, name=name) for name, cls in sorted(_PERSISTED.items())}
+
+
+def status(cls: type, store: Store | str | None = None, name: str | None = None) -> Status:
+    """``"synced"`` when the store's latest is this exact code, ``"out_of_sync"`` when it differs,
+    ``"untracked"`` when the name was never pushed."""
+    stored_name, target = _name_and_store(cls, name, store)
+    latest = target.latest(stored_name)
+    if latest is None:
+        return "untracked"
+    return "synced" if latest == class_hash(cls) else "out_of_sync"
+
+
+def versions(name: str, store: Store | str | None = None) -> list[Version]:
+    """The history of ``name``, newest first (hash, time, Python version, push or rollback)."""
+    target = resolve_store(store)
+    history = target.history(validate_name(name))
+    if not history and not target.exists(name):
+        raise target.name_not_found(name)
+    return history
+
+
+def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None) -> str:
+    """Point ``latest`` back at an earlier version (recorded in the history); return its full hash."""
+    target = resolve_store(store)
+    full_hash = target.resolve(validate_name(name), hash_or_prefix)
+    if not target.has_blob(name, full_hash):
+        raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was changed")
+    target.set_latest(name, full_hash)
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="rollback"))
+    return full_hash
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def get_version(
+    name: str, hash_or_prefix: str, store: Store | str | None = None, *, namespace: str = DEFAULT_NAMESPACE
+) -> type:
+    """The class ``name`` at exactly the version ``hash_or_prefix`` (8 or more hex digits)."""
+    target = resolve_store(store)
+    return load_class(target, namespace, name, target.resolve(validate_name(name), hash_or_prefix))
+
+
+_LOADED: dict[tuple[str, str, str], type] = {}
+_LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
+    """Load one verified version, once per process, published as module ``namespace.Name@full_hash``."""
+    key = (validate_namespace(namespace), validate_name(name), validate_hash(full_hash, allow_prefix=False))
+    with _LOCKS_GUARD:
+        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            loaded = _unpickle_verified(store, namespace, name, full_hash)
+            _LOADED[key] = loaded
+        _publish(format_reference(namespace, name, full_hash), name, loaded, full_hash)
+        return loaded
+
+
+def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) -> type:
+    module_name = format_reference(namespace, name, full_hash)
+    where = store.blob_path(name, full_hash)
+    blob = decode_blob(store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where)
+    header = blob.header
+    if header.python != _python_version():
+        raise IncompatibleBlobError(
+            f"{name}@{full_hash[:12]} was pushed from Python {header.python} but this is Python "
+            f"{_python_version()}; cloudpickle payloads hold bytecode for one Python version. Run it with "
+            f"Python {header.python}, or push it again from Python {_python_version()}."
+        )
+    check_requirements(header.requirements, what=f"{name}@{full_hash[:12]}")
+    _register_source(header.source)
+
+    import pickle
+
+    cls = pickle.loads(blob.payload)
+    if not isinstance(cls, type):
+        raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
+    cls.__module__ = module_name
+    cls.__qualname__ = name
+    return cls
+
+
+def _register_source(source: dict[str, str]) -> None:
+    """Make the shipped source visible to linecache: real tracebacks, and re-hashing gives the same hash.
+
+    A file this host really has is never shadowed (its live source decides its own classes' hashes)."""
+    for filename, text in source.items():
+        if not linecache.getlines(filename):
+            linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+
+
+def _publish(module_name: str, name: str, cls: type, full_hash: str) -> None:
+    """Bind the class in its version module (creating the module when not imported through the hook)."""
+    module = sys.modules.get(module_name)
+    if module is None:
+        module = ModuleType(module_name, f"{name} at version {full_hash}")
+        sys.modules[module_name] = module
+    setattr(module, name, cls)
+    setattr(module, REMOTE_MODULE_MARKER, full_hash)
+    module.__dict__.setdefault("__all__", [name])
+
+
+def _python_version() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -1,0 +1,282 @@
+"""I/O: a content-addressed store of class blobs on any fsspec filesystem.
+
+Layout under the store's root (every name and hash validated by :mod:`remoteimport.names` first)::
+
+    blobs/<Name>/<hash[:2]>/<hash>.blob         immutable; sharded so a prefix lookup lists one folder
+    refs/<Name>/latest                          the current version's full hash
+    refs/<Name>/history/<time_ns>-<hash[:16]>-<random>.json   one object per push: append-only
+
+A ref is written only after its blob is completely written; writes are atomic (a temporary file renamed into
+place on local disks; object stores replace objects whole). Nothing is ever overwritten but ``latest``.
+
+    >>> store = Store("memory://doc-example")
+    >>> store.names()
+    []
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from remoteimport.errors import (
+    AmbiguousPrefixError,
+    NameNotFoundError,
+    RemoteImportError,
+    StoreError,
+    StoreUnreachableError,
+    VersionNotFoundError,
+)
+from remoteimport.names import HASH_LENGTH, validate_hash, validate_name
+
+ENV_STORE = "REMOTEIMPORT_STORE"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One entry of a name's history: what was pushed, when, from which Python."""
+
+    name: str
+    hash: str
+    time: float
+    python: str
+    action: str = "push"  # or "rollback"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Version:
+        return cls(
+            name=validate_name(data["name"]),
+            hash=validate_hash(data["hash"], allow_prefix=False),
+            time=float(data["time"]),
+            python=str(data["python"]),
+            action=str(data.get("action", "push")),
+        )
+
+
+def default_store_url() -> str:
+    """``$REMOTEIMPORT_STORE`` if set, else ``<user data dir>/remoteimport/store`` (the embedded default)."""
+    configured = os.environ.get(ENV_STORE)
+    if configured:
+        return configured
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("remoteimport", appauthor=False), "store")
+
+
+class Store:
+    """A store of class versions at an fsspec URL or a local path.
+
+    ``Store("/srv/classes")``, ``Store("s3://bucket/prefix", anon=False)``, ``Store("memory://x")``: keyword
+    arguments are fsspec ``storage_options`` for the backend.
+    """
+
+    def __init__(self, url: str | os.PathLike[str], **storage_options: Any) -> None:
+        url = os.fspath(url)
+        if not url:
+            raise StoreError("empty store URL: give a path or an fsspec URL such as 's3://bucket/prefix'")
+        import fsspec
+        from fsspec.core import url_to_fs
+
+        try:
+            self.fs, root = url_to_fs(url, **storage_options)
+        except (ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open store {url!r}: {exc}. {_backend_hint(url)}") from exc
+        self.url = url
+        self.root = root.rstrip("/") if root not in ("/", "") else root
+        self.storage_options = storage_options
+        self._local = isinstance(self.fs, fsspec.implementations.local.LocalFileSystem)
+
+    @classmethod
+    def default(cls) -> Store:
+        """The store named by ``$REMOTEIMPORT_STORE``, else a folder in the user's data directory."""
+        return cls(default_store_url())
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Store) and (self.url, self.storage_options) == (other.url, other.storage_options)
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    # -- paths: the one place that turns names into keys ------------------------------------------------
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts]) if self.root else "/".join(parts)
+
+    def blob_path(self, name: str, full_hash: str) -> str:
+        validate_name(name)
+        full_hash = validate_hash(full_hash, allow_prefix=False)
+        return self._path("blobs", name, full_hash[:2], f"{full_hash}.blob")
+
+    def _latest_path(self, name: str) -> str:
+        return self._path("refs", validate_name(name), "latest")
+
+    def _history_dir(self, name: str) -> str:
+        return self._path("refs", validate_name(name), "history")
+
+    # -- blobs ---------------------------------------------------------------------------------------------
+
+    def has_blob(self, name: str, full_hash: str) -> bool:
+        path = self.blob_path(name, full_hash)
+        with self._errors("check", path):
+            return bool(self.fs.exists(path))
+
+    def write_blob(self, name: str, full_hash: str, data: bytes) -> None:
+        """Write a blob atomically. Blobs are immutable: an existing one is left as it is."""
+        self._write_atomic(self.blob_path(name, full_hash), data)
+
+    def read_blob(self, name: str, full_hash: str) -> bytes:
+        path = self.blob_path(name, full_hash)
+        with self._errors("read", path):
+            try:
+                return bytes(self.fs.cat_file(path))
+            except FileNotFoundError:
+                raise VersionNotFoundError(
+                    f"{name}@{full_hash} is not in the store {self.url}: its blob {path} is missing"
+                ) from None
+
+    def resolve(self, name: str, hash_or_prefix: str) -> str:
+        """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``."""
+        prefix = validate_hash(hash_or_prefix)
+        if len(prefix) == HASH_LENGTH:
+            return prefix
+        shard = self._path("blobs", validate_name(name), prefix[:2])
+        with self._errors("list", shard):
+            try:
+                entries = self.fs.ls(shard, detail=False)
+            except FileNotFoundError:
+                entries = []
+        candidates = sorted(
+            base[: -len(".blob")]
+            for base in (entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
+            if base.endswith(".blob") and base.startswith(prefix)
+        )
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            if not self.exists(name):
+                raise self.name_not_found(name)
+            raise VersionNotFoundError(
+                f"no version of {name} in {self.url} has a hash starting with {prefix!r}; "
+                f"run `remoteimport log {name} --store {self.url}` to list its versions"
+            )
+        raise AmbiguousPrefixError(
+            f"hash prefix {prefix!r} of {name} is ambiguous in {self.url}; candidates: "
+            + ", ".join(candidates)
+            + ". Give more digits."
+        )
+
+    # -- refs ----------------------------------------------------------------------------------------------
+
+    def latest(self, name: str) -> str | None:
+        """The full hash ``latest`` points at, or None when the name was never pushed."""
+        path = self._latest_path(name)
+        with self._errors("read", path):
+            try:
+                text = self.fs.cat_file(path).decode("ascii").strip()
+            except FileNotFoundError:
+                return None
+        return validate_hash(text, allow_prefix=False)
+
+    def set_latest(self, name: str, full_hash: str) -> None:
+        """Point ``latest`` at a version whose blob is already complete in the store."""
+        validate_hash(full_hash, allow_prefix=False)
+        self._write_atomic(self._latest_path(name), full_hash.encode("ascii"), overwrite=True)
+
+    def append_history(self, version: Version) -> None:
+        """Add one history object; concurrent pushes never touch each other's objects."""
+        key = f"{time.time_ns():020d}-{version.hash[:16]}-{secrets.token_hex(4)}.json"
+        data = json.dumps(version.to_json(), sort_keys=True).encode()
+        self._write_atomic(self._history_dir(version.name) + "/" + key, data)
+
+    def history(self, name: str) -> list[Version]:
+        """Every push and rollback of ``name``, newest first."""
+        folder = self._history_dir(name)
+        with self._errors("list", folder):
+            try:
+                keys = sorted(self.fs.ls(folder, detail=False), reverse=True)
+            except FileNotFoundError:
+                return []
+            contents = self.fs.cat(keys) if keys else {}
+        return [Version.from_json(json.loads(contents[key])) for key in keys]
+
+    def names(self) -> list[str]:
+        """Every class name with a ``latest`` pointer in this store, sorted."""
+        folder = self._path("refs")
+        with self._errors("list", folder):
+            try:
+                entries = self.fs.ls(folder, detail=False)
+            except FileNotFoundError:
+                return []
+        return sorted(entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
+
+    def exists(self, name: str) -> bool:
+        return self.latest(name) is not None
+
+    def name_not_found(self, name: str, namespace: str | None = None) -> NameNotFoundError:
+        """The error for an unknown name, with the closest names the store does have."""
+        import difflib
+
+        close = difflib.get_close_matches(name, self.names(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else " Push it first with `remoteimport push`."
+        where = f" (namespace {namespace!r})" if namespace else ""
+        error = NameNotFoundError(f"no class named {name!r} in the store {self.url}{where}.{hint}")
+        error.name = f"{namespace}.{name}" if namespace else name
+        return error
+
+    # -- mechanics -----------------------------------------------------------------------------------------
+
+    def _write_atomic(self, path: str, data: bytes, *, overwrite: bool = False) -> None:
+        with self._errors("write", path):
+            if not self._local:
+                self.fs.pipe_file(path, data)  # object stores: a PUT replaces the object whole
+                return
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            if not overwrite and os.path.exists(path):
+                return
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(temporary, path)
+            except BaseException:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+                raise
+
+    @contextmanager
+    def _errors(self, action: str, path: str) -> Iterator[None]:
+        """Backend failures become :class:`StoreUnreachableError` naming the store; our own errors and
+        missing files pass through."""
+        try:
+            yield
+        except (FileNotFoundError, RemoteImportError):
+            raise
+        except Exception as exc:
+            raise StoreUnreachableError(
+                f"cannot {action} {path} in the store {self.url}: {type(exc).__name__}: {exc}. "
+                "Check the URL, your network and credentials (storage_options / environment)."
+            ) from exc
+
+
+def _backend_hint(url: str) -> str:
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs"}.get(protocol)
+    if extra:
+        return f"Install the backend: pip install 'remoteimport[{extra}]'."
+    return "Check the URL's protocol (fsspec must know it)."
