@@ -18,7 +18,6 @@ import linecache
 import os
 import pickle
 import sys
-import sysconfig
 import threading
 import types
 from types import ModuleType
@@ -34,9 +33,9 @@ _INSTALLED_DIR_NAMES = frozenset({"site-packages", "dist-packages"})
 
 @functools.lru_cache(maxsize=1)
 def _stdlib_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {paths.get("stdlib"), paths.get("platstdlib"), os.path.dirname(os.__file__)}
-    return tuple(sorted(os.path.realpath(d) + os.sep for d in dirs if d))
+    # The folder of os.py is the stdlib (lib-dynload lies inside it); sysconfig.get_paths() would say the
+    # same but costs a millisecond on first use, which the first hash of a process would pay.
+    return (os.path.realpath(os.path.dirname(os.__file__)) + os.sep,)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -75,7 +74,10 @@ def _module_object_travels_by_value(module: ModuleType) -> bool:
         return False
     path = getattr(module, "__file__", None)
     if path is None:
-        return True
+        # A file-less submodule (typing.io) belongs with its package; a file-less top-level module was
+        # made at run time (exec, types.ModuleType) and exists nowhere else.
+        package, dot, _ = module.__name__.rpartition(".")
+        return module_travels_by_value(package) if dot else True
     return not _file_is_installed(path)
 
 

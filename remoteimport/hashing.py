@@ -184,6 +184,7 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
 # Source -> normalized AST.
 
 _SKIPPED_AST_FIELDS = frozenset({"type_comment", "kind"})
+_ATOM_TYPES = frozenset({str, int, float, complex, bytes, bool, type(None), type(Ellipsis)})
 _AST_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -195,37 +196,46 @@ def _ast_fields(node_type: type) -> tuple[str, ...]:
     return fields
 
 
-def _encode_ast(node: Any, out: list[str], names: set[str]) -> None:
+def _encode_ast(node: Any, out: list[str], names: set[str]) -> None:  # noqa: C901 - hot loop, kept flat
     """Canonical text of an AST: node types and non-empty fields only, no positions, stable across 3.10+.
 
     Empty lists and ``None`` are omitted so that fields added by newer Pythons (``type_params=[]``) do not
     change the encoding of code that does not use them.
     """
-    if isinstance(node, ast.AST):
-        if isinstance(node, ast.JoinedStr):
-            node = _merge_fstring_constants(node)
-        elif isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            dotted = _dotted_name(node)
-            if dotted:
-                names.add(dotted)
-        out.append(f"({type(node).__name__}")
-        for field in _ast_fields(type(node)):
-            value = getattr(node, field, None)
-            if value is None or value == []:
-                continue
-            out.append(f" {field}=")
-            _encode_ast(value, out, names)
-        out.append(")")
-    elif isinstance(node, list):
+    node_type = type(node)
+    if node_type is list:
         out.append(f"[{len(node)}")
         for item in node:
             out.append(" ")
             _encode_ast(item, out, names)
         out.append("]")
-    else:
+        return
+    if not isinstance(node, ast.AST):
         out.append(_atom(node))
+        return
+    if node_type is ast.Name:
+        names.add(node.id)
+    elif node_type is ast.Attribute:
+        dotted = _dotted_name(node)
+        if dotted:
+            names.add(dotted)
+    elif node_type is ast.JoinedStr:
+        node = _merge_fstring_constants(node)
+    fields = _AST_FIELDS.get(node_type) or _ast_fields(node_type)
+    if not fields:  # Load, Store, Add ...: leaves
+        out.append(f"({node_type.__name__})")
+        return
+    out.append(f"({node_type.__name__}")
+    for field in fields:
+        value = getattr(node, field, None)
+        if value is None or (type(value) is list and not value):
+            continue
+        out.append(f" {field}=")
+        if type(value) in _ATOM_TYPES:
+            out.append(_atom(value))
+        else:
+            _encode_ast(value, out, names)
+    out.append(")")
 
 
 def _merge_fstring_constants(node: ast.JoinedStr) -> ast.JoinedStr:
