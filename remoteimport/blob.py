@@ -110,9 +110,7 @@ class BlobHeader:
                 raise _integrity_error(source, f"header is missing the required key {key!r}")
         for key, is_valid in _FIELD_CHECKS.items():
             if key in data and not is_valid(data[key]):
-                raise _integrity_error(
-                    source, f"header key {key!r} has the wrong type ({type(data[key]).__name__})"
-                )
+                raise _integrity_error(source, f"header key {key!r} has the wrong type ({type(data[key]).__name__})")
         known = {key: _copy(value) for key, value in data.items() if key in _FIELD_CHECKS}
         extra = {key: value for key, value in data.items() if key not in _FIELD_CHECKS}
         return cls(**known, extra=extra)
@@ -139,9 +137,7 @@ def _is_int(value: object) -> bool:
 
 
 def _is_text_dict(value: object) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 # Checked on read so a malformed header fails here as IntegrityError, not later as a TypeError in a caller.
@@ -153,9 +149,7 @@ _CHECK_FOR_ANNOTATION: dict[str, Callable[[object], bool]] = {
     "dict[str, str] | None": lambda value: value is None or _is_text_dict(value),
 }
 _FIELD_CHECKS = {f.name: _CHECK_FOR_ANNOTATION[f.type] for f in fields(BlobHeader) if f.name != "extra"}
-_REQUIRED_KEYS = tuple(
-    f.name for f in fields(BlobHeader) if f.default is MISSING and f.default_factory is MISSING
-)
+_REQUIRED_KEYS = tuple(f.name for f in fields(BlobHeader) if f.default is MISSING and f.default_factory is MISSING)
 
 
 def _copy(value: Any) -> Any:
@@ -279,9 +273,7 @@ def _split(data: bytes, source: str) -> tuple[BlobHeader, memoryview]:
     (header_length,) = _HEADER_LENGTH.unpack_from(data, len(MAGIC))
     header_end = _PREFIX_SIZE + header_length
     if header_end > len(data):
-        raise _integrity_error(
-            source, f"header length {header_length} runs past the end of the data (truncated blob?)"
-        )
+        raise _integrity_error(source, f"header length {header_length} runs past the end of the data (truncated blob?)")
     view = memoryview(data)
     return _parse_header(view[_PREFIX_SIZE:header_end], source), view[header_end:]
 

@@ -20,6 +20,7 @@ import pickle
 import sys
 import threading
 import types
+import weakref
 from types import ModuleType
 from typing import Any
 
@@ -130,6 +131,26 @@ def capture_class(cls: type, *, path: str) -> Capture:
             for module in registered:
                 cloudpickle.unregister_pickle_by_value(module)
     return Capture(buffer.getvalue(), pickler.sources(), _distributions(pickler.referenced_modules))
+
+
+def unpickle_class(payload: bytes) -> Any:
+    """Unpickle a verified payload so that every version gets classes of its own.
+
+    cloudpickle tracks dynamic classes by an id that stays the same for every pickle of one class object,
+    and maps it back to the live class when it sees it again. Left alone, two versions pushed from one
+    process would load as one class — in the producer's own process, the user's live class, which would
+    then be modified. A fresh tracking table for each load keeps versions apart.
+    """
+    import cloudpickle
+
+    internals = cloudpickle.cloudpickle
+    with _PICKLE_LOCK:
+        saved = internals._DYNAMIC_CLASS_TRACKER_BY_ID
+        internals._DYNAMIC_CLASS_TRACKER_BY_ID = weakref.WeakValueDictionary()
+        try:
+            return pickle.loads(payload)
+        finally:
+            internals._DYNAMIC_CLASS_TRACKER_BY_ID = saved
 
 
 def _is_user_module(name: str, module: ModuleType) -> bool:

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Literal, TypeVar, overload
 
 from remoteimport.blob import decode_blob, encode_blob, make_header
-from remoteimport.capture import REMOTE_MODULE_MARKER, capture_class, check_requirements
+from remoteimport.capture import REMOTE_MODULE_MARKER, capture_class, check_requirements, unpickle_class
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, VersionNotFoundError
 from remoteimport.hashing import class_hash
 from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
@@ -202,9 +202,7 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     check_requirements(header.requirements, what=f"{name}@{full_hash[:12]}")
     _register_source(header.source)
 
-    import pickle
-
-    cls = pickle.loads(blob.payload)
+    cls = unpickle_class(blob.payload)
     if not isinstance(cls, type):
         raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
     cls.__module__ = module_name
