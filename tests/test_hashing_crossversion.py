@@ -1,0 +1,208 @@
+"""The same source hashes identically on every supported CPython (3.10-3.13), seed and directory.
+
+The corpus in ``tests/hash_corpus/`` holds one module per family of language features; every top-level class
+and function each module defines is hashed. Each interpreter gets its own virtual environment with the project
+made importable from this checkout, like an editable install.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from hashing_support import describe_differences, hash_in_subprocess, python_version
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS_DIR = Path(__file__).resolve().parent / "hash_corpus"
+SUPPORTED_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def corpus_targets() -> dict[str, None]:
+    """Every corpus module, with None meaning "every top-level class and function it defines"."""
+    return {path.stem: None for path in sorted(CORPUS_DIR.glob("corpus_*.py"))}
+
+
+def copy_corpus(destination: Path) -> Path:
+    shutil.copytree(CORPUS_DIR, destination, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(corpus_targets()) >= 8
+
+
+def test_corpus_hashes_do_not_depend_on_seed_or_directory(tmp_path: Path) -> None:
+    first = copy_corpus(tmp_path / "first")
+    second = copy_corpus(tmp_path / "elsewhere" / "deeper" / "second")
+    random_seed = str(random.randrange(1, 2**32 - 1))
+    runs = {
+        f"{first.name},PYTHONHASHSEED=0": (first, "0"),
+        f"{second.name},PYTHONHASHSEED=12345": (second, "12345"),
+        f"{second.name},PYTHONHASHSEED={random_seed}": (second, random_seed),
+    }
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        futures = {
+            label: pool.submit(hash_in_subprocess, directory, corpus_targets(), env={"PYTHONHASHSEED": seed})
+            for label, (directory, seed) in runs.items()
+        }
+        results = {label: future.result() for label, future in futures.items()}
+    assert len(next(iter(results.values()))) >= 40
+    difference = describe_differences(results)
+    assert not difference, difference
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Interpreters and their environments.
+
+
+def _pyenv_interpreters() -> dict[str, Path]:
+    """``{"3.12": path}`` for the newest installed patch release of each supported minor version."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return {}
+    listing = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True)
+    found: dict[str, tuple[tuple[int, ...], Path]] = {}
+    for line in listing.stdout.split():
+        parts = line.strip().split(".")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            continue  # e.g. "system", "pypy3.10-7.3", "3.13.0t"
+        minor = ".".join(parts[:2])
+        if minor not in SUPPORTED_VERSIONS:
+            continue
+        prefix = subprocess.run([pyenv, "prefix", line], capture_output=True, text=True).stdout.strip()
+        executable = Path(prefix) / "bin" / f"python{minor}"
+        release = tuple(int(part) for part in parts)
+        if executable.exists() and (minor not in found or release > found[minor][0]):
+            found[minor] = (release, executable)
+    return {minor: executable for minor, (_, executable) in found.items()}
+
+
+def discover_interpreters() -> dict[str, Path]:
+    """Supported interpreters from pyenv, else from PATH (``python3.12``)."""
+    interpreters = _pyenv_interpreters()
+    for minor in SUPPORTED_VERSIONS:
+        on_path = shutil.which(f"python{minor}")
+        if minor in interpreters or on_path is None:
+            continue
+        try:
+            version = python_version(on_path)
+        except (OSError, subprocess.CalledProcessError):
+            continue  # an inactive pyenv shim answers "command not found"
+        if version.startswith(minor + "."):
+            interpreters[minor] = Path(on_path)
+    return dict(sorted(interpreters.items()))
+
+
+def project_dependencies() -> list[str]:
+    """The runtime requirements of the installed project (extras left out)."""
+    requirements = metadata.requires("remoteimport") or []
+    return [requirement for requirement in requirements if "extra ==" not in requirement]
+
+
+def build_environment(python: Path, directory: Path) -> Path:
+    """A venv for ``python`` with the project's dependencies and this checkout importable (editable)."""
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(directory)], check=True)
+    venv_python = directory / "bin" / "python"
+    # This interpreter's pip installs into the venv (pip's --python), sparing an ensurepip per venv.
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv_python), "install", "-q", *project_dependencies()],
+        capture_output=True,
+        text=True,
+    )
+    if install.returncode != 0:
+        raise RuntimeError(f"installing dependencies for {python} failed:\n{install.stdout}{install.stderr}")
+    site_packages = subprocess.run(
+        [str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # What an editable install of a flat layout amounts to: the checkout on sys.path. Writing a .pth file
+    # keeps parallel builds from racing on the checkout's egg-info directory.
+    Path(site_packages, "remoteimport-checkout.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
+    return venv_python
+
+
+@pytest.fixture(scope="session")
+def venv_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    interpreters = discover_interpreters()
+    missing = [minor for minor in SUPPORTED_VERSIONS if minor not in interpreters]
+    if missing:
+        message = (
+            f"CPython {', '.join(missing)} not found (looked in `pyenv versions --bare` and on PATH); "
+            f"found {', '.join(interpreters) or 'none'}"
+        )
+        if IN_CI:
+            pytest.fail(message + ": CI must provide every supported interpreter", pytrace=False)
+        if len(interpreters) < 2:
+            pytest.skip(message + ": need at least two interpreters to compare")
+    base = tmp_path_factory.mktemp("venvs")
+    with ThreadPoolExecutor(max_workers=len(interpreters)) as pool:
+        futures = {
+            minor: pool.submit(build_environment, python, base / f"py{minor}") for minor, python in interpreters.items()
+        }
+        return {minor: future.result() for minor, future in futures.items()}
+
+
+def hash_corpus_with_each(venv_pythons: dict[str, Path], corpus: Path, launch: str = "script") -> dict[str, dict]:
+    """``{"py3.12": {"module.Name": hash}}`` from every interpreter, run in parallel; fails listing all errors."""
+    results: dict[str, dict[str, str]] = {}
+    failures: list[str] = []
+    with ThreadPoolExecutor(max_workers=len(venv_pythons)) as pool:
+        futures = {
+            minor: pool.submit(
+                hash_in_subprocess,
+                corpus,
+                corpus_targets(),
+                python=python,
+                env={"PYTHONHASHSEED": "0"},
+                launch=launch,
+            )
+            for minor, python in venv_pythons.items()
+        }
+        for minor, future in futures.items():
+            try:
+                results[f"py{minor}"] = future.result()
+            except AssertionError as error:
+                failures.append(str(error))
+    assert not failures, "\n\n".join(failures)
+    assert all(len(result) >= 40 for result in results.values())
+    return results
+
+
+def skip_if_some_were_missing(venv_pythons: dict[str, Path]) -> None:
+    """Only reached outside CI (the fixture fails there): say what was not compared."""
+    missing = [minor for minor in SUPPORTED_VERSIONS if minor not in venv_pythons]
+    if missing:
+        pytest.skip(f"compared {', '.join(venv_pythons)} only; CPython {', '.join(missing)} not found")
+
+
+@pytest.mark.slow
+def test_corpus_hashes_identical_across_python_versions(venv_pythons: dict[str, Path], tmp_path: Path) -> None:
+    results = hash_corpus_with_each(venv_pythons, copy_corpus(tmp_path / "corpus"))
+    difference = describe_differences(results)
+    assert not difference, f"corpus hashes differ between Python versions; {difference}"
+    skip_if_some_were_missing(venv_pythons)
+
+
+@pytest.mark.slow
+def test_corpus_hashes_do_not_depend_on_how_python_was_started(venv_pythons: dict[str, Path], tmp_path: Path) -> None:
+    # `python -c CODE` (3.13+ keeps CODE in linecache as "<string>", the file name of exec'd code) versus a script.
+    corpus = copy_corpus(tmp_path / "corpus")
+    as_script = hash_corpus_with_each(venv_pythons, corpus, launch="script")
+    as_dash_c = hash_corpus_with_each(venv_pythons, corpus, launch="-c")
+    differences = []
+    for label in as_script:
+        difference = describe_differences({f"{label} script": as_script[label], f"{label} -c": as_dash_c[label]})
+        if difference:
+            differences.append(f"{label}: {difference}")
+    assert not differences, "\n".join(differences)
+    skip_if_some_were_missing(venv_pythons)
