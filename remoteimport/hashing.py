@@ -34,12 +34,13 @@ import dataclasses
 import enum
 import functools
 import hashlib
+import inspect
 import linecache
 import sys
 import types
 import typing
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from remoteimport.capture import module_travels_by_value, object_travels_by_value
@@ -133,7 +134,8 @@ def _is_generated_code(func: Any) -> bool:
     while hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     code = getattr(func, "__code__", None)
-    return code is not None and not linecache.getlines(code.co_filename) and code.co_filename.startswith("<")
+    # "<string>" may have lines in linecache (3.13 registers `python -c` code there) that are not this code's.
+    return code is not None and code.co_filename.startswith("<") and _source_encoding(code)[0] is None
 
 
 def _is_user_function(value: Any) -> bool:
@@ -167,6 +169,8 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
             continue
         if is_enum and name in cls.__members__:
             continue  # members are encoded in definition order below
+        if is_enum and name[:2] == "__" and name != "__doc__" and not _is_user_function(value):
+            continue  # dunders enum copies in from the mixed-in type (IntEnum.__format__ from 3.11 on)
         if is_enum and name[:1] == "_" == name[-1:] and name[:2] != "__" and not _is_user_function(value):
             continue  # enum's own _sunder_ bookkeeping (_member_map_ ...), which varies between versions
         if is_namedtuple and type(value).__name__ == "_tuplegetter":
@@ -175,6 +179,8 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
             continue
         if is_dataclass and name == "__doc__" and isinstance(value, str) and value.startswith(cls.__name__ + "("):
             continue  # dataclass's generated signature doc, which may embed default reprs
+        if name == "__doc__" and isinstance(value, str):
+            value = inspect.cleandoc(value)  # 3.13 strips docstring indentation at compile time
         members.append((name, value))
     members.sort(key=lambda item: item[0])
     return members
@@ -341,8 +347,22 @@ def _function_node(code: types.CodeType, lines: list[str]) -> ast.AST | list[ast
 def _lambda_nodes(code: types.CodeType, lines: list[str]) -> list[ast.AST] | None:
     wanted = _code_arg_names(code)
     on_line = _lambdas_by_line(code.co_filename, lines).get(code.co_firstlineno, [])
-    # Several lambdas with the same arguments on one line: all of them, in order (deterministic, strict).
-    return [node for node in on_line if _arg_names(node.args) == wanted] or None
+    candidates = [node for node in on_line if _arg_names(node.args) == wanted]
+    if len(candidates) > 1:
+        # Several lambdas with these arguments on one line: keep those that compile to this very code.
+        # (Same test on every Python version, so the choice, and the hash, agree across versions.)
+        same = [node for node in candidates if _compiles_to(node, code)]
+        candidates = same[:1] if same else candidates
+    return candidates or None
+
+
+def _compiles_to(node: ast.Lambda, code: types.CodeType) -> bool:
+    try:
+        compiled = compile(ast.fix_missing_locations(ast.Expression(body=node)), code.co_filename, "eval")
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    inner = [const for const in compiled.co_consts if isinstance(const, types.CodeType)]
+    return bool(inner) and inner[0].co_code == code.co_code and inner[0].co_consts == code.co_consts
 
 
 _LAMBDA_INDEX: dict[str, tuple[list[str], dict[int, list[ast.Lambda]]]] = {}
@@ -444,6 +464,9 @@ def _qualified_name(obj: Any) -> str:
 
 
 _ENUM_METACLASSES = {enum.EnumMeta}
+_MODULE_DUNDERS = frozenset(
+    {"__file__", "__cached__", "__spec__", "__loader__", "__name__", "__package__", "__path__", "__builtins__"}
+)
 _FUNCTION_WRAPPERS = (staticmethod, classmethod)
 _BUILTIN_CALLABLES = (
     types.BuiltinFunctionType,
@@ -455,6 +478,12 @@ _BUILTIN_CALLABLES = (
     types.MemberDescriptorType,
 )
 _TYPING_MODULES = frozenset({"typing", "typing_extensions"})
+
+
+def _is_singledispatch(func: types.FunctionType) -> bool:
+    """A ``functools.singledispatch`` function: identified by its registry (type -> implementation), never
+    by functools' own wrapper, caches and closures, which differ between versions and fill up with use."""
+    return func.__code__.co_filename == functools.__file__ and isinstance(getattr(func, "registry", None), Mapping)
 
 
 def _is_typing_object(value: Any) -> bool:
@@ -593,6 +622,12 @@ class _Encoder:
             out.append(f"range({value.start},{value.stop},{value.step})")
         elif kind is slice:
             self._container(value, out, "slice", (value.start, value.stop, value.step), path)
+        elif isinstance(value, enum.Flag):
+            # By value: a combination's .name is None on 3.10 and "A|B" from 3.11 on.
+            out.append("Flag(")
+            self.value(type(value), out, path)
+            self.value(value.value, out, path)
+            out.append(")")
         elif isinstance(value, enum.Enum):
             out.append("E(")
             self.value(type(value), out, path)
@@ -603,6 +638,10 @@ class _Encoder:
             out.append("M" + _atom(value.__name__))
         elif isinstance(value, type):
             self.klass(value, out, path)
+        elif isinstance(value, types.FunctionType) and _is_singledispatch(value):
+            self._container(value, out, "singledispatch", (dict(value.registry),), path)
+        elif isinstance(value, functools.singledispatchmethod):
+            self._container(value, out, "singledispatchmethod", (dict(value.dispatcher.registry),), path)
         elif isinstance(value, types.FunctionType):
             self.function(value, out, path)
         elif isinstance(value, _FUNCTION_WRAPPERS):
@@ -734,6 +773,9 @@ class _Encoder:
             name, value = resolved
             seen.add(name)
             out.append("global" + _atom(name))
+            if name in _MODULE_DUNDERS:
+                out.append("<module attribute>")  # its value is a path or a module name: not identity
+                continue
             self.value(value, out, f"{path} -> {name}")
 
     def _code(self, code: types.CodeType, out: list[str], path: str) -> None:
