@@ -507,8 +507,14 @@ class _Encoder:
         self.keepalive: list[Any] = []  # holds encoded objects so their ids stay unique during the walk
 
     def root(self, obj: Any) -> str:
+        """The object asked about is always encoded by content, even when it comes from an installed
+        package or a store (where it would be referenced by name as a dependency)."""
         out: list[str] = []
-        self.value(obj, out, obj.__qualname__)
+        path = obj.__qualname__
+        if isinstance(obj, type):
+            self._digest_of(obj, out, path, lambda inner: self._class_body(obj, inner, path))
+        else:
+            self._digest_of(obj, out, path, lambda inner: self._function_body(obj, inner, path, by_value=True))
         return "".join(out)
 
     # -- shared machinery --------------------------------------------------------------------------------
@@ -731,9 +737,9 @@ class _Encoder:
             return
         self._digest_of(func, out, path, lambda inner: self._function_body(func, inner, path))
 
-    def _function_body(self, func: types.FunctionType, out: list[str], path: str) -> None:
+    def _function_body(self, func: types.FunctionType, out: list[str], path: str, by_value: bool = False) -> None:
         code = func.__code__
-        if not object_travels_by_value(func):
+        if not by_value and not object_travels_by_value(func):
             # A closure made by installed code: named, plus whatever its cells captured.
             out.append("installed_closure" + _atom(_qualified_name(func)))
             self._closure(func, out, path)
