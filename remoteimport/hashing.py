@@ -505,17 +505,18 @@ class _Encoder:
         self.lowest_backref = sys.maxsize
         self.digests: dict[int, str] = {}  # id -> digest of a self-contained object already encoded
         self.keepalive: list[Any] = []  # holds encoded objects so their ids stay unique during the walk
+        self.root_object: Any = None  # hashed by content even when installed or loaded from a store
 
     def root(self, obj: Any) -> str:
         """The object asked about is always encoded by content, even when it comes from an installed
         package or a store (where it would be referenced by name as a dependency)."""
         out: list[str] = []
-        path = obj.__qualname__
-        if isinstance(obj, type):
-            self._digest_of(obj, out, path, lambda inner: self._class_body(obj, inner, path))
-        else:
-            self._digest_of(obj, out, path, lambda inner: self._function_body(obj, inner, path, by_value=True))
+        self.root_object = obj
+        self.value(obj, out, obj.__qualname__)
         return "".join(out)
+
+    def _by_reference(self, obj: Any) -> bool:
+        return obj is not self.root_object and not object_travels_by_value(obj)
 
     # -- shared machinery --------------------------------------------------------------------------------
 
@@ -694,7 +695,7 @@ class _Encoder:
     # -- classes and functions ---------------------------------------------------------------------------
 
     def klass(self, cls: type, out: list[str], path: str) -> None:
-        if not object_travels_by_value(cls):
+        if self._by_reference(cls):
             out.append("C" + _atom(_qualified_name(cls)))
             return
         self._digest_of(cls, out, path, lambda inner: self._class_body(cls, inner, path))
@@ -732,14 +733,14 @@ class _Encoder:
             self._container(field, out, "field", described, f"{path}.{name}")
 
     def function(self, func: types.FunctionType, out: list[str], path: str) -> None:
-        if not object_travels_by_value(func) and "<locals>" not in func.__qualname__:
+        if self._by_reference(func) and "<locals>" not in func.__qualname__:
             out.append("F" + _atom(_qualified_name(func)))
             return
         self._digest_of(func, out, path, lambda inner: self._function_body(func, inner, path))
 
-    def _function_body(self, func: types.FunctionType, out: list[str], path: str, by_value: bool = False) -> None:
+    def _function_body(self, func: types.FunctionType, out: list[str], path: str) -> None:
         code = func.__code__
-        if not by_value and not object_travels_by_value(func):
+        if self._by_reference(func):
             # A closure made by installed code: named, plus whatever its cells captured.
             out.append("installed_closure" + _atom(_qualified_name(func)))
             self._closure(func, out, path)
