@@ -1,0 +1,614 @@
+"""The ``remoteimport`` command: parses arguments, calls the library, prints. No logic of its own.
+
+    $ remoteimport push my_filters.py:MyFilter      # host A: upload the class
+    $ remoteimport ls                               # what the store holds
+    $ remoteimport quickstart                       # the whole round trip, on this machine
+
+Every subcommand accepts ``--store URL`` and ``--json`` before or after its name. Errors print
+``remoteimport: error: <message>`` and exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from remoteimport import __version__, registry
+from remoteimport.blob import decode_blob
+from remoteimport.errors import RemoteImportError
+from remoteimport.hashing import class_hash
+from remoteimport.names import split_versioned
+from remoteimport.store import ENV_STORE, Store, default_store_url
+
+__all__ = ["main", "build_parser"]
+
+SHORT_HASH = 12  # hex digits shown in tables; any 8 or more work as a prefix
+
+
+class CommandError(Exception):
+    """A problem with what was typed on the command line (not a library error)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# TARGET: `module:Class` or `path/to/file.py:Class`
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str  # as typed
+    location: str  # a dotted module name or a file path
+    qualname: str  # the class inside it, possibly nested: Outer.Inner
+    is_file: bool
+
+    @property
+    def module_name(self) -> str:
+        """The name the class's module gets in ``sys.modules`` (a file's stem, like ``python file.py``)."""
+        if self.is_file:
+            return os.path.splitext(os.path.basename(self.location))[0]
+        return self.location
+
+
+def parse_target(text: str) -> Target:
+    """``"pkg.mod:MyFilter"`` or ``"path/to/file.py:MyFilter"`` -> :class:`Target` (argparse ``type=``)."""
+    location, sep, qualname = text.rpartition(":")
+    is_file = location.endswith(".py") or "/" in location or os.sep in location
+    valid_module = is_file or all(part.isidentifier() for part in location.split("."))
+    if not sep or not location or not valid_module or not all(p.isidentifier() for p in qualname.split(".")):
+        raise argparse.ArgumentTypeError(
+            f"invalid TARGET {text!r}: expected 'module:Class' (e.g. 'my_filters:MyFilter', imported from the "
+            "current directory) or 'path/to/file.py:Class' (e.g. 'src/my_filters.py:MyFilter')"
+        )
+    return Target(text, location, qualname, is_file)
+
+
+@contextlib.contextmanager
+def load_target_class(target: Target) -> Iterator[type]:
+    """Import TARGET's module as ``python -m module`` / ``python path/to/file.py`` would and yield the class.
+
+    Afterwards ``sys.path`` is restored and the module forgotten, so one process can load many targets
+    (the in-process tests, and ``quickstart`` run twice). This belongs in the library if a second caller
+    appears (e.g. ``remoteimport.load_target("file.py:Class")``)."""
+    saved_path = list(sys.path)
+    module_name = target.module_name
+    was_loaded = module_name in sys.modules
+    try:
+        try:
+            module = _load_file(target) if target.is_file else _import_module(target)
+        except CommandError:
+            raise
+        except Exception as exc:  # the user's module itself failed (SyntaxError, a missing dependency, ...)
+            raise CommandError(
+                f"importing {target.location} (TARGET {target.text!r}) failed:\n{_user_traceback(exc)}"
+            ) from exc
+        yield _class_in(module, target)
+    finally:
+        sys.path[:] = saved_path
+        if not was_loaded:
+            sys.modules.pop(module_name, None)
+
+
+def _import_module(target: Target) -> Any:
+    # `python -m` semantics: the current directory comes first.
+    sys.path.insert(0, os.getcwd())
+    importlib.invalidate_caches()  # a long-lived process may have listed this directory before
+    try:
+        return importlib.import_module(target.location)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not target.location.startswith(exc.name):
+            raise  # the module exists but imports something missing: that message is the right one
+        raise CommandError(
+            f"cannot import module {target.location!r} for TARGET {target.text!r} (looked in the current "
+            f"directory {os.getcwd()}, then sys.path). Run from the directory that contains it, or give a "
+            f"file path such as 'path/to/{target.location.replace('.', '/')}.py:{target.qualname}'"
+        ) from None
+
+
+def _load_file(target: Target) -> Any:
+    path = os.path.abspath(target.location)
+    if not os.path.isfile(path):
+        raise CommandError(f"no such file {target.location!r} (from TARGET {target.text!r})")
+    module_name = target.module_name
+    existing = sys.modules.get(module_name)
+    existing_file = getattr(existing, "__file__", None)
+    if existing is not None and (existing_file is None or os.path.realpath(existing_file) != os.path.realpath(path)):
+        raise CommandError(
+            f"cannot load {target.location} as module {module_name!r}: a different module of that name is "
+            f"already imported ({existing_file or 'built in'}). Rename the file."
+        )
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CommandError(f"cannot load {target.location} as a Python module: give a .py file")
+    module = importlib.util.module_from_spec(spec)
+    # Like `python path/to/file.py`: the file's directory comes first, so sibling imports work.
+    sys.path.insert(0, os.path.dirname(path))
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_MACHINERY = {__file__, importlib.__file__}
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The error as Python would print it, without the frames of this module and of importlib's machinery."""
+    report = traceback.TracebackException.from_exception(exc)
+    report.stack = traceback.StackSummary.from_list(
+        [
+            frame
+            for frame in report.stack
+            if frame.filename not in _MACHINERY and not frame.filename.startswith("<frozen ")
+        ]
+    )
+    return "".join(report.format()).rstrip()
+
+
+def _class_in(module: Any, target: Target) -> type:
+    found: Any = module
+    for part in target.qualname.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise CommandError(
+                f"{target.location} has no attribute {target.qualname!r} (TARGET {target.text!r}); "
+                f"its public names: {', '.join(n for n in sorted(vars(module)) if not n.startswith('_')) or 'none'}"
+            ) from None
+    if not isinstance(found, type):
+        raise CommandError(f"{target.text} is a {type(found).__name__}, not a class; remoteimport pushes classes")
+    return found
+
+
+def url_for_another_process(store: Store) -> str:
+    """The store's URL as another process (in another directory) must spell it: local paths made absolute.
+
+    Refuses ``memory://`` stores, which exist only inside this process."""
+    protocols = store.fs.protocol if isinstance(store.fs.protocol, tuple) else (store.fs.protocol,)
+    if "memory" in protocols:
+        raise CommandError(f"{store.url} exists only inside this process; use a folder path or a shared URL")
+    return store.url
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output
+
+
+class Output:
+    """Text lines for people, or one JSON document for programs (``--json``)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.document: dict[str, Any] = {}
+
+    def line(self, text: str = "") -> None:
+        if not self.as_json:
+            print(text, flush=True)
+
+    def data(self, **document: Any) -> None:
+        self.document.update(document)
+
+    def finish(self) -> None:
+        if self.as_json:
+            print(json.dumps(self.document, indent=2))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain aligned columns, two spaces apart."""
+    lines = [headers, *rows]
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in lines
+    )
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> str:
+    width = max(len(key) for key, _ in pairs) + 1
+    return "\n".join(f"{(key + ':').ljust(width)} {value}" for key, value in pairs)
+
+
+def utc_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Subcommands: each takes the parsed arguments and an Output
+
+
+def command_push(args: argparse.Namespace, out: Output) -> None:
+    with load_target_class(args.target) as cls:
+        name, store = registry.push_target(cls, args.name, args.store)
+        previous = store.latest(name)
+        full_hash = registry.push(cls, store=store, name=name)
+    result = "unchanged" if previous == full_hash else "new"
+    out.data(name=name, hash=full_hash, result=result, previous=previous, store=store.url)
+    if result == "unchanged":
+        detail = "unchanged: this exact code is already the latest version"
+    elif previous is None:
+        detail = f"new: the first version of {name}"
+    else:
+        detail = f"new: latest was {previous[:SHORT_HASH]}, now this version"
+    out.line(f"pushed {name} {full_hash}")
+    out.line(f"  {detail}")
+    out.line(f"  store: {store.url}")
+
+
+def command_ls(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    latest = {name: store.latest(name) for name in store.names()}
+    out.data(store=store.url, classes=[{"name": name, "latest": full} for name, full in latest.items()])
+    if not latest:
+        out.line(f"no classes in the store {store.url} yet; push one with `remoteimport push module:Class`")
+        return
+    out.line(f"classes in the store {store.url}:")
+    out.line(table(["NAME", "LATEST"], [[name, (full or "-")[:SHORT_HASH]] for name, full in latest.items()]))
+
+
+def command_log(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    history = registry.versions(args.name, store=store)
+    out.data(
+        name=args.name,
+        store=store.url,
+        versions=[{**version.to_json(), "time_utc": utc_time(version.time)} for version in history],
+    )
+    rows = [[v.hash[:SHORT_HASH], utc_time(v.time), v.python, v.action] for v in history]
+    out.line(f"history of {args.name} in the store {store.url}, newest first:")
+    out.line(table(["HASH", "TIME", "PYTHON", "ACTION"], rows))
+
+
+def command_show(args: argparse.Namespace, out: Output) -> None:
+    name, version = split_versioned(args.reference)  # refuses '../etc' before touching the store
+    store = registry.resolve_store(args.store)
+    latest = store.latest(name)
+    if version is not None:
+        full_hash = store.resolve(name, version)
+    elif latest is not None:
+        full_hash = latest
+    else:
+        raise store.name_not_found(name)
+    where = store.blob_path(name, full_hash)
+    # decode_blob (not just read_header) so the payload digest is checked; nothing is unpickled
+    blob = decode_blob(store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where)
+    header = blob.header
+    is_latest = full_hash == latest
+    out.data(store=store.url, path=where, latest=is_latest, payload_digest="OK", header=header.to_json())
+    requirements = ", ".join(f"{dist}=={ver}" for dist, ver in sorted(header.requirements.items()))
+    signature = ", ".join(f"{k}={v}" for k, v in sorted(header.signature.items())) if header.signature else "unsigned"
+    out.line(
+        fields(
+            [
+                ("name", header.name),
+                ("hash", header.hash + ("  (latest)" if is_latest else "")),
+                ("python", header.python),
+                ("cloudpickle", header.cloudpickle),
+                ("requirements", requirements or "none"),
+                ("created", header.created),
+                ("payload", f"{header.payload_size} bytes, sha256 {header.payload_sha256}"),
+                ("payload digest", "OK (the payload matches its sha256)"),
+                ("original", f"{header.module}:{header.qualname}" if header.module else "unknown"),
+                ("signature", signature),
+                ("store", store.url),
+            ]
+        )
+    )
+    if not header.source:
+        out.line("\n(no source was shipped with this version)")
+    for filename, text in sorted(header.source.items()):
+        out.line(f"\n--- source: {filename} ---")
+        out.line(text.rstrip("\n"))
+
+
+def command_status(args: argparse.Namespace, out: Output) -> None:
+    with load_target_class(args.target) as cls:
+        name, store = registry.push_target(cls, args.name, args.store)
+        state = registry.status(cls, store=store, name=name)
+        local = class_hash(cls)
+    latest = store.latest(name)
+    out.data(name=name, status=state, local=local, latest=latest, store=store.url)
+    explanation = {
+        "synced": "the store's latest version is this exact code",
+        "out_of_sync": "this code differs from the store's latest version; `remoteimport push` uploads it",
+        "untracked": "never pushed to this store; `remoteimport push` uploads it",
+    }[state]
+    out.line(f"{name}: {state} ({explanation})")
+    out.line(fields([("local", local), ("store latest", latest or "none"), ("store", store.url)]))
+
+
+def command_hash(args: argparse.Namespace, out: Output) -> None:
+    with load_target_class(args.target) as cls:
+        full_hash = class_hash(cls)
+    out.data(target=args.target.text, hash=full_hash)
+    out.line(full_hash)
+
+
+def command_rollback(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    full_hash = registry.rollback(args.name, args.hash, store=store)
+    out.data(name=args.name, hash=full_hash, store=store.url)
+    out.line(f"{args.name} latest is now {full_hash}")
+    out.line(f"  store: {store.url}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# quickstart: the whole round trip on one machine
+
+QUICKSTART_CLASS = "QuickstartGreeter"
+QUICKSTART_MODULE = "remoteimport_quickstart_example"
+QUICKSTART_SOURCE = '''\
+"""Written by `remoteimport quickstart`: a class, a class attribute and a module-level helper it uses."""
+
+
+def exclaim(text):
+    return text + "!"
+
+
+class QuickstartGreeter:
+    greeting = "Hello"
+
+    def greet(self, name):
+        return exclaim(f"{self.greeting}, {name}")
+'''
+QUICKSTART_CALL = 'greet("world")'
+# Run with `python -E` (PYTHON* variables ignored) in an empty directory, so nothing of the example's source
+# is reachable; the store URL is written into the code. Not -I: that would also hide a `pip install --user`.
+QUICKSTART_CHILD = """\
+import importlib, json, remoteimport
+remoteimport.install({store!r})
+from {namespace} import {name}
+pinned = importlib.import_module("{namespace}.{name}@{prefix}").{name}
+print(json.dumps({{
+    "result": {name}().{call},
+    "module": {name}.__module__,
+    "pinned_result": pinned().{call},
+    "pinned_is_latest": pinned is {name},
+}}))
+"""
+
+
+def command_quickstart(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    store_url = url_for_another_process(store)
+    name, namespace = QUICKSTART_CLASS, registry.DEFAULT_NAMESPACE
+    source_dir = tempfile.mkdtemp(prefix="remoteimport-quickstart-")
+    try:
+        path = os.path.join(source_dir, QUICKSTART_MODULE + ".py")
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(QUICKSTART_SOURCE)
+        out.line(f"1. wrote example class {name} to {path}")
+        target = parse_target(f"{path}:{name}")
+        with load_target_class(target) as cls:
+            previous = store.latest(name)
+            full_hash = registry.push(cls, store=store, name=name)
+        result = "unchanged" if previous == full_hash else "new"
+        out.line(f"2. pushed {name} {full_hash} ({result}) to the store {store_url}")
+    finally:
+        shutil.rmtree(source_dir, ignore_errors=True)
+    out.line(f"3. deleted the source {source_dir}: the class now exists only in the store")
+
+    prefix = full_hash[:8]
+    code = QUICKSTART_CHILD.format(store=store_url, namespace=namespace, name=name, prefix=prefix, call=QUICKSTART_CALL)
+    with tempfile.TemporaryDirectory(prefix="remoteimport-quickstart-empty-") as empty_dir:
+        child = subprocess.run(
+            [sys.executable, "-E", "-c", code], cwd=empty_dir, capture_output=True, text=True, timeout=300
+        )
+    if child.returncode != 0:
+        raise CommandError(
+            f"quickstart step 4 failed: the fresh interpreter exited with status {child.returncode}.\n"
+            f"Its code:\n{textwrap.indent(code, '    ')}Its stderr:\n{child.stderr.rstrip()}"
+        )
+    try:
+        seen = json.loads(child.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise CommandError(
+            f"quickstart step 4 failed: unexpected output from the fresh interpreter: {child.stdout!r}"
+        ) from None
+    out.data(name=name, hash=full_hash, result=result, store=store_url, source_deleted=source_dir, child=seen)
+    out.line(
+        f"4. fresh interpreter (python -E, empty directory) ran `from {namespace} import {name}`: "
+        f"result {seen['result']!r}"
+    )
+    out.line(f"   {name}().{QUICKSTART_CALL} returned {seen['result']!r}; its __module__ is {seen['module']}")
+    same = "the same class" if seen["pinned_is_latest"] else "a different class (?)"
+    out.line(
+        f"5. pinned import {namespace}.{name}@{prefix} (8-character prefix) gave {same}: "
+        f"result {seen['pinned_result']!r}"
+    )
+    out.line()
+    out.line("Try it in any Python on a host that can read the store:")
+    out.line(f"    import remoteimport; remoteimport.install({store_url!r})")
+    out.line(f"    from {namespace} import {name}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The parser
+
+_COMMANDS: list[tuple[str, str, str, str]] = [
+    # (name, one-line help, description paragraph, examples)
+    (
+        "push",
+        "upload a class and make it the latest version",
+        "Hash the class TARGET by content and upload it (pickled by value, with its source) to the store, "
+        "unless that exact version is already there; then point its name's `latest` at it. TARGET is "
+        "'module:Class' (imported with the current directory first on sys.path, like `python -m`) or "
+        "'path/to/file.py:Class' (loaded like `python path/to/file.py`, so sibling imports work). Prints the "
+        "name, the full hash and whether the version is new or unchanged.",
+        "remoteimport push my_filters:MyFilter\n"
+        "remoteimport push src/my_filters.py:MyFilter --name MyFilterV2\n"
+        "remoteimport push my_filters:MyFilter --store s3://bucket/classes",
+    ),
+    (
+        "ls",
+        "list the classes in the store",
+        "List every class name in the store with the first 12 hex digits of its latest version's hash.",
+        "remoteimport ls\nremoteimport ls --store /shared/classes --json",
+    ),
+    (
+        "log",
+        "show the history of a class, newest first",
+        "Show every push and rollback of NAME, newest first: the version's hash, when it happened (UTC), "
+        "the Python version that pushed it and the action. Any 8 or more leading hex digits of a hash can be "
+        "given to `show` and `rollback`.",
+        "remoteimport log MyFilter",
+    ),
+    (
+        "show",
+        "show a version's header and shipped source",
+        "Show what a stored version holds, without unpickling it: its header (hash, Python and cloudpickle "
+        "versions, required distributions, creation time, payload size and digest, the module:qualname it was "
+        "pushed from, signature) and the source that travelled with it. The payload digest is verified. "
+        "REFERENCE is NAME for the latest version or NAME@HASH (8 or more hex digits) for an exact one.",
+        "remoteimport show MyFilter\nremoteimport show MyFilter@0123abcd",
+    ),
+    (
+        "status",
+        "compare a local class with the store's latest version",
+        "Hash the local class TARGET (same forms as in `push`) and compare it with the latest version in the "
+        "store: 'synced' (identical), 'out_of_sync' (the code differs; push to update) or 'untracked' (never "
+        "pushed). Prints the local hash and the store's latest.",
+        "remoteimport status my_filters:MyFilter",
+    ),
+    (
+        "hash",
+        "print a class's content hash (no store access)",
+        "Print the full content hash of the class TARGET (same forms as in `push`): the version it would be "
+        "pushed as. The hash depends on the code (normalized, so comments and layout do not count), not on "
+        "the host or the file's location. The store is not contacted.",
+        "remoteimport hash my_filters:MyFilter\nremoteimport hash src/my_filters.py:MyFilter",
+    ),
+    (
+        "rollback",
+        "point a class's latest version at an earlier one",
+        "Make an earlier version of NAME the latest again (`from labchain_remote import NAME` then gets it). "
+        "HASH is the full hash or 8 or more leading hex digits, as listed by `remoteimport log NAME`. The "
+        "rollback is recorded in the history; nothing is deleted. Prints the full hash.",
+        "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd",
+    ),
+    (
+        "quickstart",
+        "demo: push an example class, delete its source, import it in a fresh interpreter",
+        f"Show the whole round trip on this machine: write an example module (class {QUICKSTART_CLASS}) to "
+        "a temporary directory, push the class to the store, delete the directory, then start a fresh Python "
+        f"(`python -E`, in an empty directory) that installs the import hook, runs `from labchain_remote "
+        f"import {QUICKSTART_CLASS}`, calls a method and also imports the version pinned by an 8-character "
+        "hash prefix. Safe to run again (the push is then 'unchanged').",
+        "remoteimport quickstart\nremoteimport quickstart --store /tmp/demo-store",
+    ),
+]
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Output], None]] = {
+    "push": command_push,
+    "ls": command_ls,
+    "log": command_log,
+    "show": command_show,
+    "status": command_status,
+    "hash": command_hash,
+    "rollback": command_rollback,
+    "quickstart": command_quickstart,
+}
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # On subcommands the defaults are suppressed so an option given before the subcommand is not
+    # overwritten by the subcommand's default.
+    group = parser.add_argument_group("options on every command")
+    group.add_argument(
+        "--store",
+        metavar="URL",
+        default=argparse.SUPPRESS if suppress else None,
+        help=f"folder path or fsspec URL of the store (now: {default_store_url()}; default: ${ENV_STORE} "
+        "when set, else a folder in your user data directory)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print one JSON document on stdout instead of text",
+    )
+
+
+def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    target_help = "'module:Class' or 'path/to/file.py:Class'"
+    if name in ("push", "status"):
+        parser.add_argument("target", metavar="TARGET", type=parse_target, help=target_help)
+        parser.add_argument("--name", help="store the class under this name (default: the class's own name)")
+    elif name == "hash":
+        parser.add_argument("target", metavar="TARGET", type=parse_target, help=target_help)
+    elif name == "log":
+        parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
+    elif name == "show":
+        parser.add_argument("reference", metavar="REFERENCE", help="NAME (latest) or NAME@HASH, e.g. MyFilter@0123abcd")
+    elif name == "rollback":
+        parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
+        parser.add_argument("hash", metavar="HASH", help="full hash or 8+ leading hex digits of the version")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
+
+    parser = argparse.ArgumentParser(
+        prog="remoteimport",
+        formatter_class=formatter,
+        description=(
+            "Push a Python class from one host to a store (a folder or any fsspec URL), and import exactly that\n"
+            "version on another host, without its source:\n\n"
+            "    host A:  $ remoteimport push my_filters.py:MyFilter --store s3://bucket/classes\n"
+            "    host B:  >>> import remoteimport; remoteimport.install('s3://bucket/classes')\n"
+            "             >>> from labchain_remote import MyFilter\n\n"
+            "New here? Run `remoteimport quickstart` to see the whole round trip."
+        ),
+        epilog="--store and --json may also follow the command. Run `remoteimport COMMAND --help` for its details\n"
+        "and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"remoteimport {__version__}")
+    _add_global_options(parser, suppress=False)
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, short_help, description, examples in _COMMANDS:
+        sub = subcommands.add_parser(
+            name,
+            help=short_help,
+            formatter_class=formatter,
+            description=textwrap.fill(description, width=100),
+            epilog="examples:\n" + textwrap.indent(examples, "  "),
+        )
+        _add_command_arguments(name, sub)
+        _add_global_options(sub, suppress=True)
+        sub.set_defaults(handler=_HANDLERS[name])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors (status 2)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    out = Output(args.json)
+    try:
+        args.handler(args, out)
+        out.finish()
+    except (RemoteImportError, ImportError, FileNotFoundError, CommandError) as exc:
+        print(f"remoteimport: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("remoteimport: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `remoteimport log X | head`: the reader left; stop quietly (Python would print a traceback at exit
+        # when flushing stdout again, so point it at /dev/null).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
