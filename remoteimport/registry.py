@@ -84,7 +84,7 @@ def persist(
     def mark(target: C) -> C:
         if not isinstance(target, type):
             raise TypeError(f"@persist decorates classes, not {type(target).__qualname__} objects")
-        stored_name = validate_name(name or target.__name__)
+        stored_name = validate_name(name if name is not None else target.__name__)  # name="" is refused
         _PERSISTED[stored_name] = target
         _OPTIONS[target] = (stored_name, store)
         if auto_push:
@@ -94,15 +94,17 @@ def persist(
     return mark(cls) if cls is not None else mark
 
 
-def _name_and_store(cls: type, name: str | None, store: Store | str | None) -> tuple[str, Store]:
+def push_target(cls: type, name: str | None = None, store: Store | str | None = None) -> tuple[str, Store]:
+    """The name and store that ``push``/``status`` use for ``cls``: the arguments, then the options given
+    to ``@persist``, then the class's own name and the default store."""
     persisted_name, persisted_store = _OPTIONS.get(cls, (None, None))
-    stored_name = validate_name(name or persisted_name or cls.__name__)
+    stored_name = validate_name(name if name is not None else persisted_name or cls.__name__)
     return stored_name, resolve_store(store if store is not None else persisted_store)
 
 
 def push(cls: type, store: Store | str | None = None, name: str | None = None) -> str:
     """Upload ``cls`` (if this version is not stored yet) and make it ``latest``; return its full hash."""
-    stored_name, target = _name_and_store(cls, name, store)
+    stored_name, target = push_target(cls, name, store)
     full_hash = class_hash(cls)
     if not target.has_blob(stored_name, full_hash):
         captured = capture_class(cls, path=cls.__qualname__)
@@ -130,7 +132,7 @@ def push_all(store: Store | str | None = None) -> dict[str, str]:
 def status(cls: type, store: Store | str | None = None, name: str | None = None) -> Status:
     """``"synced"`` when the store's latest is this exact code, ``"out_of_sync"`` when it differs,
     ``"untracked"`` when the name was never pushed."""
-    stored_name, target = _name_and_store(cls, name, store)
+    stored_name, target = push_target(cls, name, store)
     latest = target.latest(stored_name)
     if latest is None:
         return "untracked"
@@ -139,8 +141,9 @@ def status(cls: type, store: Store | str | None = None, name: str | None = None)
 
 def versions(name: str, store: Store | str | None = None) -> list[Version]:
     """The history of ``name``, newest first (hash, time, Python version, push or rollback)."""
+    validate_name(name)  # before the store is even opened
     target = resolve_store(store)
-    history = target.history(validate_name(name))
+    history = target.history(name)
     if not history and not target.exists(name):
         raise target.name_not_found(name)
     return history
@@ -148,8 +151,10 @@ def versions(name: str, store: Store | str | None = None) -> list[Version]:
 
 def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None) -> str:
     """Point ``latest`` back at an earlier version (recorded in the history); return its full hash."""
+    validate_name(name)  # before the store is even opened
+    validate_hash(hash_or_prefix)
     target = resolve_store(store)
-    full_hash = target.resolve(validate_name(name), hash_or_prefix)
+    full_hash = target.resolve(name, hash_or_prefix)
     if not target.has_blob(name, full_hash):
         raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was changed")
     target.set_latest(name, full_hash)
@@ -165,8 +170,11 @@ def get_version(
     name: str, hash_or_prefix: str, store: Store | str | None = None, *, namespace: str = DEFAULT_NAMESPACE
 ) -> type:
     """The class ``name`` at exactly the version ``hash_or_prefix`` (8 or more hex digits)."""
+    validate_name(name)  # before the store is even opened
+    validate_hash(hash_or_prefix)
+    validate_namespace(namespace)
     target = resolve_store(store)
-    return load_class(target, namespace, name, target.resolve(validate_name(name), hash_or_prefix))
+    return load_class(target, namespace, name, target.resolve(name, hash_or_prefix, namespace=namespace))
 
 
 _LOADED: dict[tuple[str, str, str], type] = {}
@@ -191,7 +199,8 @@ def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
 def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) -> type:
     module_name = format_reference(namespace, name, full_hash)
     where = store.blob_path(name, full_hash)
-    blob = decode_blob(store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where)
+    data = store.read_blob(name, full_hash, namespace=namespace)
+    blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=where)
     header = blob.header
     if header.python != _python_version():
         raise IncompatibleBlobError(

@@ -91,10 +91,11 @@ class Store:
             self.fs, root = url_to_fs(url, **storage_options)
         except (ImportError, ValueError) as exc:
             raise StoreError(f"cannot open store {url!r}: {exc}. {_backend_hint(url)}") from exc
-        self.url = url
         self.root = root.rstrip("/") if root not in ("/", "") else root
         self.storage_options = storage_options
         self._local = isinstance(self.fs, fsspec.implementations.local.LocalFileSystem)
+        # Local stores are named by their absolute path: the same in messages, comparisons and other processes.
+        self.url = self.root if self._local else url
 
     @classmethod
     def default(cls) -> Store:
@@ -137,18 +138,24 @@ class Store:
         """Write a blob atomically. Blobs are immutable: an existing one is left as it is."""
         self._write_atomic(self.blob_path(name, full_hash), data)
 
-    def read_blob(self, name: str, full_hash: str) -> bytes:
+    def read_blob(self, name: str, full_hash: str, *, namespace: str | None = None) -> bytes:
         path = self.blob_path(name, full_hash)
         with self._errors("read", path):
             try:
                 return bytes(self.fs.cat_file(path))
             except FileNotFoundError:
-                raise VersionNotFoundError(
-                    f"{name}@{full_hash} is not in the store {self.url}: its blob {path} is missing"
-                ) from None
+                pass
+        if not self.exists(name):
+            raise self.name_not_found(name, namespace)
+        raise VersionNotFoundError(
+            f"{name}@{full_hash} is not in the store {self.url}: its blob {path} is missing. "
+            + self._known_versions(name)
+        )
 
-    def resolve(self, name: str, hash_or_prefix: str) -> str:
-        """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``."""
+    def resolve(self, name: str, hash_or_prefix: str, *, namespace: str | None = None) -> str:
+        """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``.
+
+        ``namespace`` (the import hook's) is only named in the error for an unknown name."""
         prefix = validate_hash(hash_or_prefix)
         if len(prefix) == HASH_LENGTH:
             return prefix
@@ -160,17 +167,16 @@ class Store:
                 entries = []
         candidates = sorted(
             base[: -len(".blob")]
-            for base in (entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
+            for base in map(_base_name, entries)
             if base.endswith(".blob") and base.startswith(prefix)
         )
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
             if not self.exists(name):
-                raise self.name_not_found(name)
+                raise self.name_not_found(name, namespace)
             raise VersionNotFoundError(
-                f"no version of {name} in {self.url} has a hash starting with {prefix!r}; "
-                f"run `remoteimport log {name} --store {self.url}` to list its versions"
+                f"no version of {name} in {self.url} has a hash starting with {prefix!r}. " + self._known_versions(name)
             )
         raise AmbiguousPrefixError(
             f"hash prefix {prefix!r} of {name} is ambiguous in {self.url}; candidates: "
@@ -206,9 +212,11 @@ class Store:
         folder = self._history_dir(name)
         with self._errors("list", folder):
             try:
-                keys = sorted(self.fs.ls(folder, detail=False), reverse=True)
+                entries = self.fs.ls(folder, detail=False)
             except FileNotFoundError:
                 return []
+            # Only finished entries: a write in progress (or one that crashed) leaves a ".tmp-" file here.
+            keys = sorted((key for key in entries if _base_name(key).endswith(".json")), reverse=True)
             contents = self.fs.cat(keys) if keys else {}
         return [Version.from_json(json.loads(contents[key])) for key in keys]
 
@@ -220,10 +228,25 @@ class Store:
                 entries = self.fs.ls(folder, detail=False)
             except FileNotFoundError:
                 return []
-        return sorted(entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
+        return sorted(_base_name(entry) for entry in entries)
 
     def exists(self, name: str) -> bool:
         return self.latest(name) is not None
+
+    def _known_versions(self, name: str, shown: int = 10) -> str:
+        """The versions a user can choose from, for error messages (one recursive listing; errors only)."""
+        folder = self._path("blobs", validate_name(name))
+        with self._errors("list", folder):
+            try:
+                found = sorted(
+                    base[: -len(".blob")] for base in map(_base_name, self.fs.find(folder)) if base.endswith(".blob")
+                )
+            except FileNotFoundError:
+                found = []
+        if not found:
+            return f"The store has no versions of {name}."
+        more = f" and {len(found) - shown} more" if len(found) > shown else ""
+        return f"Versions of {name} in the store: {', '.join(h[:12] for h in found[:shown])}{more}."
 
     def name_not_found(self, name: str, namespace: str | None = None) -> NameNotFoundError:
         """The error for an unknown name, with the closest names the store does have."""
@@ -241,6 +264,8 @@ class Store:
     def _write_atomic(self, path: str, data: bytes, *, overwrite: bool = False) -> None:
         with self._errors("write", path):
             if not self._local:
+                if not overwrite and self.fs.exists(path):
+                    return
                 self.fs.pipe_file(path, data)  # object stores: a PUT replaces the object whole
                 return
             folder = os.path.dirname(path)
@@ -272,6 +297,10 @@ class Store:
                 f"cannot {action} {path} in the store {self.url}: {type(exc).__name__}: {exc}. "
                 "Check the URL, your network and credentials (storage_options / environment)."
             ) from exc
+
+
+def _base_name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _backend_hint(url: str) -> str:
