@@ -20,7 +20,6 @@ import pickle
 import sys
 import threading
 import types
-import weakref
 from types import ModuleType
 from typing import Any
 
@@ -139,18 +138,33 @@ def unpickle_class(payload: bytes) -> Any:
     cloudpickle tracks dynamic classes by an id that stays the same for every pickle of one class object,
     and maps it back to the live class when it sees it again. Left alone, two versions pushed from one
     process would load as one class — in the producer's own process, the user's live class, which would
-    then be modified. A fresh tracking table for each load keeps versions apart.
+    then be modified. This unpickler makes the classes without tracking them. It holds no lock: unpickling
+    may import other remote classes (a base class from the store), which unpickle in turn, maybe in
+    another thread that holds that module's import lock.
     """
+    return _untracked_unpickler()(io.BytesIO(payload)).load()
+
+
+@functools.cache
+def _untracked_unpickler() -> type:
     import cloudpickle
 
     internals = cloudpickle.cloudpickle
-    with _PICKLE_LOCK:
-        saved = internals._DYNAMIC_CLASS_TRACKER_BY_ID
-        internals._DYNAMIC_CLASS_TRACKER_BY_ID = weakref.WeakValueDictionary()
-        try:
-            return pickle.loads(payload)
-        finally:
-            internals._DYNAMIC_CLASS_TRACKER_BY_ID = saved
+
+    def make_class(type_constructor: Any, name: Any, bases: Any, type_kwargs: Any, tracker_id: Any, extra: Any) -> Any:
+        return internals._make_skeleton_class(type_constructor, name, bases, type_kwargs, None, extra)
+
+    def make_enum(bases: Any, name: Any, qualname: Any, members: Any, module: Any, tracker_id: Any, extra: Any) -> Any:
+        return internals._make_skeleton_enum(bases, name, qualname, members, module, None, extra)
+
+    untracked = {internals._make_skeleton_class: make_class, internals._make_skeleton_enum: make_enum}
+
+    class UntrackedUnpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            found = super().find_class(module, name)
+            return untracked.get(found, found)
+
+    return UntrackedUnpickler
 
 
 def _is_user_module(name: str, module: ModuleType) -> bool:
@@ -198,6 +212,8 @@ def _unpicklable_message(cls: type, path: str, exc: Exception) -> str:
     import cloudpickle
 
     for attribute, value in sorted(vars(cls).items()):
+        if isinstance(value, (types.GetSetDescriptorType, types.MemberDescriptorType)):
+            continue  # __dict__, __weakref__, slots: made by type(), never pickled (cloudpickle leaves them out)
         try:
             cloudpickle.dumps(value)
         except Exception as attribute_exc:

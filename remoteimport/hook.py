@@ -102,7 +102,7 @@ class _VersionLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        full_hash = self.finder.store.resolve(self.name, self.version)
+        full_hash = self.finder.store.resolve(self.name, self.version, namespace=self.finder.namespace)
         full_name = format_reference(self.finder.namespace, self.name, full_hash)
         if module.__name__ != full_name:
             # A prefix: this name becomes an alias of the full-hash module (the import system returns
@@ -124,7 +124,7 @@ def install(store: Store | str | None = None, namespace: str = DEFAULT_NAMESPACE
 
     Several namespaces may point at several stores; installing a namespace again replaces its store.
     """
-    finder = RemoteFinder(resolve_store(store), namespace)
+    finder = RemoteFinder(resolve_store(store), validate_namespace(namespace))
     with _INSTALL_LOCK:
         previous = _FINDERS.get(finder.namespace)
         if previous is not None and previous in sys.meta_path:
