@@ -124,7 +124,8 @@ def install(store: Store | str | None = None, namespace: str = DEFAULT_NAMESPACE
 
     Several namespaces may point at several stores; installing a namespace again replaces its store.
     """
-    finder = RemoteFinder(resolve_store(store), validate_namespace(namespace))
+    validate_namespace(namespace)  # before the store is even opened
+    finder = RemoteFinder(resolve_store(store), namespace)
     with _INSTALL_LOCK:
         previous = _FINDERS.get(finder.namespace)
         if previous is not None and previous in sys.meta_path:
