@@ -1,0 +1,38 @@
+"""Fixtures shared by the store, registry and hook tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from remoteimport.store import Store
+
+
+class ForbiddenFS:
+    """A stand-in filesystem that records every attribute looked up on it and fails the access."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, attribute: str) -> object:
+        self.calls.append(attribute)
+        raise AssertionError(f"storage was accessed: fs.{attribute}")
+
+
+@pytest.fixture
+def memory_store() -> Iterator[Store]:
+    """A fresh, empty in-memory store (the memory filesystem is shared by the whole process)."""
+    store = Store(f"memory://remoteimport-test-{uuid.uuid4().hex}")
+    yield store
+    if store.fs.exists(store.root):
+        store.fs.rm(store.root, recursive=True)
+
+
+@pytest.fixture
+def forbidden_store() -> Store:
+    """A store whose every filesystem access fails and is recorded in ``store.fs.calls``."""
+    store = Store("memory://remoteimport-test-forbidden")
+    store.fs = ForbiddenFS()
+    return store
