@@ -26,6 +26,7 @@ from remoteimport.errors import (
     StoreError,
     StoreUnreachableError,
     UnhashableObjectError,
+    UntrustedBlobError,
     VersionNotFoundError,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "StoreError",
     "StoreUnreachableError",
     "UnhashableObjectError",
+    "UntrustedBlobError",
     "VersionNotFoundError",
 ]
 

@@ -132,7 +132,7 @@ def capture_class(cls: type, *, path: str) -> Capture:
     return Capture(buffer.getvalue(), pickler.sources(), _distributions(pickler.referenced_modules))
 
 
-def unpickle_class(payload: bytes) -> Any:
+def unpickle_class(payload: bytes, *, label: str) -> Any:
     """Unpickle a verified payload so that every version gets classes of its own.
 
     cloudpickle tracks dynamic classes by an id that stays the same for every pickle of one class object,
@@ -142,7 +142,13 @@ def unpickle_class(payload: bytes) -> Any:
     may import other remote classes (a base class from the store), which unpickle in turn, maybe in
     another thread that holds that module's import lock.
     """
-    return _untracked_unpickler()(io.BytesIO(payload)).load()
+    return _untracked_unpickler()(io.BytesIO(payload), label=label).load()
+
+
+def version_filename(filename: str, label: str) -> str:
+    """The file name a loaded version's code carries: the original path tagged with the version, so two
+    versions pushed from one file keep their own source in ``linecache`` (and tracebacks show both)."""
+    return f"{filename} [{label}]"
 
 
 @functools.cache
@@ -160,9 +166,26 @@ def _untracked_unpickler() -> type:
     untracked = {internals._make_skeleton_class: make_class, internals._make_skeleton_enum: make_enum}
 
     class UntrackedUnpickler(pickle.Unpickler):
+        def __init__(self, file: Any, *, label: str) -> None:
+            super().__init__(file)
+            self.label = label
+
         def find_class(self, module: str, name: str) -> Any:
             found = super().find_class(module, name)
+            if found is internals._builtin_type:
+                return self._builtin_type
             return untracked.get(found, found)
+
+        def _builtin_type(self, name: str) -> Any:
+            if name != "CodeType":
+                return internals._builtin_type(name)
+            label = self.label
+
+            def make_code(*args: Any) -> types.CodeType:
+                code = types.CodeType(*args)
+                return code.replace(co_filename=version_filename(code.co_filename, label))
+
+            return make_code
 
     return UntrackedUnpickler
 

@@ -44,6 +44,10 @@ class IntegrityError(RemoteImportError):
     """A blob or ref failed verification (digest mismatch, truncation, wrong hash); nothing was unpickled."""
 
 
+class UntrustedBlobError(IntegrityError):
+    """A blob is unsigned, signed by a key that is not trusted, or its signature does not match."""
+
+
 class IncompatibleBlobError(RemoteImportError, ImportError):
     """The blob was made for another Python version or needs a distribution this host lacks."""
 

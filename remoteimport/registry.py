@@ -28,7 +28,13 @@ from types import ModuleType
 from typing import Literal, TypeVar, overload
 
 from remoteimport.blob import decode_blob, encode_blob, make_header
-from remoteimport.capture import REMOTE_MODULE_MARKER, capture_class, check_requirements, unpickle_class
+from remoteimport.capture import (
+    REMOTE_MODULE_MARKER,
+    capture_class,
+    check_requirements,
+    unpickle_class,
+    version_filename,
+)
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, VersionNotFoundError
 from remoteimport.hashing import class_hash
 from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
@@ -117,6 +123,8 @@ def push(cls: type, store: Store | str | None = None, name: str | None = None) -
             qualname=cls.__qualname__,
             module=cls.__module__,
         )
+        if target.signing_key is not None:
+            header = target.signing_key.sign(header)
         target.write_blob(stored_name, full_hash, encode_blob(header, captured.payload))
     if target.latest(stored_name) != full_hash:
         target.set_latest(stored_name, full_hash)
@@ -202,6 +210,7 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     data = store.read_blob(name, full_hash, namespace=namespace)
     blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=where)
     header = blob.header
+    store.trust.check(header, where=where, local_store=store.is_local)
     if header.python != _python_version():
         raise IncompatibleBlobError(
             f"{name}@{full_hash[:12]} was pushed from Python {header.python} but this is Python "
@@ -209,23 +218,29 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
             f"Python {header.python}, or push it again from Python {_python_version()}."
         )
     check_requirements(header.requirements, what=f"{name}@{full_hash[:12]}")
-    _register_source(header.source)
+    label = f"{name}@{full_hash[:12]}"
+    _register_source(header.source, label)
 
-    cls = unpickle_class(blob.payload)
+    cls = unpickle_class(blob.payload, label=label)
     if not isinstance(cls, type):
         raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
+    actual = class_hash(cls)
+    if actual != full_hash:
+        raise IntegrityError(
+            f"refused {where}: the class it holds hashes to {actual}, not to the {full_hash} it is stored under "
+            "(a blob copied over another key, or code altered after hashing). It was not published."
+        )
     cls.__module__ = module_name
     cls.__qualname__ = name
     return cls
 
 
-def _register_source(source: dict[str, str]) -> None:
-    """Make the shipped source visible to linecache: real tracebacks, and re-hashing gives the same hash.
-
-    A file this host really has is never shadowed (its live source decides its own classes' hashes)."""
+def _register_source(source: dict[str, str], label: str) -> None:
+    """Make the shipped source visible to linecache under the version's own file names (see
+    :func:`~remoteimport.capture.version_filename`): real tracebacks, and re-hashing gives the pushed hash."""
     for filename, text in source.items():
-        if not linecache.getlines(filename):
-            linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        virtual = version_filename(filename, label)
+        linecache.cache[virtual] = (len(text), None, text.splitlines(keepends=True), virtual)
 
 
 def _publish(module_name: str, name: str, cls: type, full_hash: str) -> None:

@@ -16,12 +16,14 @@ place on local disks; object stores replace objects whole). Nothing is ever over
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,8 +37,10 @@ from remoteimport.errors import (
     VersionNotFoundError,
 )
 from remoteimport.names import HASH_LENGTH, validate_hash, validate_name
+from remoteimport.signing import PublicKey, SigningKey, TrustPolicy, signing_key_from
 
 ENV_STORE = "REMOTEIMPORT_STORE"
+ENV_ALLOW_HTTP = "REMOTEIMPORT_ALLOW_HTTP"
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,25 @@ class Store:
     arguments are fsspec ``storage_options`` for the backend.
     """
 
-    def __init__(self, url: str | os.PathLike[str], **storage_options: Any) -> None:
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        *,
+        signing_key: str | os.PathLike[str] | SigningKey | None = None,
+        trusted_keys: Iterable[str | os.PathLike[str] | PublicKey] | None = None,
+        allow_http: bool = False,
+        **storage_options: Any,
+    ) -> None:
         url = os.fspath(url)
         if not url:
             raise StoreError("empty store URL: give a path or an fsspec URL such as 's3://bucket/prefix'")
+        if url.lower().startswith("http://") and not (allow_http or os.environ.get(ENV_ALLOW_HTTP) == "1"):
+            raise StoreError(
+                f"refusing the plain-http store {url}: anyone on the network path could swap the code you import. "
+                f"Use https://, or pass allow_http=True / set {ENV_ALLOW_HTTP}=1 if you accept that risk."
+            )
+        self._signing_key_arg = signing_key
+        self._trusted_keys_arg = None if trusted_keys is None else tuple(trusted_keys)
         import fsspec
         from fsspec.core import url_to_fs
 
@@ -96,6 +115,25 @@ class Store:
         self._local = isinstance(self.fs, fsspec.implementations.local.LocalFileSystem)
         # Local stores are named by their absolute path: the same in messages, comparisons and other processes.
         self.url = self.root if self._local else url
+        # memory:// lives in this process: as private as a local folder.
+        self.is_local = self._local or "memory" in _protocols(self.fs)
+
+    @functools.cached_property
+    def signing_key(self) -> SigningKey | None:
+        """The key pushes are signed with: ``signing_key=``, else ``$REMOTEIMPORT_SIGNING_KEY``, else None."""
+        return signing_key_from(self._signing_key_arg)
+
+    @functools.cached_property
+    def trust(self) -> TrustPolicy:
+        """What loads accept: ``trusted_keys=``, else ``$REMOTEIMPORT_TRUSTED_KEYS`` (see :mod:`signing`)."""
+        return TrustPolicy.resolve(self._trusted_keys_arg)
+
+    def with_trust(self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey]) -> Store:
+        """The same store, loading only blobs signed by one of ``trusted_keys``."""
+        clone = copy.copy(self)
+        clone._trusted_keys_arg = tuple(trusted_keys)
+        clone.__dict__.pop("trust", None)
+        return clone
 
     @classmethod
     def default(cls) -> Store:
@@ -301,6 +339,10 @@ class Store:
 
 def _base_name(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    return fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
 
 
 def _backend_hint(url: str) -> str:

@@ -73,9 +73,12 @@ def planted_payload(marker: Path) -> bytes:
     return pickle.dumps(_Plant(marker))
 
 
-def craft_blob(store: Store, payload: bytes, *, name: str = "MyFilter", **header_options: object) -> str:
-    """Write a blob with a valid digest for ``payload`` under a fresh random hash; make it ``latest``."""
-    full_hash = secrets.token_hex(32)
+def craft_blob(
+    store: Store, payload: bytes, *, name: str = "MyFilter", full_hash: str | None = None, **header_options: object
+) -> str:
+    """Write a blob with a valid digest for ``payload`` under ``full_hash`` (default: a fresh random hash,
+    which a load refuses once it re-hashes the class); make it ``latest``."""
+    full_hash = full_hash or secrets.token_hex(32)
     header = make_header(name, full_hash, payload, **header_options)  # type: ignore[arg-type]
     store.write_blob(name, full_hash, encode_blob(header, payload))
     store.set_latest(name, full_hash)
@@ -416,9 +419,11 @@ def test_missing_or_other_major_requirements_are_refused_before_unpickling(
 
 
 def test_matching_requirements_load(memory_store: Store) -> None:
-    payload = cloudpickle.dumps(make_filter(4))
+    cls = make_filter(4)
     major = pytest.__version__.split(".")[0]
-    full_hash = craft_blob(memory_store, payload, requirements={"pytest": f"{major}.0.0"})
+    full_hash = craft_blob(
+        memory_store, cloudpickle.dumps(cls), full_hash=hashing.class_hash(cls), requirements={"pytest": f"{major}.0.0"}
+    )
     assert remoteimport.get_version("MyFilter", full_hash, store=memory_store)().apply(2) == 8
 
 

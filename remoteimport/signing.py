@@ -1,0 +1,229 @@
+"""Ed25519 keys, blob signatures and the consumer's trust policy (with the ``cryptography`` package).
+
+A publisher signs with ``REMOTEIMPORT_SIGNING_KEY=path`` (or ``Store(..., signing_key=path)``); the signature
+covers the class name, its full hash and the payload digest (:func:`remoteimport.blob.signed_message`) and
+travels in the blob header. A consumer trusts public keys with ``REMOTEIMPORT_TRUSTED_KEYS=path[,path...]``
+(or ``install(..., trusted_keys=[...])``); then only blobs signed by one of them are unpickled.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "publisher")
+    >>> public = generate_key(path)
+    >>> load_public_key(public).fingerprint.startswith("ed25519:")
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from remoteimport.blob import BlobHeader, signed_message
+from remoteimport.errors import RemoteImportError, UntrustedBlobError
+
+ENV_SIGNING_KEY = "REMOTEIMPORT_SIGNING_KEY"
+ENV_TRUSTED_KEYS = "REMOTEIMPORT_TRUSTED_KEYS"
+ENV_REQUIRE_SIGNATURES = "REMOTEIMPORT_REQUIRE_SIGNATURES"
+ALGORITHM = "ed25519"
+
+
+def _fingerprint(raw_public: bytes) -> str:
+    return f"{ALGORITHM}:{hashlib.sha256(raw_public).hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    raw: bytes  # the 32 raw Ed25519 public-key bytes
+    source: str  # where it came from, for messages
+
+    @property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.raw)
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        try:
+            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private: Any  # cryptography's Ed25519PrivateKey
+    source: str
+
+    @property
+    def public(self) -> PublicKey:
+        from cryptography.hazmat.primitives import serialization
+
+        raw = self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return PublicKey(raw, self.source + ".pub")
+
+    def sign(self, header: BlobHeader) -> BlobHeader:
+        """The header with a signature over its name, hash and payload digest."""
+        value = self.private.sign(signed_message(header))
+        return header.with_signature(
+            {
+                "algorithm": ALGORITHM,
+                "key": self.public.fingerprint,
+                "public_key": base64.b64encode(self.public.raw).decode("ascii"),
+                "value": base64.b64encode(value).decode("ascii"),
+            }
+        )
+
+
+def generate_key(path: str | os.PathLike[str]) -> str:
+    """Write a new Ed25519 private key at ``path`` (owner-only permissions) and its public key at
+    ``path.pub``; return the public key's path. Refuses to overwrite an existing key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = os.fspath(path)
+    public_path = path + ".pub"
+    for existing in (path, public_path):
+        if os.path.exists(existing):
+            raise RemoteImportError(
+                f"{existing} already exists; remove it or choose another path (keys are never overwritten)"
+            )
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    # O_EXCL + 0o600: the private key is never readable by others, not even for a moment.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)
+    with open(public_path, "wb") as file:
+        file.write(public_pem)
+    return public_path
+
+
+def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            private = serialization.load_pem_private_key(file.read(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise RemoteImportError(
+            f"cannot read the signing key {path}: {exc}. Create one with `remoteimport keygen {path}`"
+        ) from exc
+    if not isinstance(private, Ed25519PrivateKey):
+        raise RemoteImportError(f"{path} is not an Ed25519 private key; create one with `remoteimport keygen`")
+    return SigningKey(private, path)
+
+
+def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            key = serialization.load_pem_public_key(file.read())
+    except (OSError, ValueError, TypeError) as exc:
+        raise RemoteImportError(
+            f"cannot read the trusted public key {path}: {exc}. Give the .pub file written by `remoteimport keygen`"
+        ) from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise RemoteImportError(f"{path} is not an Ed25519 public key (the .pub file of `remoteimport keygen`)")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return PublicKey(raw, path)
+
+
+def signing_key_from(value: str | os.PathLike[str] | SigningKey | None) -> SigningKey | None:
+    """An explicit key or path, else ``$REMOTEIMPORT_SIGNING_KEY``, else None (blobs go unsigned)."""
+    if isinstance(value, SigningKey):
+        return value
+    path = value if value is not None else os.environ.get(ENV_SIGNING_KEY) or None
+    return load_signing_key(path) if path else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Trust: what a consumer accepts.
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    trusted: tuple[PublicKey, ...] = ()
+    require_signatures: bool = False
+
+    @classmethod
+    def resolve(cls, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey] | None = None) -> TrustPolicy:
+        """Explicit keys, else ``$REMOTEIMPORT_TRUSTED_KEYS``; ``$REMOTEIMPORT_REQUIRE_SIGNATURES=1`` refuses
+        unsigned blobs even when no key is trusted."""
+        if trusted_keys is None:
+            env = os.environ.get(ENV_TRUSTED_KEYS, "")
+            trusted_keys = [part.strip() for part in env.split(",") if part.strip()]
+        keys = tuple(key if isinstance(key, PublicKey) else load_public_key(key) for key in trusted_keys)
+        require = os.environ.get(ENV_REQUIRE_SIGNATURES, "").strip().lower() in ("1", "true", "yes")
+        return cls(keys, require)
+
+    def check(self, header: BlobHeader, *, where: str, local_store: bool) -> None:
+        """Refuse (before unpickling) a blob this policy does not accept."""
+        what = f"{header.name}@{header.hash[:12]} ({where})"
+        how = (
+            f"To trust a publisher's key, add its .pub file to {ENV_TRUSTED_KEYS} (comma-separated paths) "
+            "or pass install(..., trusted_keys=[path])."
+        )
+        signature = header.signature
+        if not self.trusted:
+            if self.require_signatures:
+                raise UntrustedBlobError(
+                    f"refused {what}: {ENV_REQUIRE_SIGNATURES} is set but no key is trusted, so no blob can "
+                    f"be accepted. {how} Nothing was unpickled."
+                )
+            if not local_store:
+                _warn_unverified_once(where)
+            return
+        if not signature:
+            raise UntrustedBlobError(
+                f"refused {what}: it is unsigned and signatures are required. {how} Nothing was unpickled."
+            )
+        signer = str(signature.get("key", "?"))
+        trusted = {key.fingerprint: key for key in self.trusted}
+        key = trusted.get(signer)
+        if key is None:
+            raise UntrustedBlobError(
+                f"refused {what}: it is signed by {signer}, which is not a trusted key (trusted: "
+                f"{', '.join(sorted(trusted))}). If you trust that publisher, {how[0].lower()}{how[1:]} "
+                "Nothing was unpickled."
+            )
+        try:
+            value = base64.b64decode(str(signature.get("value", "")), validate=True)
+        except ValueError:
+            value = b""
+        if signature.get("algorithm") != ALGORITHM or not key.verify(value, signed_message(header)):
+            raise UntrustedBlobError(
+                f"refused {what}: its signature claims the trusted key {signer} but does not match the name, "
+                "hash and payload — the blob or its header was altered. Nothing was unpickled."
+            )
+
+
+_WARNED = threading.Event()
+
+
+def _warn_unverified_once(where: str) -> None:
+    if _WARNED.is_set():
+        return
+    _WARNED.set()
+    print(
+        f"remoteimport: warning: loading code from {where} without signature checks — anyone who can write "
+        f"to that store can run code here. Set {ENV_TRUSTED_KEYS} to the publishers' .pub keys "
+        f"(or {ENV_REQUIRE_SIGNATURES}=1 to refuse unsigned code). This warning is shown once per process.",
+        file=sys.stderr,
+    )
