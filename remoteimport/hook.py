@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import os
 import sys
 import threading
+from collections.abc import Iterable
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
@@ -119,13 +121,23 @@ def _finder_for(namespace: str) -> RemoteFinder:
     return finder
 
 
-def install(store: Store | str | None = None, namespace: str = DEFAULT_NAMESPACE) -> RemoteFinder:
+def install(
+    store: Store | str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    *,
+    trusted_keys: Iterable[str | os.PathLike[str]] | None = None,
+) -> RemoteFinder:
     """Serve ``namespace`` from ``store`` (default: ``$REMOTEIMPORT_STORE`` or the local default store).
 
     Several namespaces may point at several stores; installing a namespace again replaces its store.
+    ``trusted_keys``: public-key files (``.pub`` from ``remoteimport keygen``); when given, only blobs
+    signed by one of them are loaded (default: ``$REMOTEIMPORT_TRUSTED_KEYS``).
     """
     validate_namespace(namespace)  # before the store is even opened
-    finder = RemoteFinder(resolve_store(store), namespace)
+    resolved = resolve_store(store)
+    if trusted_keys is not None:
+        resolved = resolved.with_trust(trusted_keys)
+    finder = RemoteFinder(resolved, namespace)
     with _INSTALL_LOCK:
         previous = _FINDERS.get(finder.namespace)
         if previous is not None and previous in sys.meta_path:

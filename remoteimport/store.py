@@ -30,6 +30,8 @@ from typing import Any
 
 from remoteimport.errors import (
     AmbiguousPrefixError,
+    IntegrityError,
+    InvalidNameError,
     NameNotFoundError,
     RemoteImportError,
     StoreError,
@@ -229,10 +231,10 @@ class Store:
         path = self._latest_path(name)
         with self._errors("read", path):
             try:
-                text = self.fs.cat_file(path).decode("ascii").strip()
+                data = self.fs.cat_file(path)
             except FileNotFoundError:
                 return None
-        return validate_hash(text, allow_prefix=False)
+        return _hash_in_ref(data, path, self.url)
 
     def set_latest(self, name: str, full_hash: str) -> None:
         """Point ``latest`` at a version whose blob is already complete in the store."""
@@ -256,7 +258,7 @@ class Store:
             # Only finished entries: a write in progress (or one that crashed) leaves a ".tmp-" file here.
             keys = sorted((key for key in entries if _base_name(key).endswith(".json")), reverse=True)
             contents = self.fs.cat(keys) if keys else {}
-        return [Version.from_json(json.loads(contents[key])) for key in keys]
+        return [_history_entry(contents[key], key, self.url) for key in keys]
 
     def names(self) -> list[str]:
         """Every class name with a ``latest`` pointer in this store, sorted."""
@@ -339,6 +341,26 @@ class Store:
 
 def _base_name(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _hash_in_ref(data: bytes, path: str, url: str) -> str:
+    try:
+        return validate_hash(data.decode("ascii").strip(), allow_prefix=False)
+    except (UnicodeDecodeError, InvalidNameError):
+        raise IntegrityError(
+            f"the ref {path} in the store {url} does not hold a full hash ({data[:80]!r}); it was altered or "
+            "damaged. Point it at a good version with `remoteimport rollback NAME HASH`."
+        ) from None
+
+
+def _history_entry(data: bytes, path: str, url: str) -> Version:
+    try:
+        return Version.from_json(json.loads(data))
+    except (ValueError, KeyError, TypeError, InvalidNameError) as exc:
+        raise IntegrityError(
+            f"the history entry {path} in the store {url} is malformed ({type(exc).__name__}: {exc}); it was "
+            "altered or damaged. Remove that one file to repair the history."
+        ) from None
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

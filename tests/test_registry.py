@@ -15,12 +15,12 @@ import time
 import uuid
 from pathlib import Path
 
-import cloudpickle
 import pytest
 
 import remoteimport
 from remoteimport import hashing, registry
 from remoteimport.blob import decode_blob, encode_blob, make_header
+from remoteimport.capture import capture_class
 from remoteimport.errors import (
     IncompatibleBlobError,
     IntegrityError,
@@ -420,9 +420,14 @@ def test_missing_or_other_major_requirements_are_refused_before_unpickling(
 
 def test_matching_requirements_load(memory_store: Store) -> None:
     cls = make_filter(4)
+    captured = capture_class(cls, path="MyFilter")  # payload and shipped source, as push makes them
     major = pytest.__version__.split(".")[0]
     full_hash = craft_blob(
-        memory_store, cloudpickle.dumps(cls), full_hash=hashing.class_hash(cls), requirements={"pytest": f"{major}.0.0"}
+        memory_store,
+        captured.payload,
+        full_hash=hashing.class_hash(cls),
+        source=captured.source,
+        requirements={"pytest": f"{major}.0.0"},
     )
     assert remoteimport.get_version("MyFilter", full_hash, store=memory_store)().apply(2) == 8
 
