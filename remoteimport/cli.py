@@ -32,6 +32,13 @@ from remoteimport.blob import decode_blob
 from remoteimport.errors import RemoteImportError
 from remoteimport.hashing import class_hash
 from remoteimport.names import split_versioned
+from remoteimport.signing import (
+    ENV_SIGNING_KEY,
+    ENV_TRUSTED_KEYS,
+    generate_key,
+    load_public_key,
+    signature_status,
+)
 from remoteimport.store import ENV_STORE, Store, default_store_url
 
 __all__ = ["main", "build_parser"]
@@ -285,7 +292,7 @@ def command_show(args: argparse.Namespace, out: Output) -> None:
     is_latest = full_hash == latest
     out.data(store=store.url, path=where, latest=is_latest, payload_digest="OK", header=header.to_json())
     requirements = ", ".join(f"{dist}=={ver}" for dist, ver in sorted(header.requirements.items()))
-    signature = ", ".join(f"{k}={v}" for k, v in sorted(header.signature.items())) if header.signature else "unsigned"
+    signature, _ = signature_status(header, store.trust)
     out.line(
         fields(
             [
@@ -375,6 +382,48 @@ print(json.dumps({{
     "pinned_is_latest": pinned is {name},
 }}))
 """
+
+
+def command_keygen(args: argparse.Namespace, out: Output) -> None:
+    public_path = generate_key(args.path)
+    fingerprint = load_public_key(public_path).fingerprint
+    out.data(private_key=os.path.abspath(args.path), public_key=os.path.abspath(public_path), fingerprint=fingerprint)
+    out.line(f"private key: {args.path}  (owner-only; keep it secret)")
+    out.line(f"public key:  {public_path}  (give this to the hosts that import your classes)")
+    out.line(f"fingerprint: {fingerprint}")
+    out.line(f"sign pushes:   export {ENV_SIGNING_KEY}={os.path.abspath(args.path)}")
+    out.line(f"trust on a host: export {ENV_TRUSTED_KEYS}=/path/to/{os.path.basename(public_path)}")
+
+
+def command_verify(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    report, problems = [], 0
+    for name in store.names():
+        for full_hash in store.blob_hashes(name):
+            where = store.blob_path(name, full_hash)
+            try:
+                header = decode_blob(
+                    store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where
+                ).header
+                signature, acceptable = signature_status(header, store.trust)
+                state = "ok" if acceptable else "REFUSED"
+            except RemoteImportError as exc:
+                signature, acceptable, state = str(exc), False, "DAMAGED"
+            problems += not acceptable
+            report.append({"name": name, "hash": full_hash, "state": state, "detail": signature})
+    out.data(store=store.url, versions=report, problems=problems)
+    if not report:
+        out.line(f"no versions in the store {store.url}")
+        return
+    out.line(f"verified {len(report)} versions in the store {store.url} (payload digests and signatures):")
+    out.line(
+        table(
+            ["NAME", "HASH", "STATE", "DETAIL"],
+            [[r["name"], r["hash"][:SHORT_HASH], r["state"], r["detail"]] for r in report],
+        )
+    )
+    if problems:
+        raise CommandError(f"{problems} of {len(report)} versions are damaged or would be refused on this host")
 
 
 def command_quickstart(args: argparse.Namespace, out: Output) -> None:
@@ -496,6 +545,24 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd",
     ),
     (
+        "keygen",
+        "create an Ed25519 key pair for signing pushes",
+        "Write a new Ed25519 private key at PATH (readable by you only) and its public key at PATH.pub. "
+        f"Publishers sign every push by setting {ENV_SIGNING_KEY}=PATH; hosts that import set "
+        f"{ENV_TRUSTED_KEYS} to the .pub files they trust, and then refuse anything unsigned or signed by "
+        "another key, before unpickling it. Existing files are never overwritten.",
+        f"remoteimport keygen ~/.remoteimport/publisher\nexport {ENV_SIGNING_KEY}=~/.remoteimport/publisher",
+    ),
+    (
+        "verify",
+        "check every stored version's digest and signature",
+        "Read every version of every class in the store (without unpickling anything) and check its payload "
+        "digest, that it is stored under its own name and hash, and its signature: intact, and trusted by "
+        f"this host ({ENV_TRUSTED_KEYS}). Prints one row per version; exits with status 1 if any version is "
+        "damaged or would be refused here.",
+        f"remoteimport verify --store s3://bucket/classes\n{ENV_TRUSTED_KEYS}=publisher.pub remoteimport verify",
+    ),
+    (
         "quickstart",
         "demo: push an example class, delete its source, import it in a fresh interpreter",
         f"Show the whole round trip on this machine: write an example module (class {QUICKSTART_CLASS}) to "
@@ -516,6 +583,8 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Output], None]] = {
     "hash": command_hash,
     "rollback": command_rollback,
     "quickstart": command_quickstart,
+    "keygen": command_keygen,
+    "verify": command_verify,
 }
 
 
@@ -549,6 +618,10 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
     elif name == "show":
         parser.add_argument("reference", metavar="REFERENCE", help="NAME (latest) or NAME@HASH, e.g. MyFilter@0123abcd")
+    elif name == "keygen":
+        parser.add_argument(
+            "path", metavar="PATH", help="where to write the private key (the public key goes to PATH.pub)"
+        )
     elif name == "rollback":
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
         parser.add_argument("hash", metavar="HASH", help="full hash or 8+ leading hex digits of the version")

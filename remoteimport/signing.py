@@ -227,3 +227,29 @@ def _warn_unverified_once(where: str) -> None:
         f"(or {ENV_REQUIRE_SIGNATURES}=1 to refuse unsigned code). This warning is shown once per process.",
         file=sys.stderr,
     )
+
+
+def signature_status(header: BlobHeader, policy: TrustPolicy) -> tuple[str, bool]:
+    """(a one-line description of the signature, whether it is acceptable under ``policy``), for tools.
+
+    A signature is checked against the public key it carries (is it intact?) and against the policy (is
+    that key trusted?)."""
+    signature = header.signature
+    if not signature:
+        acceptable = not policy.trusted and not policy.require_signatures
+        return "unsigned", acceptable
+    signer = str(signature.get("key", "?"))
+    try:
+        raw = base64.b64decode(str(signature.get("public_key", "")), validate=True)
+        value = base64.b64decode(str(signature.get("value", "")), validate=True)
+        intact = _fingerprint(raw) == signer and PublicKey(raw, "header").verify(value, signed_message(header))
+    except ValueError:
+        intact = False
+    if not intact:
+        return f"INVALID signature claiming {signer} (the blob or header was altered)", False
+    trusted = any(key.fingerprint == signer for key in policy.trusted)
+    if trusted:
+        return f"signed by {signer} (trusted)", True
+    if policy.trusted:
+        return f"signed by {signer} (NOT a trusted key)", False
+    return f"signed by {signer} (no keys trusted on this host)", not policy.require_signatures

@@ -192,6 +192,16 @@ class Store:
             + self._known_versions(name)
         )
 
+    def blob_hashes(self, name: str) -> list[str]:
+        """Every version of ``name`` that has a blob, sorted (lists every shard: for audits, not imports)."""
+        folder = self._path("blobs", validate_name(name))
+        with self._errors("list", folder):
+            try:
+                found = self.fs.find(folder)
+            except FileNotFoundError:
+                return []
+        return sorted(base[: -len(".blob")] for base in map(_base_name, found) if base.endswith(".blob"))
+
     def resolve(self, name: str, hash_or_prefix: str, *, namespace: str | None = None) -> str:
         """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``.
 
