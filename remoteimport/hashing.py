@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -40,7 +41,7 @@ import sys
 import types
 import typing
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from remoteimport.capture import module_travels_by_value, object_travels_by_value
@@ -501,7 +502,6 @@ class _Encoder:
 
     def __init__(self) -> None:
         self.stack: list[int] = []
-        self.stack_paths: list[str] = []
         self.lowest_backref = sys.maxsize
         self.digests: dict[int, str] = {}  # id -> digest of a self-contained object already encoded
         self.keepalive: list[Any] = []  # holds encoded objects so their ids stay unique during the walk
@@ -530,6 +530,15 @@ class _Encoder:
         self.lowest_backref = min(self.lowest_backref, depth)
         return False
 
+    @contextlib.contextmanager
+    def _visiting(self, obj: Any) -> Iterator[None]:
+        """``obj`` is on the stack while its parts are encoded (meeting it again is a back-reference)."""
+        self.stack.append(id(obj))
+        try:
+            yield
+        finally:
+            self.stack.pop()
+
     def _digest_of(self, obj: Any, out: list[str], path: str, body: Callable[[list[str]], None]) -> None:
         """Encode a function or class as the digest of its own encoding, reusing it where it repeats."""
         cached = self.digests.get(id(obj))
@@ -539,15 +548,10 @@ class _Encoder:
         if not self._enter(obj, out):
             return
         depth = len(self.stack)
-        self.stack.append(id(obj))
-        self.stack_paths.append(path)
         outer_lowest, self.lowest_backref = self.lowest_backref, sys.maxsize
         inner: list[str] = []
-        try:
+        with self._visiting(obj):
             body(inner)
-        finally:
-            self.stack.pop()
-            self.stack_paths.pop()
         own_lowest = self.lowest_backref
         self.lowest_backref = min(outer_lowest, own_lowest)
         text = "".join(inner)
@@ -560,25 +564,18 @@ class _Encoder:
     def _container(self, obj: Any, out: list[str], tag: str, items: Iterable[Any], path: str) -> None:
         if not self._enter(obj, out):
             return
-        self.stack.append(id(obj))
-        self.stack_paths.append(path)
-        try:
+        with self._visiting(obj):
             items = list(items)
             out.append(f"{tag}{len(items)}[")
             for index, item in enumerate(items):
                 self.value(item, out, f"{path}[{index}]")
             out.append("]")
-        finally:
-            self.stack.pop()
-            self.stack_paths.pop()
 
     def _sorted(self, obj: Any, out: list[str], tag: str, items: Iterable[Any], path: str) -> None:
         """Sets and dict items: each encoded alone, then sorted, so iteration order never matters."""
         if not self._enter(obj, out):
             return
-        self.stack.append(id(obj))
-        self.stack_paths.append(path)
-        try:
+        with self._visiting(obj):
             encoded = []
             for item in items:
                 sub: list[str] = []
@@ -586,9 +583,6 @@ class _Encoder:
                 encoded.append("".join(sub))
             encoded.sort()
             out.append(f"{tag}{len(encoded)}[{''.join(encoded)}]")
-        finally:
-            self.stack.pop()
-            self.stack_paths.pop()
 
     def _fail(self, value: Any, path: str, reason: str = "") -> UnhashableObjectError:
         type_name = f"{type(value).__module__}.{type(value).__qualname__}"
