@@ -19,7 +19,7 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,18 +110,21 @@ def generate_key(path: str | os.PathLike[str]) -> str:
     return public_path
 
 
+def _read_pem(path: str, parse: Callable[[bytes], Any], what: str, fix: str) -> Any:
+    try:
+        with open(path, "rb") as file:
+            return parse(file.read())
+    except (OSError, ValueError, TypeError) as exc:
+        raise RemoteImportError(f"cannot read the {what} {path}: {exc}. {fix}") from exc
+
+
 def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as file:
-            private = serialization.load_pem_private_key(file.read(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise RemoteImportError(
-            f"cannot read the signing key {path}: {exc}. Create one with `remoteimport keygen {path}`"
-        ) from exc
+    fix = f"Create one with `remoteimport keygen {path}`"
+    private = _read_pem(path, lambda data: serialization.load_pem_private_key(data, password=None), "signing key", fix)
     if not isinstance(private, Ed25519PrivateKey):
         raise RemoteImportError(f"{path} is not an Ed25519 private key; create one with `remoteimport keygen`")
     return SigningKey(private, path)
@@ -132,13 +135,8 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as file:
-            key = serialization.load_pem_public_key(file.read())
-    except (OSError, ValueError, TypeError) as exc:
-        raise RemoteImportError(
-            f"cannot read the trusted public key {path}: {exc}. Give the .pub file written by `remoteimport keygen`"
-        ) from exc
+    fix = "Give the .pub file written by `remoteimport keygen`"
+    key = _read_pem(path, serialization.load_pem_public_key, "trusted public key", fix)
     if not isinstance(key, Ed25519PublicKey):
         raise RemoteImportError(f"{path} is not an Ed25519 public key (the .pub file of `remoteimport keygen`)")
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
