@@ -106,6 +106,7 @@ _DERIVED_MEMBERS = frozenset(
         "__static_attributes__",
         "__abstractmethods__",
         "_abc_impl",
+        "__slotnames__",  # cached by copyreg the first time an instance is pickled
         "__parameters__",
         "__protocol_attrs__",
         "__callable_proto_members_only__",
@@ -116,6 +117,13 @@ _DERIVED_MEMBERS = frozenset(
         "__dataclass_params__",
     }
 )
+
+
+def _unless_missing(value: Any) -> Any:
+    # By type, not identity: a class loaded from a store carries a copy of dataclasses.MISSING.
+    return "<MISSING>" if type(value) is type(dataclasses.MISSING) else value
+
+
 _DATACLASS_PARAMS = ("init", "repr", "eq", "order", "unsafe_hash", "frozen")
 _FIELD_ATTRS = ("init", "repr", "hash", "compare", "kw_only")
 
@@ -152,6 +160,17 @@ def _is_framework_member(value: Any) -> bool:
     return getattr(target, "__module__", None) in _FRAMEWORK_MODULES
 
 
+def _enum_members(cls: Any) -> dict[str, Any]:
+    """Name -> value of every member and alias. A class attribute holding a member counts too: from 3.11 on,
+    cloudpickle rebuilds a Flag's multi-bit alias (``ALL = A | B``) as such an attribute. Sorted like any
+    mapping, so the member order of 3.10 (which iterates multi-bit flags) and 3.11+ cannot differ."""
+    members = {name: member.value for name, member in cls.__members__.items()}
+    for name, value in vars(cls).items():
+        if name not in members and isinstance(value, cls):
+            members[name] = value.value
+    return members
+
+
 def _class_members(cls: type) -> list[tuple[str, Any]]:
     namespace = vars(cls)
     is_namedtuple = issubclass(cls, tuple) and "_fields" in namespace
@@ -168,8 +187,8 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
             continue
         if _is_framework_member(value) or (generates_methods and _is_generated_code(value)):
             continue
-        if is_enum and name in cls.__members__:
-            continue  # members are encoded in definition order below
+        if is_enum and (name in cls.__members__ or isinstance(value, cls)):
+            continue  # members (and aliases held as plain attributes) are encoded by _enum_members
         if is_enum and name[:2] == "__" and name != "__doc__" and not _is_user_function(value):
             continue  # dunders enum copies in from the mixed-in type (IntEnum.__format__ from 3.11 on)
         if is_enum and name[:1] == "_" == name[-1:] and name[:2] != "__" and not _is_user_function(value):
@@ -426,7 +445,10 @@ def _source_encoding(code: types.CodeType) -> tuple[str | None, list[str]]:
         out: list[str] = []
         found: set[str] = set()
         _encode_ast(node, out, found)
-        text, names = "".join(out), sorted(found)
+        # Only names the code can read at run time: a name used just in an annotation or a decorator is
+        # not shipped with the function (cloudpickle sends exactly these), so it cannot be identity.
+        readable = set(_code_names(code))
+        text, names = "".join(out), sorted(name for name in found if name.partition(".")[0] in readable)
     _SOURCE_CACHE[code] = (lines, text, names)
     return text, names
 
@@ -706,8 +728,8 @@ class _Encoder:
             out.append("." + _atom(name))
             self.value(member, out, f"{path}.{name}")
         if isinstance(cls, enum.EnumMeta):
-            members = [(name, member.value) for name, member in cls.__members__.items()]
-            self._container(members, out, "enum_members", members, f"{path}.__members__")
+            members = _enum_members(cls)
+            self._sorted(members, out, "enum_members", members.items(), f"{path}.__members__")
         fields = vars(cls).get("__dataclass_fields__")
         if fields is not None:
             self._dataclass(cls, fields, out, path)
@@ -717,12 +739,8 @@ class _Encoder:
         out.append("dataclass(" + ",".join(f"{p}={getattr(params, p)}" for p in _DATACLASS_PARAMS) + ")")
         for name in sorted(fields):
             field = fields[name]
-            default = field.default if field.default is not dataclasses.MISSING else "<MISSING>"
-            factory = field.default_factory if field.default_factory is not dataclasses.MISSING else "<MISSING>"
-            flags = tuple(
-                "<MISSING>" if getattr(field, attr, None) is dataclasses.MISSING else getattr(field, attr, None)
-                for attr in _FIELD_ATTRS
-            )
+            default, factory = _unless_missing(field.default), _unless_missing(field.default_factory)
+            flags = tuple(_unless_missing(getattr(field, attr, None)) for attr in _FIELD_ATTRS)
             described = (name, field.type, default, factory, flags, dict(field.metadata), field._field_type.name)
             self._container(field, out, "field", described, f"{path}.{name}")
 
