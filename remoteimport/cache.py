@@ -1,0 +1,211 @@
+"""I/O: the local cache of verified blobs, so a pinned import needs no storage request at all.
+
+Blobs are content-addressed: ``(name, full hash)`` names exactly one class, whichever store it came from, so
+one cache serves every store. An entry is only ever *used* after its payload digest, name and hash check out
+(:func:`remoteimport.blob.decode_blob`); the loader then applies the trust policy, the Python and
+requirement checks and the re-hash exactly as for a blob fetched from the store. A corrupt entry is dropped
+and fetched again — never unpickled.
+
+Layout, under ``$REMOTEIMPORT_CACHE_DIR`` (default: ``<user cache dir>/remoteimport``)::
+
+    blobs/<Name>/<hash[:2]>/<full hash>.blob
+
+The cache is bounded (``$REMOTEIMPORT_CACHE_SIZE``, default 1 GB): after each new entry, the least recently
+used entries are evicted until it fits. Writes are atomic (a temporary file renamed into place), so processes
+sharing one cache never see a partial entry.
+
+    >>> import tempfile
+    >>> cache = BlobCache(tempfile.mkdtemp())
+    >>> cache.get("MyFilter", "ab" * 32) is None
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Iterator
+
+from remoteimport.blob import Blob, decode_blob
+from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
+from remoteimport.names import validate_hash, validate_name
+
+ENV_CACHE_DIR = "REMOTEIMPORT_CACHE_DIR"
+ENV_CACHE_SIZE = "REMOTEIMPORT_CACHE_SIZE"
+DISABLED = "off"  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
+DEFAULT_MAX_BYTES = 1_000_000_000
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+
+
+class BlobCache:
+    """A folder of verified blobs, bounded to ``max_bytes`` (least recently used entries go first).
+
+    ``get`` returns a verified :class:`~remoteimport.blob.Blob` or None; ``put`` stores blob bytes the loader
+    has verified; ``discard`` drops one entry.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.directory = os.path.abspath(os.fspath(directory))
+        if max_bytes < 0:
+            raise RemoteImportError(f"the blob cache size must be 0 or more bytes, not {max_bytes}")
+        self.max_bytes = max_bytes
+        self._warned = False
+
+    @classmethod
+    def default(cls) -> BlobCache | None:
+        """The cache named by ``$REMOTEIMPORT_CACHE_DIR`` (None when it is ``off``), else a folder in the
+        user's cache directory; bounded by ``$REMOTEIMPORT_CACHE_SIZE``."""
+        configured = os.environ.get(ENV_CACHE_DIR, "").strip()
+        if configured.lower() == DISABLED:
+            return None
+        if not configured:
+            import platformdirs
+
+            configured = platformdirs.user_cache_dir("remoteimport", appauthor=False)
+        size = os.environ.get(ENV_CACHE_SIZE, "").strip()
+        return cls(configured, parse_size(size, ENV_CACHE_SIZE) if size else DEFAULT_MAX_BYTES)
+
+    def __repr__(self) -> str:
+        return f"BlobCache({self.directory!r}, max_bytes={self.max_bytes})"
+
+    def path(self, name: str, full_hash: str) -> str:
+        """Where the entry for ``name@full_hash`` lives (the same layout as a store's blobs)."""
+        full_hash = validate_hash(full_hash, allow_prefix=False)
+        return os.path.join(self.directory, "blobs", validate_name(name), full_hash[:2], f"{full_hash}.blob")
+
+    def get(self, name: str, full_hash: str) -> Blob | None:
+        """The verified blob of ``name@full_hash``, or None when absent (or corrupt: then it is dropped)."""
+        path = self.path(name, full_hash)
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError:  # absent, evicted meanwhile, or an unreadable cache: fetch from the store
+            return None
+        try:
+            blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=path)
+        except IncompatibleBlobError:  # written by a newer remoteimport sharing this cache: not ours to drop
+            return None
+        except IntegrityError:
+            self.discard(name, full_hash)
+            return None
+        try:
+            os.utime(path)  # recently used: evicted last
+        except OSError:
+            pass
+        return blob
+
+    def put(self, name: str, full_hash: str, data: bytes) -> None:
+        """Store blob bytes the loader has verified, then evict down to the size bound. A cache that cannot
+        be written never fails an import: it warns once and the import goes on uncached."""
+        path = self.path(name, full_hash)
+        if self.max_bytes == 0 or len(data) > self.max_bytes:
+            return
+        try:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                os.replace(temporary, path)  # concurrent writers of one key write the same verified bytes
+            except BaseException:
+                _unlink(temporary)
+                raise
+            self.evict(keep=path)
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"remoteimport: cannot write the blob cache {self.directory} ({exc}); imports keep working "
+                    f"but are not cached. Set {ENV_CACHE_DIR} to a writable folder, or to 'off'.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+    def discard(self, name: str, full_hash: str) -> None:
+        """Drop one entry (a no-op when it is absent)."""
+        _unlink(self.path(name, full_hash))
+
+    def entries(self) -> list[tuple[str, int, float]]:
+        """``(path, size, last use)`` of every entry; temporary files of writes in progress are skipped."""
+        found = []
+        for path in _walk_blobs(os.path.join(self.directory, "blobs")):
+            try:
+                status = os.stat(path)
+            except OSError:
+                continue
+            found.append((path, status.st_size, status.st_mtime))
+        return found
+
+    def size(self) -> int:
+        """Total bytes held."""
+        return sum(size for _, size, _ in self.entries())
+
+    def evict(self, keep: str | None = None) -> None:
+        """Remove the least recently used entries until the cache holds at most ``max_bytes``."""
+        entries = sorted(self.entries(), key=lambda entry: entry[2])
+        total = sum(size for _, size, _ in entries)
+        for path, size, _ in entries:
+            if total <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            _unlink(path)
+            total -= size
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        for path, _, _ in self.entries():
+            _unlink(path)
+
+
+def resolve_cache(value: BlobCache | str | os.PathLike[str] | bool | None, *, local_store: bool) -> BlobCache | None:
+    """The cache a store uses. ``value`` is a :class:`BlobCache`, a folder, ``True`` (the default cache),
+    ``False`` (none) or ``None``: the default cache for remote stores, none for local folders and
+    ``memory://`` (reading them is as cheap as reading a cache)."""
+    if isinstance(value, BlobCache):
+        return value
+    if value is None:
+        return None if local_store else BlobCache.default()
+    if value is True:
+        return BlobCache.default()
+    if value is False:
+        return None
+    size = os.environ.get(ENV_CACHE_SIZE, "").strip()
+    return BlobCache(value, parse_size(size, ENV_CACHE_SIZE) if size else DEFAULT_MAX_BYTES)
+
+
+def parse_size(text: str, what: str = "size") -> int:
+    """Bytes from ``"500000"``, ``"200MB"``, ``"1.5G"`` or ``"512MiB"``.
+
+    >>> parse_size("200MB"), parse_size("1GiB"), parse_size("0")
+    (200000000, 1073741824, 0)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*", text, flags=re.IGNORECASE)
+    if not match:
+        raise RemoteImportError(f"{what}={text!r} is not a size; write bytes or e.g. '500MB', '2GB', '512MiB'")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").lower()])
+
+
+def _walk_blobs(folder: str) -> Iterator[str]:
+    try:
+        names = os.scandir(folder)
+    except OSError:
+        return
+    with names:
+        for entry in names:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk_blobs(entry.path)
+            elif entry.name.endswith(".blob") and not entry.name.startswith(".tmp-"):
+                yield entry.path
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
