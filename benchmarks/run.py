@@ -6,7 +6,9 @@ in the same run, so the ratios mean something on any machine:
 - hashing: µs for the first ``class_hash`` of a 10-method and a 200-method class in a new process (source
   parsing included) and for a repeated hash; baseline: importing the same module from source;
 - import: a class imported through the hook from a local store — pinned by full hash (cold: first import in
-  the process) and latest — against ``import module`` of the same class from its source (with its .pyc).
+  the process) and latest — against ``import module`` of the same class from its source (with its .pyc);
+- storage (``benchmarks/requests.py``, skip with ``--skip-storage``): requests per operation counted on moto's
+  S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store.
 """
 
 from __future__ import annotations
@@ -159,6 +161,7 @@ def print_table(title: str, rows: list[tuple[str, float, float]], baseline: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per figure (median)")
+    parser.add_argument("--skip-storage", action="store_true", help="skip benchmarks/requests.py (S3, minutes)")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REMOTEIMPORT_")}
     with tempfile.TemporaryDirectory(prefix="remoteimport-bench-") as tmp:
@@ -166,6 +169,10 @@ def main() -> None:
         print(f"python {sys.version.split()[0]}, median of {args.repeat} fresh interpreters per figure")
         print_table("Hashing", bench_hashing(work, env, args.repeat), "source import")
         print_table("Import", bench_import(work, env, args.repeat), "source import")
+    if not args.skip_storage:  # requests, cache, push_all and scale on moto's S3 server: its own interpreter
+        print(flush=True)
+        storage = Path(__file__).with_name("requests.py")
+        subprocess.run([sys.executable, str(storage), "--repeat", str(args.repeat)], check=True)
 
 
 if __name__ == "__main__":

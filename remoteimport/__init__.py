@@ -12,9 +12,6 @@ The handful of names users need are exported here; they are loaded lazily so tha
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IncompatibleBlobError,
@@ -45,6 +42,13 @@ _LAZY = {
     "rollback": "remoteimport.registry",
     "install": "remoteimport.hook",
     "uninstall": "remoteimport.hook",
+    "dump": "remoteimport.config",
+    "build": "remoteimport.config",
+    "ConfigError": "remoteimport.config",
+    "Lock": "remoteimport.lock",
+    "LockError": "remoteimport.lock",
+    "read_lock": "remoteimport.lock",
+    "update_lock": "remoteimport.lock",
 }
 
 __all__ = [
@@ -63,9 +67,16 @@ __all__ = [
     "VersionNotFoundError",
 ]
 
+# Not `from typing import TYPE_CHECKING`: the start-up hook (remoteimport.pth) imports this package in every
+# interpreter where $REMOTEIMPORT_STORE is set, and typing and importlib would triple the cost of that.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
+    from typing import Any
+
+    from remoteimport.config import ConfigError, build, dump  # noqa: F401
     from remoteimport.hashing import class_hash  # noqa: F401
     from remoteimport.hook import install, uninstall  # noqa: F401
+    from remoteimport.lock import Lock, LockError, read_lock, update_lock  # noqa: F401
     from remoteimport.registry import get_version, persist, push, push_all, rollback, status, versions  # noqa: F401
     from remoteimport.store import Store  # noqa: F401
 
@@ -74,6 +85,8 @@ def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'remoteimport' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value

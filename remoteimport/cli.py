@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from remoteimport import __version__, registry
 from remoteimport.blob import decode_blob
 from remoteimport.errors import RemoteImportError
 from remoteimport.hashing import class_hash
+from remoteimport.hook import install
+from remoteimport.lock import ENV_LOCK, LOCK_FILENAME, update_lock
 from remoteimport.names import split_versioned
 from remoteimport.signing import (
     ENV_SIGNING_KEY,
@@ -147,7 +150,7 @@ def _load_file(target: Target) -> Any:
     return module
 
 
-_MACHINERY = {__file__, importlib.__file__}
+_MACHINERY = {__file__, importlib.__file__, runpy.__file__}
 
 
 def _user_traceback(exc: BaseException) -> str:
@@ -253,18 +256,28 @@ def command_push(args: argparse.Namespace, out: Output) -> None:
 
 def command_ls(args: argparse.Namespace, out: Output) -> None:
     store = registry.resolve_store(args.store)
-    latest = {name: store.latest(name) for name in store.names()}
+    page = store.names(after=args.after, limit=args.limit + 1)  # one more: is there a next page?
+    more = len(page) > args.limit
+    latest = store.latest_many(page[: args.limit])  # one read per name on the page, concurrent
     out.data(store=store.url, classes=[{"name": name, "latest": full} for name, full in latest.items()])
+    if more:
+        out.data(next_after=page[args.limit - 1])
     if not latest:
         out.line(f"no classes in the store {store.url} yet; push one with `remoteimport push module:Class`")
         return
     out.line(f"classes in the store {store.url}:")
     out.line(table(["NAME", "LATEST"], [[name, (full or "-")[:SHORT_HASH]] for name, full in latest.items()]))
+    if more:
+        out.line(f"more: remoteimport ls --after {page[args.limit - 1]}")
 
 
 def command_log(args: argparse.Namespace, out: Output) -> None:
     store = registry.resolve_store(args.store)
-    history = registry.versions(args.name, store=store)
+    history = registry.versions(args.name, store=store, limit=args.limit + 1, offset=args.offset)
+    more = len(history) > args.limit
+    history = history[: args.limit]
+    if more:
+        out.data(next_offset=args.offset + args.limit)
     out.data(
         name=args.name,
         store=store.url,
@@ -273,6 +286,8 @@ def command_log(args: argparse.Namespace, out: Output) -> None:
     rows = [[v.hash[:SHORT_HASH], utc_time(v.time), v.python, v.action] for v in history]
     out.line(f"history of {args.name} in the store {store.url}, newest first:")
     out.line(table(["HASH", "TIME", "PYTHON", "ACTION"], rows))
+    if more:
+        out.line(f"more: remoteimport log {args.name} --offset {args.offset + args.limit}")
 
 
 def command_show(args: argparse.Namespace, out: Output) -> None:
@@ -426,6 +441,50 @@ def command_verify(args: argparse.Namespace, out: Output) -> None:
         raise CommandError(f"{problems} of {len(report)} versions are damaged or would be refused on this host")
 
 
+def command_lock(args: argparse.Namespace, out: Output) -> None:
+    lock, changes = update_lock(
+        args.names, path=args.lock, store=args.store, namespace=args.namespace, upgrade=args.upgrade
+    )
+    rows, report = [], {}
+    for name, (previous, pinned) in changes.items():
+        if previous is None:
+            change = "added"
+        elif previous != pinned:
+            change = f"upgraded from {previous[:SHORT_HASH]}"
+        else:
+            change = "already the latest" if args.upgrade else "kept (--upgrade moves it to the latest)"
+        rows.append([name, pinned[:SHORT_HASH], change])
+        report[name] = {"hash": pinned, "previous": previous}
+    out.data(lock=lock.path, store=lock.store, namespace=lock.namespace, pins=dict(lock.pins), changes=report)
+    out.line(f"wrote {lock.path}: {len(lock.pins)} pins in the store {lock.store} (namespace {lock.namespace})")
+    if rows:
+        out.line(table(["NAME", "PINNED", "CHANGE"], rows))
+
+
+def command_run(args: argparse.Namespace, out: Output) -> int:
+    out.as_json = False  # the script owns stdout
+    script = os.path.abspath(args.script)
+    if not os.path.isfile(script):
+        raise CommandError(f"no such script {args.script!r}")
+    install(args.store, namespace=args.namespace, lock=args.lock)
+    saved_argv, saved_path = list(sys.argv), list(sys.path)
+    sys.argv = [args.script, *args.args]
+    sys.path[0:1] = [os.path.dirname(script)]  # like `python script.py`: the script's folder comes first
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(_user_traceback(exc), file=sys.stderr)
+        return 1
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+    return 0
+
+
 def command_quickstart(args: argparse.Namespace, out: Output) -> None:
     store = registry.resolve_store(args.store)
     store_url = url_for_another_process(store)
@@ -500,16 +559,17 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     (
         "ls",
         "list the classes in the store",
-        "List every class name in the store with the first 12 hex digits of its latest version's hash.",
-        "remoteimport ls\nremoteimport ls --store /shared/classes --json",
+        "List the class names in the store with the first 12 hex digits of each latest version's hash, a "
+        "page at a time (--limit names, then --after the last one shown).",
+        "remoteimport ls\nremoteimport ls --store /shared/classes --json\nremoteimport ls --limit 50 --after MyFilter",
     ),
     (
         "log",
         "show the history of a class, newest first",
-        "Show every push and rollback of NAME, newest first: the version's hash, when it happened (UTC), "
-        "the Python version that pushed it and the action. Any 8 or more leading hex digits of a hash can be "
-        "given to `show` and `rollback`.",
-        "remoteimport log MyFilter",
+        "Show the pushes and rollbacks of NAME, newest first, a page at a time (--limit, --offset): the "
+        "version's hash, when it happened (UTC), the Python version that pushed it and the action. Any 8 or "
+        "more leading hex digits of a hash can be given to `show` and `rollback`.",
+        "remoteimport log MyFilter\nremoteimport log MyFilter --limit 50 --offset 20",
     ),
     (
         "show",
@@ -563,6 +623,28 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         f"remoteimport verify --store s3://bucket/classes\n{ENV_TRUSTED_KEYS}=publisher.pub remoteimport verify",
     ),
     (
+        "lock",
+        "pin classes to their current versions in remoteimport.lock",
+        "Write the lock file (default: $REMOTEIMPORT_LOCK, else remoteimport.lock in the current directory): "
+        "each NAME pinned to the full hash of its latest version in the store, plus the store's URL and the "
+        "namespace. While the lock is active (the file in the working directory, $REMOTEIMPORT_LOCK, or "
+        "install(lock=...)), `from labchain_remote import NAME` imports the pinned version, and a name the "
+        "lock does not list is an error. Names already pinned keep their pin; --upgrade moves the named pins "
+        "(or, with no NAME, every pin) to the current latest.",
+        "remoteimport lock MyFilter Pipeline --store s3://bucket/classes\n"
+        "remoteimport lock --upgrade\nremoteimport lock --upgrade MyFilter",
+    ),
+    (
+        "run",
+        "run a Python script with the import hook installed",
+        "Run SCRIPT like `python SCRIPT ARGS...` with the import hook serving the namespace (default "
+        "$REMOTEIMPORT_NAMESPACE, else labchain_remote) from the store, and the active lock applied: the "
+        "explicit alternative to the zero-code start-up hook. Options go before SCRIPT; everything after it "
+        "is passed to the script. Exits with the script's status.",
+        "remoteimport run --store s3://bucket/classes train.py --epochs 3\n"
+        "python -m remoteimport run --lock prod.lock serve.py",
+    ),
+    (
         "quickstart",
         "demo: push an example class, delete its source, import it in a fresh interpreter",
         f"Show the whole round trip on this machine: write an example module (class {QUICKSTART_CLASS}) to "
@@ -574,7 +656,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     ),
 ]
 
-_HANDLERS: dict[str, Callable[[argparse.Namespace, Output], None]] = {
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Output], int | None]] = {
     "push": command_push,
     "ls": command_ls,
     "log": command_log,
@@ -585,6 +667,8 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Output], None]] = {
     "quickstart": command_quickstart,
     "keygen": command_keygen,
     "verify": command_verify,
+    "lock": command_lock,
+    "run": command_run,
 }
 
 
@@ -607,6 +691,13 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
 def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     target_help = "'module:Class' or 'path/to/file.py:Class'"
     if name in ("push", "status"):
@@ -614,8 +705,13 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--name", help="store the class under this name (default: the class's own name)")
     elif name == "hash":
         parser.add_argument("target", metavar="TARGET", type=parse_target, help=target_help)
+    elif name == "ls":
+        parser.add_argument("--limit", type=_positive, default=100, help="names per page (default: 100)")
+        parser.add_argument("--after", metavar="NAME", help="start after this name (the next page)")
     elif name == "log":
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
+        parser.add_argument("--limit", type=_positive, default=20, help="entries per page (default: 20)")
+        parser.add_argument("--offset", type=int, default=0, help="skip this many newest entries (the next page)")
     elif name == "show":
         parser.add_argument("reference", metavar="REFERENCE", help="NAME (latest) or NAME@HASH, e.g. MyFilter@0123abcd")
     elif name == "keygen":
@@ -625,6 +721,26 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     elif name == "rollback":
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
         parser.add_argument("hash", metavar="HASH", help="full hash or 8+ leading hex digits of the version")
+    elif name == "lock":
+        parser.add_argument("names", metavar="NAME", nargs="*", help="class names to pin, e.g. MyFilter")
+        parser.add_argument("--upgrade", action="store_true", help="move the pins to the current latest versions")
+        parser.add_argument(
+            "--lock", metavar="PATH", help=f"the lock file (default: ${ENV_LOCK}, else ./{LOCK_FILENAME})"
+        )
+        parser.add_argument("--namespace", help="the namespace a new lock applies to (default: labchain_remote)")
+    elif name == "run":
+        parser.add_argument(
+            "--lock",
+            metavar="PATH",
+            help=f"use this lock file (default: ${ENV_LOCK}, else ./{LOCK_FILENAME} if present)",
+        )
+        parser.add_argument(
+            "--namespace", help="the namespace to serve (default: $REMOTEIMPORT_NAMESPACE or labchain_remote)"
+        )
+        parser.add_argument("script", metavar="SCRIPT", help="the Python file to run")
+        parser.add_argument(
+            "args", metavar="ARGS", nargs=argparse.REMAINDER, help="passed to the script as sys.argv[1:]"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -671,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     out = Output(args.json)
     try:
-        args.handler(args, out)
+        status = args.handler(args, out)
         out.finish()
     except (RemoteImportError, ImportError, FileNotFoundError, CommandError) as exc:
         print(f"remoteimport: error: {exc}", file=sys.stderr)
@@ -684,4 +800,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         # when flushing stdout again, so point it at /dev/null).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return 0
+    return status or 0

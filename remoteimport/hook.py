@@ -30,8 +30,10 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
+from remoteimport._startup import default_namespace
+from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
-from remoteimport.registry import DEFAULT_NAMESPACE, load_class, resolve_store
+from remoteimport.registry import load_class, resolve_store
 from remoteimport.store import Store
 
 __all__ = ["RemoteFinder", "install", "uninstall", "installed"]
@@ -43,9 +45,10 @@ _INSTALL_LOCK = threading.Lock()
 class RemoteFinder(importlib.abc.MetaPathFinder):
     """Finds ``<namespace>`` and ``<namespace>.<Name>@<hash>`` for one store."""
 
-    def __init__(self, store: Store, namespace: str) -> None:
+    def __init__(self, store: Store, namespace: str, lock: Lock | None = None) -> None:
         self.store = store
         self.namespace = validate_namespace(namespace)
+        self.lock = lock  # when set, `from namespace import Name` gives the lock's pin instead of latest
 
     def __repr__(self) -> str:
         return f"RemoteFinder({self.namespace!r} -> {self.store.url!r})"
@@ -65,12 +68,22 @@ class RemoteFinder(importlib.abc.MetaPathFinder):
         return ModuleSpec(fullname, _VersionLoader(self, name, version))
 
     def latest_class(self, name: str) -> type:
-        """The class ``name`` at the store's current ``latest``."""
-        full_hash = self.store.latest(validate_name(name))
+        """The class ``name`` at the lock's pin when a lock is active, else at the store's current ``latest``."""
+        validate_name(name)
+        full_hash = self.lock.pin(name) if self.lock is not None else None
+        if full_hash is None:
+            # `from ns import X` looks X up twice (hasattr, then getattr): one read serves both (Store.latest_ttl)
+            full_hash = self.store.latest(name, max_age=self.store.latest_ttl)
         if full_hash is None:
             raise self.store.name_not_found(name, namespace=self.namespace)
         module = importlib.import_module(format_reference(self.namespace, name, full_hash))
         return getattr(module, name)
+
+    def names(self) -> list[str]:
+        """What ``from namespace import ...`` can give: the lock's names under a strict lock, else the store's."""
+        if self.lock is not None and self.lock.unlisted == "error":
+            return list(self.lock.pins)
+        return self.store.names()
 
 
 class _NamespaceLoader(importlib.abc.Loader):
@@ -90,7 +103,7 @@ class _NamespaceLoader(importlib.abc.Loader):
             return _finder_for(namespace).latest_class(attribute)
 
         def __dir__() -> list[str]:
-            return _finder_for(namespace).store.names()
+            return _finder_for(namespace).names()
 
         module.__getattr__ = __getattr__  # type: ignore[attr-defined]
         module.__dir__ = __dir__  # type: ignore[attr-defined]
@@ -123,32 +136,48 @@ def _finder_for(namespace: str) -> RemoteFinder:
 
 def install(
     store: Store | str | None = None,
-    namespace: str = DEFAULT_NAMESPACE,
+    namespace: str | None = None,
     *,
     trusted_keys: Iterable[str | os.PathLike[str]] | None = None,
+    lock: Lock | str | os.PathLike[str] | bool | None = None,
 ) -> RemoteFinder:
     """Serve ``namespace`` from ``store`` (default: ``$REMOTEIMPORT_STORE`` or the local default store).
 
     Several namespaces may point at several stores; installing a namespace again replaces its store.
     ``trusted_keys``: public-key files (``.pub`` from ``remoteimport keygen``); when given, only blobs
     signed by one of them are loaded (default: ``$REMOTEIMPORT_TRUSTED_KEYS``).
+    ``namespace`` defaults to ``$REMOTEIMPORT_NAMESPACE``, else ``labchain_remote``.
+    ``lock``: a lock file path or :class:`~remoteimport.lock.Lock` pinning what ``from namespace import Name``
+    gives; None (the default) uses ``$REMOTEIMPORT_LOCK`` or ``./remoteimport.lock`` when it names this
+    namespace; False uses no lock. The lock's store must be this store (docs/configs.md).
     """
-    validate_namespace(namespace)  # before the store is even opened
+    namespace = validate_namespace(namespace if namespace is not None else default_namespace())  # before I/O
     resolved = resolve_store(store)
     if trusted_keys is not None:
         resolved = resolved.with_trust(trusted_keys)
-    finder = RemoteFinder(resolved, namespace)
+    active_lock = resolve_lock(lock, namespace)
+    if active_lock is not None:
+        check_store(active_lock, resolved.url, namespace)
+    finder = RemoteFinder(resolved, namespace, lock=active_lock)
     with _INSTALL_LOCK:
         previous = _FINDERS.get(finder.namespace)
         if previous is not None and previous in sys.meta_path:
             sys.meta_path.remove(previous)
+        # An explicit install replaces the zero-code start-up finder of the namespace (remoteimport._startup).
+        for startup in [f for f in sys.meta_path if getattr(f, "remoteimport_startup", False)]:
+            if getattr(startup, "namespace", None) == namespace:
+                sys.meta_path.remove(startup)
         _FINDERS[finder.namespace] = finder
         sys.meta_path.append(finder)
     return finder
 
 
-def uninstall(namespace: str | RemoteFinder = DEFAULT_NAMESPACE) -> None:
-    """Remove a namespace's finder and forget its modules (classes already imported keep working)."""
+def uninstall(namespace: str | RemoteFinder | None = None) -> None:
+    """Remove a namespace's finder and forget its modules (classes already imported keep working).
+
+    ``namespace`` defaults to ``$REMOTEIMPORT_NAMESPACE``, else ``labchain_remote``."""
+    if namespace is None:
+        namespace = default_namespace()
     name = namespace.namespace if isinstance(namespace, RemoteFinder) else validate_namespace(namespace)
     with _INSTALL_LOCK:
         finder = _FINDERS.pop(name, None)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from backends import gcs_server, gs_url, s3_server, s3_url, session_blob_cache  # noqa: F401  (real S3/GCS servers)
 
 from remoteimport.store import Store
 

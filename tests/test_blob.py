@@ -224,14 +224,10 @@ def test_expected_name_mismatch():
 def test_newer_format_asks_for_an_upgrade():
     header_json = {**_header().to_json(), "format": FORMAT_VERSION + 1}
     data = _raw_blob(header_json, PAYLOAD)
-    message = (
-        f"written by a newer remoteimport (format {FORMAT_VERSION + 1}); upgrade remoteimport on this host"
-    )
+    message = f"written by a newer remoteimport (format {FORMAT_VERSION + 1}); upgrade remoteimport on this host"
 
     for read in (decode_blob, read_header):
-        with pytest.raises(
-            IncompatibleBlobError, match=message.replace("(", r"\(").replace(")", r"\)")
-        ) as info:
+        with pytest.raises(IncompatibleBlobError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
             read(data, source=SOURCE)
         assert SOURCE in str(info.value)
 
@@ -325,10 +321,7 @@ def test_signed_message_covers_exactly_name_hash_and_digest():
     header = _header()
     message = signed_message(header)
     assert message == (
-        b"remoteimport-signature-v1\x00MyFilter\x00"
-        + HASH.encode()
-        + b"\x00"
-        + header.payload_sha256.encode()
+        b"remoteimport-signature-v1\x00MyFilter\x00" + HASH.encode() + b"\x00" + header.payload_sha256.encode()
     )
 
     unrelated = replace(

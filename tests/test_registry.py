@@ -174,27 +174,27 @@ def record_writes(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         log.append("set_latest")
         set_latest(name, full_hash)
 
-    monkeypatch.setattr(store, "write_blob", lambda *a: log.append("write_blob") or write_blob(*a))
+    monkeypatch.setattr(store, "write_blob", lambda *a, **k: log.append("write_blob") or write_blob(*a, **k))
     monkeypatch.setattr(store, "set_latest", recording_set_latest)
     monkeypatch.setattr(store, "append_history", lambda v: log.append("append_history") or append_history(v))
     return log
 
 
-def test_push_uploads_only_when_absent_then_moves_latest_then_appends_history(
+def test_push_uploads_only_when_absent_then_appends_history_then_moves_latest(
     memory_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = record_writes(memory_store, monkeypatch)
     v1, v2 = make_filter(1), make_filter(2)
     remoteimport.push(v1, store=memory_store)
-    assert log == ["write_blob", "set_latest", "append_history"]
+    assert log == ["write_blob", "append_history", "set_latest"]
     log.clear()
     remoteimport.push(v1, store=memory_store)  # already synced: nothing to write
     assert log == []
     remoteimport.push(v2, store=memory_store)
-    assert log == ["write_blob", "set_latest", "append_history"]
+    assert log == ["write_blob", "append_history", "set_latest"]
     log.clear()
     remoteimport.push(v1, store=memory_store)  # blob present: only the pointer moves
-    assert log == ["set_latest", "append_history"]
+    assert log == ["append_history", "set_latest"]
     assert len(remoteimport.versions("MyFilter", store=memory_store)) == 3
 
 

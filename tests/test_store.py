@@ -24,13 +24,15 @@ H2 = "abcd" + "0" * 60
 H3 = "cd" * 32
 
 
-@pytest.fixture(params=["path", "file-url", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, memory_store: Store) -> Store:
+@pytest.fixture(params=["path", "file-url", "memory", "s3", "gs"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "path":
         return Store(tmp_path / "store")
     if request.param == "file-url":
         return Store((tmp_path / "store").as_uri())
-    return memory_store
+    if request.param in ("s3", "gs"):  # real servers (tests/backends.py)
+        return Store(request.getfixturevalue(f"{request.param}_url"))
+    return request.getfixturevalue("memory_store")
 
 
 def stored_files(store: Store) -> list[str]:

@@ -38,7 +38,11 @@ def write_files(folder: Path, files: dict[str, str]) -> Path:
 
 
 def _environment() -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("REMOTEIMPORT_")}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("REMOTEIMPORT_") or key == "REMOTEIMPORT_CACHE_DIR"  # the test session's own cache
+    }
     environment["PYTHONDONTWRITEBYTECODE"] = "1"  # leave nothing behind in the producer's folder
     return environment
 

@@ -1,7 +1,8 @@
 """Push from one interpreter, delete the producer's code, import and run it in fresh isolated interpreters.
 
-Every case runs against a plain path and a ``file://`` URL. ``memory://`` stores live in one process only,
-so they are tested in-process (tests/test_registry.py, tests/test_hook.py).
+Every case runs against a plain path, a ``file://`` URL, ``s3://`` (moto's server) and ``gs://`` (the GCS
+emulator); see tests/backends.py. ``memory://`` stores live in one process only, so they are tested in-process
+(tests/test_registry.py, tests/test_hook.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from support import delete, run_consumer, run_producer, write_files
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@pytest.fixture(params=["path", "file-url"])
+@pytest.fixture(params=["path", "file-url", "s3", "gs"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param in ("s3", "gs"):
+        return request.getfixturevalue(f"{request.param}_url")  # a fresh prefix on a real server
     folder = tmp_path / "store"
     return str(folder) if request.param == "path" else folder.as_uri()
 
