@@ -535,19 +535,25 @@ def _read_whole(fs: Any, path: str) -> bytes:
     # A ranged read from byte 0 is one GET; s3fs's plain cat_file first asks for the size (a HEAD).
     try:
         return fs.cat_file(path, start=0)
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError) or exc.errno != errno.EINVAL:
+    except Exception as exc:
+        if not _range_not_satisfiable(exc):
             raise
-        return fs.cat_file(path)  # an empty object has no byte 0 ("range not satisfiable"): read it plainly
+        return fs.cat_file(path)  # an empty object has no byte 0 (HTTP 416): read it plainly
 
 
 async def _read_whole_async(fs: Any, path: str) -> bytes:
     try:
         return await fs._cat_file(path, start=0)
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError) or exc.errno != errno.EINVAL:
+    except Exception as exc:
+        if not _range_not_satisfiable(exc):
             raise
         return await fs._cat_file(path)
+
+
+def _range_not_satisfiable(exc: Exception) -> bool:
+    if isinstance(exc, FileNotFoundError):
+        return False
+    return (isinstance(exc, OSError) and exc.errno == errno.EINVAL) or "range" in str(exc).lower()
 
 
 BATCH_CONCURRENCY = 64  # requests in flight at once for a batch (push_all, ls, a history page)
