@@ -35,7 +35,7 @@ from remoteimport.capture import (
     unpickle_class,
     version_filename,
 )
-from remoteimport.errors import IncompatibleBlobError, IntegrityError, VersionNotFoundError
+from remoteimport.errors import IncompatibleBlobError, IntegrityError, UntrustedBlobError, VersionNotFoundError
 from remoteimport.hashing import class_hash
 from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
 from remoteimport.store import Store, Version
@@ -275,8 +275,17 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     module_name = format_reference(namespace, name, full_hash)
     where = store.blob_url(name, full_hash)
     blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where)
+    try:
+        store.trust.check(blob.header, where=where, local_store=store.is_local)
+    except UntrustedBlobError:
+        if fetched is not None or store.cache is None:
+            raise
+        # A cached copy this host does not trust is dropped, never more authoritative than the store:
+        # the store's copy faces the same check.
+        store.cache.discard(name, full_hash)
+        blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where, use_cache=False)
+        store.trust.check(blob.header, where=where, local_store=store.is_local)
     header = blob.header
-    store.trust.check(header, where=where, local_store=store.is_local)
     if header.python != _python_version():
         raise IncompatibleBlobError(
             f"{name}@{full_hash[:12]} was pushed from Python {header.python} but this is Python "
@@ -306,12 +315,12 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
 
 
 def _read_verified_blob(
-    store: Store, namespace: str, name: str, full_hash: str, where: str
+    store: Store, namespace: str, name: str, full_hash: str, where: str, *, use_cache: bool = True
 ) -> tuple[Blob, bytes | None]:
     """The blob, its digest, name and hash verified: from the local cache when it holds a good copy (no
     storage request, the backend not even imported), else from the store. The second item is the bytes read
     from the store (to cache once the class has loaded), None for a cache hit."""
-    if store.cache is not None:
+    if use_cache and store.cache is not None:
         cached = store.cache.get(name, full_hash)  # a corrupt entry is dropped there and fetched again
         if cached is not None:
             return cached, None

@@ -195,10 +195,19 @@ def test_the_trust_policy_applies_to_cached_blobs(tmp_path: Path, namespace: str
     store = Store(tmp_path / "store", cache=cache, signing_key=tmp_path / "publisher", trusted_keys=[public])
     full_hash = remoteimport.push(make_filter(6), store=store)
     marker = tmp_path / "pwned"
-    cache.put("MyFilter", full_hash, marker_blob(marker, "MyFilter", full_hash))  # well-formed, unsigned
+    planted = marker_blob(marker, "MyFilter", full_hash)  # well-formed, unsigned
+    cache.put("MyFilter", full_hash, planted)
     remoteimport.install(store, namespace=namespace)
+    # The untrusted cached copy is dropped, never unpickled; the store's signed copy is checked and used.
+    assert importlib.import_module(f"{namespace}.MyFilter@{full_hash}").MyFilter().apply(1) == 6
+    assert not marker.exists()
+    assert Path(cache.path("MyFilter", full_hash)).read_bytes() != planted  # replaced by the genuine blob
+    # With the store's copy untrusted too (another key trusted), the import is refused.
+    other = signing.generate_key(tmp_path / "other")
+    cache.put("MyFilter", full_hash, planted)
+    remoteimport.install(store.with_trust([other]), namespace=namespace + "_other")
     with pytest.raises(UntrustedBlobError):
-        importlib.import_module(f"{namespace}.MyFilter@{full_hash}")
+        importlib.import_module(f"{namespace}_other.MyFilter@{full_hash}")
     assert not marker.exists()
 
 

@@ -105,7 +105,8 @@ for scenario in json.loads(sys.argv[1]):
     os.environ.update(scenario["env"])
     namespace = "attack_" + scenario["label"]
     try:
-        remoteimport.install(scenario["store"], namespace=namespace)
+        store = remoteimport.Store(scenario["store"], cache=scenario.get("cache"))
+        remoteimport.install(store, namespace=namespace)
         if scenario["reference"] == "latest":
             module = importlib.import_module(namespace)
             value = getattr(module, scenario["name"])().answer()
@@ -256,6 +257,42 @@ def test_the_genuine_store_loads_with_trust(genuine: dict, tmp_path: Path) -> No
     ]
     results = run_consumer(scenarios, tmp_path)
     assert results == {"pinned": {"outcome": "loaded", "value": 42}, "latest": {"outcome": "loaded", "value": 42}}
+
+
+def test_tampered_cache_entries_are_dropped_and_the_store_copy_used(genuine: dict, tmp_path: Path) -> None:
+    """A cache entry altered by an attacker is never unpickled: a damaged one fails its digest, a re-sealed
+    malicious one fails the trust check; both are dropped and the genuine blob is fetched from the store."""
+    genuine_hash = genuine["hashes"]["Genuine"]
+    marker = tmp_path / "ATTACKER-CODE-RAN"
+    trust = {"REMOTEIMPORT_TRUSTED_KEYS": genuine["trusted_pub"]}
+    store_blob = blob_file(genuine["store"], "Genuine", genuine_hash)
+    scenarios = []
+    for label in ("cache_flipped_byte", "cache_malicious_resealed"):
+        cache = tmp_path / label
+        entry = blob_file(cache, "Genuine", genuine_hash)  # the cache uses the store's blob layout
+        entry.parent.mkdir(parents=True)
+        if label == "cache_flipped_byte":
+            data = bytearray(store_blob.read_bytes())
+            data[-10] ^= 0xFF
+            entry.write_bytes(bytes(data))
+        else:
+            entry.write_bytes(reseal(store_blob.read_bytes(), payload=malicious_payload(marker)))
+        scenarios.append(
+            {
+                "label": label,
+                "store": str(genuine["store"]),
+                "cache": str(cache),
+                "env": trust,
+                "reference": f"Genuine@{genuine_hash}",
+                "name": "Genuine",
+            }
+        )
+    results = run_consumer(scenarios, tmp_path)
+    assert not marker.exists(), "the attacker's cache entry ran"
+    assert results == {label: {"outcome": "loaded", "value": 42} for label in results}
+    assert len(results) == 2
+    for scenario in scenarios:  # the genuine blob replaced the attacker's entry
+        assert blob_file(Path(scenario["cache"]), "Genuine", genuine_hash).read_bytes() == store_blob.read_bytes()
 
 
 def test_the_malicious_payload_really_runs_when_unpickled(tmp_path: Path) -> None:
