@@ -7,7 +7,7 @@ in the same run, so the ratios mean something on any machine:
   parsing included) and for a repeated hash; baseline: importing the same module from source;
 - import: a class imported through the hook from a local store — pinned by full hash (cold: first import in
   the process) and latest — against ``import module`` of the same class from its source (with its .pyc);
-- storage (``benchmarks/requests.py``, skip with ``--skip-storage``): requests per operation counted on moto's
+- storage (``benchmarks/storage.py``, skip with ``--skip-storage``): requests per operation counted on moto's
   S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store.
 """
 
@@ -161,7 +161,7 @@ def print_table(title: str, rows: list[tuple[str, float, float]], baseline: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per figure (median)")
-    parser.add_argument("--skip-storage", action="store_true", help="skip benchmarks/requests.py (S3, minutes)")
+    parser.add_argument("--skip-storage", action="store_true", help="skip benchmarks/storage.py (S3, minutes)")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REMOTEIMPORT_")}
     with tempfile.TemporaryDirectory(prefix="remoteimport-bench-") as tmp:
@@ -171,7 +171,7 @@ def main() -> None:
         print_table("Import", bench_import(work, env, args.repeat), "source import")
     if not args.skip_storage:  # requests, cache, push_all and scale on moto's S3 server: its own interpreter
         print(flush=True)
-        storage = Path(__file__).with_name("requests.py")
+        storage = Path(__file__).with_name("storage.py")
         subprocess.run([sys.executable, str(storage), "--repeat", str(args.repeat)], check=True)
 
 

@@ -1,4 +1,4 @@
-"""Storage benchmarks on moto's S3 server (real HTTP on loopback): ``python benchmarks/requests.py``.
+"""Storage benchmarks on moto's S3 server (real HTTP on loopback): ``python benchmarks/storage.py``.
 
 1. requests per operation, counted in the server's own request log (the budget in docs/storage.md);
 2. a pinned import in a fresh interpreter, served from the local blob cache vs fetched from S3;
@@ -12,24 +12,19 @@ Every figure comes from fresh interpreters; timings are medians.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# This file's name shadows the `requests` library when its folder is first on sys.path (python benchmarks/...).
-if sys.path and os.path.abspath(sys.path[0]) == HERE:
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import textwrap  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 BACKENDS = Path(HERE).parent / "tests" / "backends.py"
 BUCKET = "remoteimport-test"
 
