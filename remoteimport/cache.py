@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator
 
+from remoteimport._files import write_atomically
 from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
 from remoteimport.names import validate_hash, validate_name
@@ -104,16 +104,7 @@ class BlobCache:
         if self.max_bytes == 0 or len(data) > self.max_bytes:
             return
         try:
-            folder = os.path.dirname(path)
-            os.makedirs(folder, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(data)
-                os.replace(temporary, path)  # concurrent writers of one key write the same verified bytes
-            except BaseException:
-                _unlink(temporary)
-                raise
+            write_atomically(path, data)  # concurrent writers of one key write the same verified bytes
             self.evict(keep=path)
         except OSError as exc:
             if not self._warned:

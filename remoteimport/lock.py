@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from remoteimport._files import write_atomically
 from remoteimport._startup import DEFAULT_NAMESPACE, default_namespace
 from remoteimport.errors import RemoteImportError
 from remoteimport.names import validate_hash, validate_name, validate_namespace
@@ -170,16 +170,7 @@ def read_lock(path: str | os.PathLike[str]) -> Lock:
 def write_lock(lock: Lock, path: str | os.PathLike[str]) -> str:
     """Write ``lock`` to ``path`` atomically (a temporary file renamed into place); return the absolute path."""
     path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".remoteimport-lock-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(lock.to_toml())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, lock.to_toml().encode("utf-8"))
     return path
 
 

@@ -29,12 +29,12 @@ import importlib.util
 import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from remoteimport._files import write_atomically
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IntegrityError,
@@ -475,21 +475,9 @@ class Store:
             return
 
         def write_locally() -> None:
-            folder = os.path.dirname(path)
-            os.makedirs(folder, exist_ok=True)
             if skip_if_present and os.path.exists(path):
                 return
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(temporary, path)
-            except BaseException:
-                if os.path.exists(temporary):
-                    os.unlink(temporary)
-                raise
+            write_atomically(path, data, fsync=True)
 
         self._attempt("write", path, write_locally)
 
