@@ -14,20 +14,11 @@ import textwrap
 
 import pytest
 from backends import GCS_BUCKET, S3_BUCKET, GCSServer, S3Server
+from sample_classes import make_filter
 
 import remoteimport
 from remoteimport.errors import IntegrityError, NameNotFoundError, StoreError, StoreUnreachableError
 from remoteimport.store import Store
-
-
-def make_filter(scale: object) -> type:
-    class MyFilter:
-        factor = scale
-
-        def apply(self, x: int) -> object:
-            return x * self.factor
-
-    return MyFilter
 
 
 def test_stores_open_their_backend_only_on_first_use() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ForbiddenFS
+from sample_classes import make_filter
 
 import remoteimport
 from remoteimport import registry, signing
@@ -24,16 +25,6 @@ from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.cache import ENV_CACHE_DIR, ENV_CACHE_SIZE, BlobCache, parse_size, resolve_cache
 from remoteimport.errors import IntegrityError, RemoteImportError, StoreUnreachableError, UntrustedBlobError
 from remoteimport.store import Store
-
-
-def make_filter(scale: object) -> type:
-    class MyFilter:
-        factor = scale
-
-        def apply(self, x: int) -> object:
-            return x * self.factor
-
-    return MyFilter
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from backends import FaultyFileSystem
+from sample_classes import make_filter
 
 import remoteimport
 from remoteimport import registry
@@ -26,16 +27,6 @@ from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.cache import BlobCache
 from remoteimport.errors import IntegrityError, StoreUnreachableError
 from remoteimport.store import Store
-
-
-def make_filter(scale: object) -> type:
-    class MyFilter:
-        factor = scale
-
-        def apply(self, x: int) -> object:
-            return x * self.factor
-
-    return MyFilter
 
 
 @pytest.fixture(params=["memory", "s3"])

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sample_classes import make_filter
 
 import remoteimport
 from remoteimport import registry
@@ -29,16 +30,6 @@ from remoteimport.errors import (
 )
 from remoteimport.hook import RemoteFinder, installed
 from remoteimport.store import Store
-
-
-def make_filter(scale: object) -> type:
-    class MyFilter:
-        factor = scale
-
-        def apply(self, x: int) -> object:
-            return x * self.factor
-
-    return MyFilter
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sample_classes import make_filter
 
 import remoteimport
 from remoteimport import hashing, registry
@@ -34,18 +35,6 @@ from remoteimport.errors import (
 from remoteimport.store import Store
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def make_filter(scale: object) -> type:
-    """A fresh ``MyFilter`` class; each ``scale`` gives another version (another content hash)."""
-
-    class MyFilter:
-        factor = scale
-
-        def apply(self, x: int) -> object:
-            return x * self.factor
-
-    return MyFilter
 
 
 def unique_filter() -> type:
@@ -122,7 +111,7 @@ def test_persist_marks_without_modifying_or_pushing(memory_store: Store) -> None
     cls = make_filter(2)
     before = dict(vars(cls))
     assert remoteimport.persist(cls) is cls
-    assert dict(vars(cls)) == before and cls.__module__ == __name__
+    assert dict(vars(cls)) == before and cls.__module__ == make_filter.__module__
     assert remoteimport.status(cls, store=memory_store) == "untracked" and stored_files(memory_store) == []
 
 
@@ -155,7 +144,7 @@ def test_push_returns_the_full_hash_and_writes_the_layout(memory_store: Store) -
     assert len(files) == 3
     header = decode_blob(memory_store.read_blob("MyFilter", full_hash)).header
     assert (header.name, header.hash, header.python) == ("MyFilter", full_hash, PYTHON)
-    assert header.qualname == cls.__qualname__ and header.module == __name__
+    assert header.qualname == cls.__qualname__ and header.module == make_filter.__module__
 
 
 def test_push_accepts_a_url_instead_of_a_store(tmp_path: Path) -> None:
@@ -273,7 +262,7 @@ def test_loading_a_version_leaves_the_pushed_class_alone(memory_store: Store) ->
     cls = unique_filter()
     full_hash = remoteimport.push(cls, store=memory_store)
     loaded = remoteimport.get_version("MyFilter", full_hash, store=memory_store)
-    assert loaded is not cls and cls.__module__ == __name__
+    assert loaded is not cls and cls.__module__ == make_filter.__module__
     assert hashing.class_hash(cls) == full_hash and remoteimport.status(cls, store=memory_store) == "synced"
 
 

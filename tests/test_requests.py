@@ -25,23 +25,12 @@ from pathlib import Path
 
 import pytest
 from backends import Request, S3Server, free_port
+from sample_classes import make_filter
 
 import remoteimport
 from remoteimport import registry
 from remoteimport.cache import BlobCache
 from remoteimport.store import Store
-
-
-def make_filter(scale: object) -> type:
-    """A fresh ``MyFilter``: each ``scale`` is another version, never loaded before in this process."""
-
-    class MyFilter:
-        factor = scale
-
-        def apply(self, x: int) -> object:
-            return x * self.factor
-
-    return MyFilter
 
 
 @pytest.fixture
