@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from remoteimport.errors import (
     AmbiguousPrefixError,
+    DependencyError,
     IncompatibleBlobError,
     IntegrityError,
     InvalidNameError,
@@ -54,6 +55,7 @@ _LAZY = {
 __all__ = [
     *_LAZY,
     "AmbiguousPrefixError",
+    "DependencyError",
     "IncompatibleBlobError",
     "IntegrityError",
     "InvalidNameError",

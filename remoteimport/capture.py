@@ -20,9 +20,12 @@ import pickle
 import sys
 import threading
 import types
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from remoteimport import _cloudpickle
+from remoteimport.code_objects import CodeRebuilder, rebuild_code, reduce_code
 from remoteimport.errors import IncompatibleBlobError, PushError
 
 # Set on every module the import hook creates; such modules are importable on any host with the hook.
@@ -117,7 +120,7 @@ def capture_class(cls: type, *, path: str) -> Capture:
         registered = []
         try:
             for module in by_value:
-                if not cloudpickle.cloudpickle._is_registered_pickle_by_value(module):
+                if not _cloudpickle.is_registered_pickle_by_value(module):
                     cloudpickle.register_pickle_by_value(module)
                     registered.append(module)
             buffer = io.BytesIO()
@@ -132,60 +135,37 @@ def capture_class(cls: type, *, path: str) -> Capture:
     return Capture(buffer.getvalue(), pickler.sources(), _distributions(pickler.referenced_modules))
 
 
-def unpickle_class(payload: bytes, *, label: str) -> Any:
+def unpickle_class(payload: bytes, *, label: str, sources: Mapping[str, str]) -> Any:
     """Unpickle a verified payload so that every version gets classes of its own.
 
     cloudpickle tracks dynamic classes by an id that stays the same for every pickle of one class object,
     and maps it back to the live class when it sees it again. Left alone, two versions pushed from one
     process would load as one class — in the producer's own process, the user's live class, which would
-    then be modified. This unpickler makes the classes without tracking them. It holds no lock: unpickling
-    may import other remote classes (a base class from the store), which unpickle in turn, maybe in
-    another thread that holds that module's import lock.
+    then be modified. This unpickler makes the classes without tracking them. Code objects get the file
+    names under which the loader registered ``sources`` (:class:`~remoteimport.code_objects.CodeRebuilder`).
+    It holds no lock: unpickling may import other remote classes (a base class from the store), which
+    unpickle in turn, maybe in another thread that holds that module's import lock.
     """
-    return _untracked_unpickler()(io.BytesIO(payload), label=label).load()
-
-
-def version_filename(filename: str, label: str) -> str:
-    """The file name a loaded version's code carries: the original path tagged with the version, so two
-    versions pushed from one file keep their own source in ``linecache`` (and tracebacks show both)."""
-    return f"{filename} [{label}]"
+    return _untracked_unpickler()(io.BytesIO(payload), CodeRebuilder(label, sources)).load()
 
 
 @functools.cache
 def _untracked_unpickler() -> type:
-    import cloudpickle
-
-    internals = cloudpickle.cloudpickle
-
-    def make_class(type_constructor: Any, name: Any, bases: Any, type_kwargs: Any, tracker_id: Any, extra: Any) -> Any:
-        return internals._make_skeleton_class(type_constructor, name, bases, type_kwargs, None, extra)
-
-    def make_enum(bases: Any, name: Any, qualname: Any, members: Any, module: Any, tracker_id: Any, extra: Any) -> Any:
-        return internals._make_skeleton_enum(bases, name, qualname, members, module, None, extra)
-
-    untracked = {internals._make_skeleton_class: make_class, internals._make_skeleton_enum: make_enum}
+    untracked = _cloudpickle.untracked_constructors()
+    legacy_code = _cloudpickle.legacy_code_constructor()
 
     class UntrackedUnpickler(pickle.Unpickler):
-        def __init__(self, file: Any, *, label: str) -> None:
+        def __init__(self, file: Any, rebuilder: CodeRebuilder) -> None:
             super().__init__(file)
-            self.label = label
+            self.rebuilder = rebuilder
 
         def find_class(self, module: str, name: str) -> Any:
             found = super().find_class(module, name)
-            if found is internals._builtin_type:
-                return self._builtin_type
+            if found is rebuild_code:
+                return self.rebuilder.rebuild
+            if found is legacy_code:
+                return _cloudpickle.legacy_code_interceptor(self.rebuilder.adopt)
             return untracked.get(found, found)
-
-        def _builtin_type(self, name: str) -> Any:
-            if name != "CodeType":
-                return internals._builtin_type(name)
-            label = self.label
-
-            def make_code(*args: Any) -> types.CodeType:
-                code = types.CodeType(*args)
-                return code.replace(co_filename=version_filename(code.co_filename, label))
-
-            return make_code
 
     return UntrackedUnpickler
 
@@ -209,6 +189,10 @@ def _recording_pickler() -> type:
             self.referenced_modules: set[str] = set()
 
         def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, types.CodeType):
+                # Only the code of by-value functions is ever pickled; ship it with its file name, our way.
+                self.filenames.add(obj.co_filename)
+                return reduce_code(obj)
             if isinstance(obj, types.FunctionType):
                 if object_travels_by_value(obj):
                     self.filenames.add(obj.__code__.co_filename)

@@ -54,3 +54,7 @@ class IncompatibleBlobError(RemoteImportError, ImportError):
 
 class PushError(RemoteImportError):
     """A class could not be pushed (e.g. an attribute that cannot be pickled); nothing was written."""
+
+
+class DependencyError(RemoteImportError, ImportError):
+    """An installed dependency (e.g. cloudpickle) is outside what this remoteimport was checked against."""

@@ -31,9 +31,10 @@ from types import ModuleType
 from typing import Any
 
 from remoteimport._startup import default_namespace
+from remoteimport.loader import load_class
 from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
-from remoteimport.registry import load_class, resolve_store
+from remoteimport.registry import resolve_store
 from remoteimport.store import Store
 
 __all__ = ["RemoteFinder", "install", "uninstall", "installed"]

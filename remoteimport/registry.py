@@ -18,26 +18,18 @@ pickle by reference and unpickle in any interpreter with the import hook.
 
 from __future__ import annotations
 
-import linecache
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Callable
-from types import ModuleType
 from typing import Literal, TypeVar, overload
 
-from remoteimport.blob import Blob, decode_blob, encode_blob, make_header
-from remoteimport.capture import (
-    REMOTE_MODULE_MARKER,
-    capture_class,
-    check_requirements,
-    unpickle_class,
-    version_filename,
-)
-from remoteimport.errors import IncompatibleBlobError, IntegrityError, UntrustedBlobError, VersionNotFoundError
+from remoteimport.blob import decode_blob, encode_blob, make_header
+from remoteimport.capture import capture_class
+from remoteimport.errors import IncompatibleBlobError, IntegrityError, VersionNotFoundError
 from remoteimport.hashing import class_hash
-from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
+from remoteimport.loader import load_class
+from remoteimport.names import validate_hash, validate_name, validate_namespace
 from remoteimport.store import Store, Version
 
 __all__ = ["persist", "push", "push_all", "status", "versions", "get_version", "rollback", "DEFAULT_NAMESPACE"]
@@ -250,101 +242,6 @@ def get_version(
     validate_namespace(namespace)
     target = resolve_store(store)
     return load_class(target, namespace, name, target.resolve(name, hash_or_prefix, namespace=namespace))
-
-
-_LOADED: dict[tuple[str, str, str], type] = {}
-_LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
-    """Load one verified version, once per process, published as module ``namespace.Name@full_hash``."""
-    key = (validate_namespace(namespace), validate_name(name), validate_hash(full_hash, allow_prefix=False))
-    with _LOCKS_GUARD:
-        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
-    with lock:
-        loaded = _LOADED.get(key)
-        if loaded is None:
-            loaded = _unpickle_verified(store, namespace, name, full_hash)
-            _LOADED[key] = loaded
-        _publish(format_reference(namespace, name, full_hash), name, loaded, full_hash)
-        return loaded
-
-
-def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) -> type:
-    module_name = format_reference(namespace, name, full_hash)
-    where = store.blob_url(name, full_hash)
-    blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where)
-    try:
-        store.trust.check(blob.header, where=where, local_store=store.is_local)
-    except UntrustedBlobError:
-        if fetched is not None or store.cache is None:
-            raise
-        # A cached copy this host does not trust is dropped, never more authoritative than the store:
-        # the store's copy faces the same check.
-        store.cache.discard(name, full_hash)
-        blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where, use_cache=False)
-        store.trust.check(blob.header, where=where, local_store=store.is_local)
-    header = blob.header
-    if header.python != _python_version():
-        raise IncompatibleBlobError(
-            f"{name}@{full_hash[:12]} was pushed from Python {header.python} but this is Python "
-            f"{_python_version()}; cloudpickle payloads hold bytecode for one Python version. Run it with "
-            f"Python {header.python}, or push it again from Python {_python_version()}."
-        )
-    check_requirements(header.requirements, what=f"{name}@{full_hash[:12]}")
-    label = f"{name}@{full_hash[:12]}"
-    _register_source(header.source, label)
-
-    cls = unpickle_class(blob.payload, label=label)
-    if not isinstance(cls, type):
-        raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
-    actual = class_hash(cls)
-    if actual != full_hash:
-        if store.cache is not None:
-            store.cache.discard(name, full_hash)
-        raise IntegrityError(
-            f"refused {where}: the class it holds hashes to {actual}, not to the {full_hash} it is stored under "
-            "(a blob copied over another key, or code altered after hashing). It was not published."
-        )
-    cls.__module__ = module_name
-    cls.__qualname__ = name
-    if fetched is not None and store.cache is not None:
-        store.cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
-    return cls
-
-
-def _read_verified_blob(
-    store: Store, namespace: str, name: str, full_hash: str, where: str, *, use_cache: bool = True
-) -> tuple[Blob, bytes | None]:
-    """The blob, its digest, name and hash verified: from the local cache when it holds a good copy (no
-    storage request, the backend not even imported), else from the store. The second item is the bytes read
-    from the store (to cache once the class has loaded), None for a cache hit."""
-    if use_cache and store.cache is not None:
-        cached = store.cache.get(name, full_hash)  # a corrupt entry is dropped there and fetched again
-        if cached is not None:
-            return cached, None
-    data = store.read_blob(name, full_hash, namespace=namespace)
-    return decode_blob(data, expected_hash=full_hash, expected_name=name, source=where), data
-
-
-def _register_source(source: dict[str, str], label: str) -> None:
-    """Make the shipped source visible to linecache under the version's own file names (see
-    :func:`~remoteimport.capture.version_filename`): real tracebacks, and re-hashing gives the pushed hash."""
-    for filename, text in source.items():
-        virtual = version_filename(filename, label)
-        linecache.cache[virtual] = (len(text), None, text.splitlines(keepends=True), virtual)
-
-
-def _publish(module_name: str, name: str, cls: type, full_hash: str) -> None:
-    """Bind the class in its version module (creating the module when not imported through the hook)."""
-    module = sys.modules.get(module_name)
-    if module is None:
-        module = ModuleType(module_name, f"{name} at version {full_hash}")
-        sys.modules[module_name] = module
-    setattr(module, name, cls)
-    setattr(module, REMOTE_MODULE_MARKER, full_hash)
-    module.__dict__.setdefault("__all__", [name])
 
 
 def _python_version() -> str:

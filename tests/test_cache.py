@@ -20,7 +20,7 @@ from conftest import ForbiddenFS
 from sample_classes import make_filter
 
 import remoteimport
-from remoteimport import registry, signing
+from remoteimport import loader, signing
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.cache import ENV_CACHE_DIR, ENV_CACHE_SIZE, BlobCache, parse_size, resolve_cache
 from remoteimport.errors import IntegrityError, RemoteImportError, StoreUnreachableError, UntrustedBlobError
@@ -47,8 +47,8 @@ def namespace() -> Iterator[str]:
 
 def forget_loaded(namespace: str) -> None:
     """Make the next import in this process load again (as a new process would)."""
-    for key in [key for key in registry._LOADED if key[0] == namespace]:
-        del registry._LOADED[key]
+    for key in [key for key in loader._LOADED if key[0] == namespace]:
+        del loader._LOADED[key]
     for module in [module for module in sys.modules if module.startswith(namespace + ".")]:
         del sys.modules[module]
 

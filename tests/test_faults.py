@@ -22,7 +22,7 @@ from backends import FaultyFileSystem
 from sample_classes import make_filter
 
 import remoteimport
-from remoteimport import registry
+from remoteimport import loader
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.cache import BlobCache
 from remoteimport.errors import IntegrityError, StoreUnreachableError
@@ -48,8 +48,8 @@ def namespace() -> Iterator[str]:
     name = f"faulty_{uuid.uuid4().hex[:12]}"
     yield name
     remoteimport.uninstall(name)
-    for key in [key for key in registry._LOADED if key[0] == name]:
-        del registry._LOADED[key]
+    for key in [key for key in loader._LOADED if key[0] == name]:
+        del loader._LOADED[key]
 
 
 def assert_consistent(store: Store, name: str = "MyFilter") -> None:
@@ -155,7 +155,7 @@ def test_a_failed_import_is_clear_and_poisons_nothing(store: Store, namespace: s
             attempt()
         assert store.url in str(caught.value) and "Check the URL" in str(caught.value)
     assert not [name for name in sys.modules if name.startswith(namespace + ".")]
-    assert not [key for key in registry._LOADED if key[0] == namespace]
+    assert not [key for key in loader._LOADED if key[0] == namespace]
     assert store.cache.entries() == []
     faults(store).heal()
     assert importlib.import_module(f"{namespace}.MyFilter@{full_hash[:8]}").MyFilter().apply(1) == 30
@@ -165,8 +165,8 @@ def test_latency_does_not_reach_a_cached_import(store: Store, namespace: str) ->
     full_hash = remoteimport.push(make_filter(40), store=store)
     remoteimport.install(store, namespace=namespace)
     importlib.import_module(f"{namespace}.MyFilter@{full_hash}")
-    for key in [key for key in registry._LOADED if key[0] == namespace]:
-        del registry._LOADED[key]
+    for key in [key for key in loader._LOADED if key[0] == namespace]:
+        del loader._LOADED[key]
     del sys.modules[f"{namespace}.MyFilter@{full_hash}"]
     faults(store).latency = 0.5
     faults(store).calls.clear()

@@ -18,7 +18,7 @@ import pytest
 from sample_classes import make_filter
 
 import remoteimport
-from remoteimport import registry
+from remoteimport import loader
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IntegrityError,
@@ -283,14 +283,14 @@ def test_a_corrupt_blob_is_refused_and_leaves_no_module(hook: RemoteFinder, memo
 def slow_unpickling(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     """Count the loads; each one takes long enough for every other thread to arrive meanwhile."""
     loads: list[tuple[object, ...]] = []
-    original = registry._unpickle_verified
+    original = loader._unpickle_verified
 
     def slow(*args: object) -> type:
         loads.append(args)
         time.sleep(0.05)
         return original(*args)
 
-    monkeypatch.setattr(registry, "_unpickle_verified", slow)
+    monkeypatch.setattr(loader, "_unpickle_verified", slow)
     return loads
 
 

@@ -19,7 +19,7 @@ import pytest
 from sample_classes import make_filter
 
 import remoteimport
-from remoteimport import hashing, registry
+from remoteimport import hashing, loader, registry
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.capture import capture_class
 from remoteimport.errors import (
@@ -316,14 +316,14 @@ def test_unknown_names(memory_store: Store) -> None:
 def test_get_version_is_thread_safe(memory_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     full_hash = remoteimport.push(unique_filter(), store=memory_store)
     unpickled = []
-    original = registry._unpickle_verified
+    original = loader._unpickle_verified
 
     def slow_unpickle(*args: object) -> type:
         unpickled.append(args)
         time.sleep(0.05)  # widen the window in which other threads arrive
         return original(*args)
 
-    monkeypatch.setattr(registry, "_unpickle_verified", slow_unpickle)
+    monkeypatch.setattr(loader, "_unpickle_verified", slow_unpickle)
     barrier = threading.Barrier(8)
     results: list[type] = []
 

@@ -1,0 +1,205 @@
+"""Loading a stored version: read a verified blob -> trust -> requirements -> unpickle -> re-hash -> publish.
+
+Every route to a stored class (the import hook, :func:`remoteimport.get_version`, configs, locks, pickled
+instances) ends in :func:`load_class`, and ``push`` checks a stored blob with :func:`stored_blob_problem`,
+the same steps without publishing. Nothing is unpickled before the payload digest, the blob's name and hash,
+the trust policy, the Python version and the requirements have been checked; nothing is published (or cached)
+before the unpickled class has re-hashed to the hash it is stored under.
+
+    >>> import remoteimport
+    >>> class Tripler:
+    ...     def apply(self, x):
+    ...         return 3 * x
+    >>> store = remoteimport.Store("memory://loader-doc")
+    >>> full = remoteimport.push(Tripler, store=store)
+    >>> load_class(store, "loader_doc_remote", "Tripler", full)().apply(2)
+    6
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+import threading
+from types import ModuleType
+
+from remoteimport import _cloudpickle
+from remoteimport.blob import Blob, BlobHeader, decode_blob
+from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, unpickle_class
+from remoteimport.code_objects import python_tag, version_filename
+from remoteimport.errors import (
+    IncompatibleBlobError,
+    IntegrityError,
+    RemoteImportError,
+    UntrustedBlobError,
+)
+from remoteimport.hashing import class_hash
+from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
+from remoteimport.store import Store
+
+__all__ = ["load_class", "stored_blob_problem"]
+
+_LOADED: dict[tuple[str, str, str], type] = {}
+_LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
+    """Load one verified version, once per process, published as module ``namespace.Name@full_hash``."""
+    key = (validate_namespace(namespace), validate_name(name), validate_hash(full_hash, allow_prefix=False))
+    with _LOCKS_GUARD:
+        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            loaded = _unpickle_verified(store, namespace, name, full_hash)
+            _LOADED[key] = loaded
+        _publish(format_reference(namespace, name, full_hash), name, loaded, full_hash)
+        return loaded
+
+
+def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> str | None:
+    """Why the stored ``blob`` of ``name@full_hash`` does not load on this host (None when it loads and
+    re-hashes), for ``push``, which then replaces it. A blob this host's trust policy refuses is reported as
+    None: it is not unpickled here, and not ours to replace (another publisher may have signed it)."""
+    where = store.blob_url(name, full_hash)
+    try:
+        store.trust.check(blob.header, where=where, local_store=True)  # no warning: this host is publishing
+    except UntrustedBlobError:
+        return None
+    try:
+        class_from_blob(blob, where=where, signature_checked=bool(store.trust.trusted))
+    except (RemoteImportError, ImportError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def class_from_blob(blob: Blob, *, where: str, signature_checked: bool) -> type:
+    """Unpickle a verified, trusted blob and check that the class re-hashes to the blob's hash.
+
+    ``signature_checked``: the trust policy verified the blob's signature against a trusted key (so a
+    re-hash mismatch is not tampering after signing).
+
+    Raises :class:`IncompatibleBlobError` when this host cannot rebuild it (another Python, a missing
+    requirement, a cloudpickle payload it cannot read) and :class:`IntegrityError` when the class it holds
+    is not the class its hash names."""
+    header = blob.header
+    name, full_hash = header.name, header.hash
+    label = f"{name}@{full_hash[:12]}"
+    if header.python != python_tag():
+        raise IncompatibleBlobError(
+            f"{label} was pushed from Python {header.python} but this is Python {python_tag()}: its payload "
+            f"holds bytecode for Python {header.python} only. Load it with Python {header.python} ({where})."
+        )
+    check_requirements(header.requirements, what=label)
+    _register_source(header.source, label)
+    try:
+        cls = unpickle_class(blob.payload, label=label, sources=header.source)
+    except RemoteImportError:
+        raise
+    except Exception as exc:
+        raise IncompatibleBlobError(
+            f"{label} ({where}) could not be unpickled on this host: {type(exc).__name__}: {exc}. "
+            f"{_environments(header)} {_how_to_repair(header)}"
+        ) from exc
+    if not isinstance(cls, type):
+        raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
+    actual = class_hash(cls)
+    if actual != full_hash:
+        raise _rehash_error(header, where, actual, signature_checked=signature_checked)
+    return cls
+
+
+def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) -> type:
+    where = store.blob_url(name, full_hash)
+    blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where)
+    try:
+        store.trust.check(blob.header, where=where, local_store=store.is_local)
+    except UntrustedBlobError:
+        if fetched is not None or store.cache is None:
+            raise
+        # A cached copy this host does not trust is dropped, never more authoritative than the store:
+        # the store's copy faces the same check.
+        store.cache.discard(name, full_hash)
+        blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where, use_cache=False)
+        store.trust.check(blob.header, where=where, local_store=store.is_local)
+    try:
+        cls = class_from_blob(blob, where=where, signature_checked=bool(store.trust.trusted))
+    except IntegrityError:
+        if store.cache is not None:
+            store.cache.discard(name, full_hash)
+        raise
+    cls.__module__ = format_reference(namespace, name, full_hash)
+    cls.__qualname__ = name
+    if fetched is not None and store.cache is not None:
+        store.cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
+    return cls
+
+
+def _environments(header: BlobHeader) -> str:
+    here = _cloudpickle.installed_version()
+    pushed = f"It was pushed with Python {header.python} and cloudpickle {header.cloudpickle}"
+    if header.cloudpickle != here:
+        return (
+            f"{pushed}; this host has cloudpickle {here}, which may not read it the same way: try "
+            f"pip install 'cloudpickle=={header.cloudpickle}' here."
+        )
+    return f"{pushed}, as this host has."
+
+
+def _how_to_repair(header: BlobHeader) -> str:
+    return (
+        f"Where its source exists, `remoteimport push` of {header.qualname or header.name} replaces a stored "
+        "version that does not load."
+    )
+
+
+def _rehash_error(header: BlobHeader, where: str, actual: str, *, signature_checked: bool) -> RemoteImportError:
+    """Not every re-hash mismatch is tampering: a signature this host checked rules that out."""
+    problem = (
+        f"refused {where}: the class it holds re-hashes to {actual}, not to the {header.hash} it is stored under, "
+        "so it was not published."
+    )
+    if signature_checked:
+        return IncompatibleBlobError(
+            f"{problem} Its signature by a trusted key checked out, so this is not tampering after signing: "
+            f"this host rebuilt the class differently from the pushing host. {_environments(header)} "
+            f"{_how_to_repair(header)}"
+        )
+    return IntegrityError(
+        f"{problem} Either the blob was altered or copied over another key, or this host rebuilt the class "
+        f"differently from the pushing host. {_environments(header)} {_how_to_repair(header)}"
+    )
+
+
+def _read_verified_blob(
+    store: Store, namespace: str, name: str, full_hash: str, where: str, *, use_cache: bool = True
+) -> tuple[Blob, bytes | None]:
+    """The blob, its digest, name and hash verified: from the local cache when it holds a good copy (no
+    storage request, the backend not even imported), else from the store. The second item is the bytes read
+    from the store (to cache once the class has loaded), None for a cache hit."""
+    if use_cache and store.cache is not None:
+        cached = store.cache.get(name, full_hash)  # a corrupt entry is dropped there and fetched again
+        if cached is not None:
+            return cached, None
+    data = store.read_blob(name, full_hash, namespace=namespace)
+    return decode_blob(data, expected_hash=full_hash, expected_name=name, source=where), data
+
+
+def _register_source(source: dict[str, str], label: str) -> None:
+    """Make the shipped source visible to linecache under the version's own file names (see
+    :func:`~remoteimport.code_objects.version_filename`): real tracebacks, and re-hashing gives the pushed hash."""
+    for filename, text in source.items():
+        virtual = version_filename(filename, label)
+        linecache.cache[virtual] = (len(text), None, text.splitlines(keepends=True), virtual)
+
+
+def _publish(module_name: str, name: str, cls: type, full_hash: str) -> None:
+    """Bind the class in its version module (creating the module when not imported through the hook)."""
+    module = sys.modules.get(module_name)
+    if module is None:
+        module = ModuleType(module_name, f"{name} at version {full_hash}")
+        sys.modules[module_name] = module
+    setattr(module, name, cls)
+    setattr(module, REMOTE_MODULE_MARKER, full_hash)
+    module.__dict__.setdefault("__all__", [name])
