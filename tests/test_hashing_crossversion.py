@@ -7,22 +7,16 @@ made importable from this checkout, like an editable install.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 
 import pytest
-from hashing_support import describe_differences, hash_in_subprocess, python_version
+from environments import IN_CI, SUPPORTED_VERSIONS, build_environment, discover_interpreters
+from hashing_support import describe_differences, hash_in_subprocess
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = Path(__file__).resolve().parent / "hash_corpus"
-SUPPORTED_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def corpus_targets() -> dict[str, None]:
@@ -57,78 +51,6 @@ def test_corpus_hashes_do_not_depend_on_seed_or_directory(tmp_path: Path) -> Non
     assert len(next(iter(results.values()))) >= 40
     difference = describe_differences(results)
     assert not difference, difference
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Interpreters and their environments.
-
-
-def _pyenv_interpreters() -> dict[str, Path]:
-    """``{"3.12": path}`` for the newest installed patch release of each supported minor version."""
-    pyenv = shutil.which("pyenv")
-    if pyenv is None:
-        return {}
-    listing = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True)
-    found: dict[str, tuple[tuple[int, ...], Path]] = {}
-    for line in listing.stdout.split():
-        parts = line.strip().split(".")
-        if len(parts) != 3 or not all(part.isdigit() for part in parts):
-            continue  # e.g. "system", "pypy3.10-7.3", "3.13.0t"
-        minor = ".".join(parts[:2])
-        if minor not in SUPPORTED_VERSIONS:
-            continue
-        prefix = subprocess.run([pyenv, "prefix", line], capture_output=True, text=True).stdout.strip()
-        executable = Path(prefix) / "bin" / f"python{minor}"
-        release = tuple(int(part) for part in parts)
-        if executable.exists() and (minor not in found or release > found[minor][0]):
-            found[minor] = (release, executable)
-    return {minor: executable for minor, (_, executable) in found.items()}
-
-
-def discover_interpreters() -> dict[str, Path]:
-    """Supported interpreters from pyenv, else from PATH (``python3.12``)."""
-    interpreters = _pyenv_interpreters()
-    for minor in SUPPORTED_VERSIONS:
-        on_path = shutil.which(f"python{minor}")
-        if minor in interpreters or on_path is None:
-            continue
-        try:
-            version = python_version(on_path)
-        except (OSError, subprocess.CalledProcessError):
-            continue  # an inactive pyenv shim answers "command not found"
-        if version.startswith(minor + "."):
-            interpreters[minor] = Path(on_path)
-    return dict(sorted(interpreters.items()))
-
-
-def project_dependencies() -> list[str]:
-    """The runtime requirements of the installed project (extras left out)."""
-    requirements = metadata.requires("remoteimport") or []
-    return [requirement for requirement in requirements if "extra ==" not in requirement]
-
-
-def build_environment(python: Path, directory: Path) -> Path:
-    """A venv for ``python`` with the project's dependencies and this checkout importable (editable)."""
-    subprocess.run([str(python), "-m", "venv", "--without-pip", str(directory)], check=True)
-    venv_python = directory / "bin" / "python"
-    # This interpreter's pip installs into the venv (pip's --python), sparing an ensurepip per venv.
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv_python), "install", "-q", *project_dependencies()],
-        capture_output=True,
-        text=True,
-    )
-    if install.returncode != 0:
-        raise RuntimeError(f"installing dependencies for {python} failed:\n{install.stdout}{install.stderr}")
-    site_packages = subprocess.run(
-        [str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # What an editable install of a flat layout amounts to: the checkout on sys.path. Writing a .pth file
-    # keeps parallel builds from racing on the checkout's egg-info directory.
-    Path(site_packages, "remoteimport-checkout.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
-    return venv_python
 
 
 @pytest.fixture(scope="session")

@@ -91,9 +91,15 @@ def test_class_defined_in_main(tmp_path: Path, store: str) -> None:
             MyFilter().fail()
         except ValueError:
             out["traceback"] = traceback.format_exc()
+        import inspect
+        out["getsource"] = inspect.getsource(MyFilter.apply)
         print(json.dumps(out))
         """,
     )
+    assert out["getsource"].splitlines() == [
+        "    def apply(self, x):",
+        "        return helper(x) * SCALE + self.offset",
+    ]
     assert out["same_class"] and out["get_version"] and out["apply"] == 10
     assert out["module"] == f"labchain_remote.MyFilter@{full}" and out["dir"] == ["MyFilter"]
     assert out["versions"] == [[full, PYTHON]] and out["rehash"] == full
