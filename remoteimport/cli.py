@@ -240,11 +240,15 @@ def command_push(args: argparse.Namespace, out: Output) -> None:
     with load_target_class(args.target) as cls:
         name, store = registry.push_target(cls, args.name, args.store)
         previous = store.latest(name)
-        full_hash = registry.push(cls, store=store, name=name)
-    result = "unchanged" if previous == full_hash else "new"
-    out.data(name=name, hash=full_hash, result=result, previous=previous, store=store.url)
+        pushed = registry.publish(cls, store=store, name=name)
+    full_hash, result = pushed.hash, pushed.action
+    out.data(name=name, hash=full_hash, result=result, previous=previous, store=store.url, detail=pushed.detail)
     if result == "unchanged":
         detail = "unchanged: this exact code is already the latest version"
+    elif result == "repaired":
+        detail = f"repaired: the stored copy of this version was replaced by a verified one; it was {pushed.detail}"
+    elif result == "moved":
+        detail = f"already stored: latest was {previous[:SHORT_HASH] if previous else 'unset'}, now this version"
     elif previous is None:
         detail = f"new: the first version of {name}"
     else:

@@ -18,6 +18,8 @@ pickle by reference and unpickle in any interpreter with the import hook.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sys
 import time
 import weakref
@@ -26,13 +28,30 @@ from typing import Literal, TypeVar, overload
 
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.capture import capture_class
-from remoteimport.errors import IncompatibleBlobError, IntegrityError, VersionNotFoundError
+from remoteimport.errors import (
+    IncompatibleBlobError,
+    IntegrityError,
+    PushError,
+    RemoteImportError,
+    VersionNotFoundError,
+)
 from remoteimport.hashing import class_hash
-from remoteimport.loader import load_class
+from remoteimport.loader import class_from_blob, load_class, stored_blob_problem
 from remoteimport.names import validate_hash, validate_name, validate_namespace
 from remoteimport.store import Store, Version
 
-__all__ = ["persist", "push", "push_all", "status", "versions", "get_version", "rollback", "DEFAULT_NAMESPACE"]
+__all__ = [
+    "persist",
+    "push",
+    "publish",
+    "PushResult",
+    "push_all",
+    "status",
+    "versions",
+    "get_version",
+    "rollback",
+    "DEFAULT_NAMESPACE",
+]
 
 DEFAULT_NAMESPACE = "labchain_remote"
 Status = Literal["synced", "out_of_sync", "untracked"]
@@ -110,34 +129,68 @@ def push_target(cls: type, name: str | None = None, store: Store | str | None = 
     return stored_name, resolve_store(store if store is not None else persisted_store)
 
 
+@dataclasses.dataclass(frozen=True)
+class PushResult:
+    """What :func:`publish` did: ``action`` is ``"new"`` (blob written), ``"unchanged"`` (already stored and
+    latest), ``"moved"`` (already stored; ``latest`` now points at it) or ``"repaired"`` (a stored blob of
+    this version did not load on this host and was replaced by a verified one; ``detail`` says why)."""
+
+    name: str
+    hash: str
+    store: str
+    action: Literal["new", "unchanged", "moved", "repaired"]
+    detail: str = ""
+
+
 def push(cls: type, store: Store | str | None = None, name: str | None = None) -> str:
     """Upload ``cls`` (if this version is not stored intact yet) and make it ``latest``; return its full hash.
 
-    On an object store a new version costs 4 requests (read the blob: absent; write it; move ``latest``;
-    add a history entry) and an unchanged one 2 (read the blob; read ``latest``)."""
+    :func:`publish` does the same and also says what it did. On an object store a new version costs 4
+    requests (read the blob: absent; write it; add a history entry; move ``latest``) and an unchanged one 2
+    (read the blob; read ``latest``)."""
+    return publish(cls, store, name).hash
+
+
+def publish(cls: type, store: Store | str | None = None, name: str | None = None) -> PushResult:
+    """:func:`push`, returning a :class:`PushResult`.
+
+    A stored blob of this version that is damaged, or that does not load and re-hash on this host (e.g.
+    written by a release with a loader bug), is replaced by a freshly made blob that does — verified before it
+    is written — and the history records a ``repair``. A stored blob this host's trust policy refuses is never
+    unpickled here, nor replaced: another publisher may have signed it."""
     stored_name, target = push_target(cls, name, store)
     full_hash = class_hash(cls)
-    if _is_intact(target.read_blob_if_present(stored_name, full_hash), stored_name, full_hash):
-        moved = target.latest(stored_name) != full_hash
+    problem = _stored_problem(target.read_blob_if_present(stored_name, full_hash), target, stored_name, full_hash)
+    if problem is None:
+        action = "unchanged" if target.latest(stored_name) == full_hash else "moved"
+        move = action == "moved"
     else:
-        # Absent (so no ref can point at it yet), or left damaged by a push that failed part-way: write it whole.
-        target.write_blob(stored_name, full_hash, _blob_bytes(cls, stored_name, full_hash, target), known_absent=True)
-        moved = True
-    if moved:
+        data = _blob_bytes(cls, stored_name, full_hash, target)
+        if problem != _ABSENT:
+            _verify_fresh_blob(data, target, stored_name, full_hash, problem)
+            _LOG.warning("replaced the stored blob of %s@%s in %s: %s", stored_name, full_hash, target.url, problem)
+        # Absent (so no ref can point at it yet, and `latest` must move), or damaged: write it whole.
+        target.write_blob(stored_name, full_hash, data, known_absent=True)
+        action = "new" if problem == _ABSENT else "repaired"
+        move = action == "new" or target.latest(stored_name) != full_hash
+    if action != "unchanged":
         # The history entry before the pointer: a push that fails in between is completed by pushing again
         # (its entry may then appear twice). The other way round, `latest` would have moved with no entry,
         # and pushing again would find nothing to do.
-        target.append_history(Version(stored_name, full_hash, time.time(), _python_version()))
-        target.set_latest(stored_name, full_hash)
-    return full_hash
+        history_action = _history_action(action == "repaired")
+        target.append_history(Version(stored_name, full_hash, time.time(), _python_version(), action=history_action))
+        if move:
+            target.set_latest(stored_name, full_hash)
+    return PushResult(stored_name, full_hash, target.url, action, "" if problem in (None, _ABSENT) else problem)
 
 
 def push_all(store: Store | str | None = None) -> dict[str, str]:
     """Push every ``@persist``-ed class of this process; return ``{name: full hash}``.
 
     The steps of :func:`push`, each one batch per store, concurrent on object stores (fsspec's async calls):
-    read every blob, write the missing ones, read ``latest`` where the blob was there, add the history
-    entries, move the pointers (only once every blob is complete)."""
+    read every blob, write the missing ones (and replace any that does not load, as :func:`publish` does),
+    read ``latest`` where the blob was there, add the history entries, move the pointers (only once every blob
+    is complete)."""
     batches: dict[Store, list[tuple[str, type, str]]] = {}
     for key, cls in sorted(_PERSISTED.items()):
         stored_name, target = push_target(cls, key, store)
@@ -145,21 +198,78 @@ def push_all(store: Store | str | None = None) -> dict[str, str]:
     pushed: dict[str, str] = {}
     for target, items in batches.items():
         stored = target.read_blobs_if_present([(name, full_hash) for name, _, full_hash in items])
-        missing = {
-            (name, full_hash): _blob_bytes(cls, name, full_hash, target)
-            for name, cls, full_hash in items
-            if not _is_intact(stored[(name, full_hash)], name, full_hash)
+        problems = {
+            (name, full_hash): _stored_problem(stored[(name, full_hash)], target, name, full_hash)
+            for name, _, full_hash in items
         }
+        missing = {}
+        for name, cls, full_hash in items:
+            problem = problems[(name, full_hash)]
+            if problem is None:
+                continue
+            data = _blob_bytes(cls, name, full_hash, target)
+            if problem != _ABSENT:
+                _verify_fresh_blob(data, target, name, full_hash, problem)
+                _LOG.warning("replaced the stored blob of %s@%s in %s: %s", name, full_hash, target.url, problem)
+            missing[(name, full_hash)] = data
         target.write_blobs(missing)
+        repaired = {key for key, problem in problems.items() if problem not in (None, _ABSENT)}
         latest = target.latest_many([name for name, _, full_hash in items if (name, full_hash) not in missing])
         moved = {name: full_hash for name, _, full_hash in items if latest.get(name, "") != full_hash}
         now = time.time()
         target.append_history_many(
-            [Version(name, full_hash, now, _python_version()) for name, full_hash in moved.items()]
+            [
+                Version(name, full_hash, now, _python_version(), action=_history_action((name, full_hash) in repaired))
+                for name, full_hash in moved.items()
+            ]
         )
         target.set_latest_many(moved)
         pushed.update({name: full_hash for name, _, full_hash in items})
     return dict(sorted(pushed.items()))
+
+
+def _history_action(repaired: bool) -> str:
+    return "repair" if repaired else "push"
+
+
+_ABSENT = "absent"
+_LOG = logging.getLogger("remoteimport")
+# (store URL, name, hash, payload digest) of stored blobs this process has seen load and re-hash
+_VERIFIED: set[tuple[str, str, str, str]] = set()
+
+
+def _stored_problem(data: bytes | None, target: Store, name: str, full_hash: str) -> str | None:
+    """None when ``data`` is an intact blob of ``name@full_hash`` that loads on this host (one of a newer
+    format counts: it is not ours to replace); else why it must be written: ``_ABSENT`` or what is wrong."""
+    if data is None:
+        return _ABSENT
+    try:
+        blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=target.blob_url(name, full_hash))
+    except IncompatibleBlobError:
+        return None
+    except IntegrityError as exc:
+        return f"damaged ({exc})"
+    key = (target.url, name, full_hash, blob.header.payload_sha256)
+    if key in _VERIFIED:
+        return None
+    problem = stored_blob_problem(target, name, full_hash, blob)
+    if problem is not None:
+        return f"it does not load on this host ({problem})"
+    _VERIFIED.add(key)
+    return None
+
+
+def _verify_fresh_blob(data: bytes, target: Store, name: str, full_hash: str, replacing: str) -> None:
+    """A replacement must load: refuse to swap one blob that does not load for another."""
+    where = target.blob_url(name, full_hash)
+    try:
+        class_from_blob(decode_blob(data, source=where), where=f"a fresh blob for {where}", signature_checked=True)
+    except (RemoteImportError, ImportError) as exc:
+        raise PushError(
+            f"cannot replace the stored blob of {name}@{full_hash} ({replacing}): a fresh blob of the class does "
+            f"not load on this host either ({type(exc).__name__}: {exc}). Nothing was written."
+        ) from exc
+    _VERIFIED.add((target.url, name, full_hash, decode_blob(data).header.payload_sha256))
 
 
 def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
@@ -177,20 +287,6 @@ def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
     if target.signing_key is not None:
         header = target.signing_key.sign(header)
     return encode_blob(header, captured.payload)
-
-
-def _is_intact(data: bytes | None, name: str, full_hash: str) -> bool:
-    """True when ``data`` is a complete blob of ``name@full_hash`` (one from a newer format counts: it is
-    not ours to replace). A truncated or damaged blob is not: the push writes it again."""
-    if data is None:
-        return False
-    try:
-        decode_blob(data, expected_hash=full_hash, expected_name=name)
-    except IncompatibleBlobError:
-        return True
-    except IntegrityError:
-        return False
-    return True
 
 
 def status(cls: type, store: Store | str | None = None, name: str | None = None) -> Status:

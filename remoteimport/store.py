@@ -71,7 +71,7 @@ class Version:
     hash: str
     time: float
     python: str
-    action: str = "push"  # or "rollback"
+    action: str = "push"  # or "rollback", "repair"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -84,6 +84,7 @@ def test_push_module_target_reports_new_then_unchanged(tmp_path, store):
         "result": "unchanged",
         "previous": full_hash,
         "store": str(store),
+        "detail": "",
     }
 
 

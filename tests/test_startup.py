@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from environments import lowest_allowed, project_dependencies
 
 import remoteimport
 from remoteimport import _startup
@@ -205,12 +206,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=CHILD_TIMEOUT)
     python = folder / "bin" / "python"
-    requirements = [
-        requirement.split(";")[0].split(">")[0].split("=")[0].strip()
-        for requirement in metadata.requires("remoteimport") or []
-        if "extra ==" not in requirement and ("python_version" not in requirement or sys.version_info < (3, 11))
-    ]
-    pinned = [f"{name}=={metadata.version(name)}" for name in requirements]
+    pinned = [f"{name}=={metadata.version(name)}" for name in lowest_allowed(project_dependencies())]
     for arguments in (["--no-deps", str(REPO_ROOT)], pinned):
         done = subprocess.run(
             [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", *arguments],
