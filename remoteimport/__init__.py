@@ -36,6 +36,8 @@ _LAZY = {
     "Store": "remoteimport.store",
     "persist": "remoteimport.registry",
     "push": "remoteimport.registry",
+    "publish": "remoteimport.registry",
+    "PushResult": "remoteimport.registry",
     "push_all": "remoteimport.registry",
     "status": "remoteimport.registry",
     "versions": "remoteimport.registry",
@@ -79,7 +81,17 @@ if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
     from remoteimport.hashing import class_hash  # noqa: F401
     from remoteimport.hook import install, uninstall  # noqa: F401
     from remoteimport.lock import Lock, LockError, read_lock, update_lock  # noqa: F401
-    from remoteimport.registry import get_version, persist, push, push_all, rollback, status, versions  # noqa: F401
+    from remoteimport.registry import (  # noqa: F401
+        PushResult,
+        get_version,
+        persist,
+        publish,
+        push,
+        push_all,
+        rollback,
+        status,
+        versions,
+    )
     from remoteimport.store import Store  # noqa: F401
 
 

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 MAGIC = b"RIMPORT\x00"
-FORMAT_VERSION = 1
+# 2: code objects in the payload are rebuilt by remoteimport.code_objects (older releases cannot load them,
+#    and say so: "written by a newer remoteimport"); 1: cloudpickle's own code objects (still read).
+FORMAT_VERSION = 2
 
 _HEADER_LENGTH = struct.Struct(">I")
 _PREFIX_SIZE = len(MAGIC) + _HEADER_LENGTH.size
