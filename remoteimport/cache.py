@@ -12,7 +12,8 @@ Layout, under ``$REMOTEIMPORT_CACHE_DIR`` (default: ``<user cache dir>/remoteimp
 
 The cache is bounded (``$REMOTEIMPORT_CACHE_SIZE``, default 1 GB): after each new entry, the least recently
 used entries are evicted until it fits. Writes are atomic (a temporary file renamed into place), so processes
-sharing one cache never see a partial entry.
+sharing one cache never see a partial entry; a temporary file left by a write that crashed counts towards the
+bound and is removed once it is :data:`STALE_TEMPORARY_AGE` old. Entries are readable by their owner only.
 
     >>> import tempfile
     >>> cache = BlobCache(tempfile.mkdtemp())
@@ -24,10 +25,11 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from collections.abc import Iterator
 
-from remoteimport._files import write_atomically
+from remoteimport._files import TEMPORARY_PREFIX, read_regular_file, write_atomically
 from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
 from remoteimport.names import validate_hash, validate_name
@@ -36,6 +38,7 @@ ENV_CACHE_DIR = "REMOTEIMPORT_CACHE_DIR"
 ENV_CACHE_SIZE = "REMOTEIMPORT_CACHE_SIZE"
 DISABLED = "off"  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
 DEFAULT_MAX_BYTES = 1_000_000_000
+STALE_TEMPORARY_AGE = 3600.0  # seconds after which a temporary file is a crashed write's, not one in progress
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
 
@@ -80,9 +83,8 @@ class BlobCache:
         """The verified blob of ``name@full_hash``, or None when absent (or corrupt: then it is dropped)."""
         path = self.path(name, full_hash)
         try:
-            with open(path, "rb") as file:
-                data = file.read()
-        except OSError:  # absent, evicted meanwhile, or an unreadable cache: fetch from the store
+            data = read_regular_file(path)  # never blocks on a FIFO, never follows a link
+        except OSError:  # absent, evicted meanwhile, not a plain file, or an unreadable cache: fetch from the store
             return None
         try:
             blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=path)
@@ -104,7 +106,8 @@ class BlobCache:
         if self.max_bytes == 0 or len(data) > self.max_bytes:
             return
         try:
-            write_atomically(path, data)  # concurrent writers of one key write the same verified bytes
+            # Concurrent writers of one key write the same verified bytes; private: the cache is the user's own.
+            write_atomically(path, data, private=True)
             self.evict(keep=path)
         except OSError as exc:
             if not self._warned:
@@ -121,24 +124,32 @@ class BlobCache:
         _unlink(self.path(name, full_hash))
 
     def entries(self) -> list[tuple[str, int, float]]:
-        """``(path, size, last use)`` of every entry; temporary files of writes in progress are skipped."""
-        found = []
-        for path in _walk_blobs(os.path.join(self.directory, "blobs")):
-            try:
-                status = os.stat(path)
-            except OSError:
-                continue
-            found.append((path, status.st_size, status.st_mtime))
-        return found
+        """``(path, size, last use)`` of every entry; temporary files of writes are skipped."""
+        return self._scan()[0]
+
+    def temporary_files(self) -> list[tuple[str, int, float]]:
+        """``(path, size, last change)`` of the temporary files of writes in progress, or of writes that
+        crashed (those are removed by :meth:`evict` once :data:`STALE_TEMPORARY_AGE` old)."""
+        return self._scan()[1]
 
     def size(self) -> int:
-        """Total bytes held."""
-        return sum(size for _, size, _ in self.entries())
+        """Total bytes held, temporary files included."""
+        entries, temporaries = self._scan()
+        return sum(size for _, size, _ in entries + temporaries)
 
     def evict(self, keep: str | None = None) -> None:
-        """Remove the least recently used entries until the cache holds at most ``max_bytes``."""
-        entries = sorted(self.entries(), key=lambda entry: entry[2])
-        total = sum(size for _, size, _ in entries)
+        """Remove the temporary files of crashed writes, then the least recently used entries until the cache
+        holds at most ``max_bytes`` (temporary files of writes in progress count towards it)."""
+        entries, temporaries = self._scan()
+        stale_before = time.time() - STALE_TEMPORARY_AGE
+        total = 0
+        for path, size, changed in temporaries:
+            if changed < stale_before:
+                _unlink(path)
+            else:
+                total += size
+        entries.sort(key=lambda entry: entry[2])
+        total += sum(size for _, size, _ in entries)
         for path, size, _ in entries:
             if total <= self.max_bytes:
                 break
@@ -148,9 +159,24 @@ class BlobCache:
             total -= size
 
     def clear(self) -> None:
-        """Remove every entry."""
-        for path, _, _ in self.entries():
-            _unlink(path)
+        """Remove every entry (and the temporary files of crashed writes; not those of writes in progress)."""
+        entries, temporaries = self._scan()
+        stale_before = time.time() - STALE_TEMPORARY_AGE
+        for path, _, changed in entries + temporaries:
+            if path.endswith(".blob") or changed < stale_before:
+                _unlink(path)
+
+    def _scan(self) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
+        """``(entries, temporary files)``, each a list of ``(path, size, modification time)``: one walk."""
+        entries: list[tuple[str, int, float]] = []
+        temporaries: list[tuple[str, int, float]] = []
+        for path, temporary in _walk_files(os.path.join(self.directory, "blobs")):
+            try:
+                status = os.stat(path, follow_symlinks=False)
+            except OSError:
+                continue
+            (temporaries if temporary else entries).append((path, status.st_size, status.st_mtime))
+        return entries, temporaries
 
 
 def resolve_cache(value: BlobCache | str | os.PathLike[str] | bool | None, *, local_store: bool) -> BlobCache | None:
@@ -182,7 +208,8 @@ def parse_size(text: str, what: str = "size") -> int:
     return int(float(number) * _UNITS[(unit or "").lower()])
 
 
-def _walk_blobs(folder: str) -> Iterator[str]:
+def _walk_files(folder: str) -> Iterator[tuple[str, bool]]:
+    """``(path, is a temporary file)`` of every entry and every temporary file under ``folder``."""
     try:
         names = os.scandir(folder)
     except OSError:
@@ -190,9 +217,11 @@ def _walk_blobs(folder: str) -> Iterator[str]:
     with names:
         for entry in names:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk_blobs(entry.path)
-            elif entry.name.endswith(".blob") and not entry.name.startswith(".tmp-"):
-                yield entry.path
+                yield from _walk_files(entry.path)
+            elif entry.name.startswith(TEMPORARY_PREFIX):
+                yield entry.path, True
+            elif entry.name.endswith(".blob"):
+                yield entry.path, False
 
 
 def _unlink(path: str) -> None:

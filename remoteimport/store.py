@@ -12,8 +12,12 @@ blob a push found damaged).
 
 Request budget on object stores (docs/storage.md): every read is one ranged GET (a plain ``cat_file`` costs
 s3fs a HEAD first), a listing is one LIST per 1,000 keys, transient failures are retried with bounded
-backoff, and the fsspec filesystem is only opened on the first storage access, so a pinned import served
-from the local cache (:mod:`remoteimport.cache`) never imports s3fs or gcsfs.
+backoff by one layer only (the backend's own for s3fs and gcsfs, configured with the store's ``timeout`` and
+``retries``; this module's for the others), and the fsspec filesystem is only opened on the first storage
+access, so a pinned import served from the local cache (:mod:`remoteimport.cache`) never imports s3fs or gcsfs.
+
+Local folders may be writable by others: a file there is only read when it is a regular file inside the
+store's root (no link, FIFO or device is followed or opened), and writes never go through a link leading out.
 
     >>> store = Store("memory://doc-example")
     >>> store.names()
@@ -28,13 +32,14 @@ import functools
 import importlib.util
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from remoteimport._files import write_atomically
+from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IntegrityError,
@@ -57,9 +62,17 @@ ENV_STORE = "REMOTEIMPORT_STORE"
 ENV_ALLOW_HTTP = "REMOTEIMPORT_ALLOW_HTTP"
 ENV_LATEST_TTL = "REMOTEIMPORT_LATEST_TTL"
 DEFAULT_LATEST_TTL = 1.0  # seconds an import may reuse a `latest` it has just read (see Store.latest)
+ENV_TIMEOUT = "REMOTEIMPORT_TIMEOUT"
+ENV_RETRIES = "REMOTEIMPORT_RETRIES"
+# A dead endpoint fails in about (DEFAULT_RETRIES + 1) x DEFAULT_TIMEOUT plus backoff: ~20 s (docs/storage.md).
+DEFAULT_TIMEOUT = 4.0  # seconds a request may wait for a connection, or for the next bytes of an answer
 DEFAULT_RETRIES = 3  # extra attempts after a transient failure
 RETRY_DELAY = 0.02  # seconds before the first retry; x3 each time (0.02, 0.06, 0.18: bounded, < 0.3 s)
 _LOCAL_PROTOCOLS = ("file", "local")
+# Backends that retry by themselves: configured with the store's timeout and retries (_backend_options), and
+# then not retried again by Store._attempt (one retry layer, one budget).
+_SELF_RETRYING_MODULES = frozenset({"s3fs", "gcsfs"})
+_FULL_HASH = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
 
 
@@ -87,6 +100,22 @@ class Version:
         )
 
 
+@dataclass(frozen=True)
+class SkippedEntry:
+    """Something under ``refs/`` that is not a class, skipped by listings: a stray file (``.DS_Store``), a
+    folder whose name is not a valid class name, a link."""
+
+    path: str
+    reason: str
+
+
+class NameListing(NamedTuple):
+    """What :meth:`Store.scan_names` found: the class names, and the entries it skipped (for admin tools)."""
+
+    names: list[str]
+    skipped: list[SkippedEntry]
+
+
 def default_store_url() -> str:
     """``$REMOTEIMPORT_STORE`` if set, else ``<user data dir>/remoteimport/store`` (the embedded default)."""
     configured = os.environ.get(ENV_STORE)
@@ -101,10 +130,12 @@ class Store:
     """A store of class versions at an fsspec URL or a local path.
 
     ``Store("/srv/classes")``, ``Store("s3://bucket/prefix", anon=False)``, ``Store("memory://x")``: other
-    keyword arguments are fsspec ``storage_options`` for the backend. ``cache``: the local blob cache
-    (:func:`remoteimport.cache.resolve_cache`: default on for remote stores); ``latest_ttl``: seconds an
-    import may reuse a ``latest`` it has just read (default ``$REMOTEIMPORT_LATEST_TTL`` or 1); ``retries``:
-    extra attempts after a transient failure.
+    keyword arguments are fsspec ``storage_options`` for the backend (they win over the defaults below).
+    ``cache``: the local blob cache (:func:`remoteimport.cache.resolve_cache`: default on for remote stores);
+    ``latest_ttl``: seconds an import may reuse a ``latest`` it has just read (default
+    ``$REMOTEIMPORT_LATEST_TTL`` or 1); ``timeout``: seconds a request may wait for a connection or for the
+    next bytes of an answer (default ``$REMOTEIMPORT_TIMEOUT`` or 4); ``retries``: extra attempts after a
+    transient failure (default ``$REMOTEIMPORT_RETRIES`` or 3), made by s3fs/gcsfs themselves on those backends.
     """
 
     def __init__(
@@ -116,7 +147,8 @@ class Store:
         allow_http: bool = False,
         cache: BlobCache | str | os.PathLike[str] | bool | None = None,
         latest_ttl: float | None = None,
-        retries: int = DEFAULT_RETRIES,
+        retries: int | None = None,
+        timeout: float | None = None,
         **storage_options: Any,
     ) -> None:
         url = os.fspath(url)
@@ -131,11 +163,12 @@ class Store:
         self._trusted_keys_arg = None if trusted_keys is None else tuple(trusted_keys)
         self._cache_arg = cache
         self.latest_ttl = _latest_ttl(latest_ttl)
-        self.retries = retries
+        self.retries = _retries_setting(retries)
+        self.timeout = _timeout_setting(timeout)
         self._latest_memo: dict[str, tuple[float, str | None]] = {}
         self.storage_options = storage_options
         self._fs_url = url
-        protocol = _protocol(url)
+        self._protocol = protocol = _protocol(url)
         self._local = protocol in _LOCAL_PROTOCOLS
         # memory:// lives in this process: as private as a local folder.
         self.is_local = self._local or protocol == "memory"
@@ -168,10 +201,12 @@ class Store:
     def _open(self) -> None:
         from fsspec.core import url_to_fs
 
+        options = _backend_options(self._protocol, self.storage_options, timeout=self.timeout, retries=self.retries)
         try:
-            fs, root = url_to_fs(self._fs_url, **self.storage_options)
+            fs, root = url_to_fs(self._fs_url, **options)
         except (ImportError, ValueError, TypeError) as exc:
             raise StoreError(f"cannot open store {self._fs_url!r}: {exc}. {_backend_hint(self._fs_url)}") from exc
+        _one_retry_layer(fs)
         self.__dict__.setdefault("fs", fs)
         self.__dict__.setdefault("root", root.rstrip("/") if root not in ("/", "") else root)
 
@@ -201,7 +236,13 @@ class Store:
         return f"Store({self.url!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Store) and (self.url, self.storage_options) == (other.url, other.storage_options)
+        # The trust policy is part of a store's identity: a store that accepts unsigned code is not the same
+        # as one that refuses it, even at one URL.
+        return isinstance(other, Store) and (self.url, self.storage_options, self.trust) == (
+            other.url,
+            other.storage_options,
+            other.trust,
+        )
 
     def __hash__(self) -> int:
         return hash(self.url)
@@ -265,13 +306,19 @@ class Store:
         )
 
     def blob_hashes(self, name: str) -> list[str]:
-        """Every version of ``name`` that has a blob, sorted (lists every shard: for audits, not imports)."""
+        """Every version of ``name`` that has a blob, sorted (lists every shard: for audits, not imports).
+        Files that are not named ``<full hash>.blob`` (temporary files, strays) are not versions."""
         folder = self._path("blobs", validate_name(name))
-        try:
-            found = self._attempt("list", folder, lambda: self.fs.find(folder))
-        except FileNotFoundError:
-            return []
-        return sorted(base[: -len(".blob")] for base in map(_base_name, found) if base.endswith(".blob"))
+        if self._local:
+            self._check_inside(folder)
+            found = self._attempt("list", folder, lambda: _file_names_under(folder))
+        else:
+            try:
+                found = [_base_name(path) for path in self._attempt("list", folder, lambda: self.fs.find(folder))]
+            except FileNotFoundError:
+                return []
+        hashes = (base[: -len(".blob")] for base in found if base.endswith(".blob"))
+        return sorted(full_hash for full_hash in hashes if _FULL_HASH.fullmatch(full_hash))
 
     def resolve(self, name: str, hash_or_prefix: str, *, namespace: str | None = None) -> str:
         """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``.
@@ -368,34 +415,69 @@ class Store:
         return [_history_entry(contents[key], key, self.url) for key in page if contents[key] is not None]
 
     def names(self, *, after: str | None = None, limit: int | None = None) -> list[str]:
-        """Class names with a ``latest`` pointer, sorted: all, or ``limit`` of those sorting after ``after``.
-        One listing (a request per 1,000 names on object stores)."""
-        found = sorted(_base_name(entry) for entry in self._list(self._path("refs")))
+        """Class names with refs, sorted: all, or ``limit`` of those sorting after ``after``. One listing (a
+        request per 1,000 names on object stores). Entries that are not classes are skipped
+        (:meth:`scan_names` says which)."""
+        return self.scan_names(after=after, limit=limit).names
+
+    def scan_names(self, *, after: str | None = None, limit: int | None = None) -> NameListing:
+        """:meth:`names`, and every entry under ``refs/`` that was skipped because it is not a class: a file
+        (``.DS_Store``), a folder whose name is not a valid class name, or (local folders) a link. One listing.
+
+        >>> Store("memory://doc-scan").scan_names()
+        NameListing(names=[], skipped=[])
+        """
+        folder = self._path("refs")
+        names, skipped = [], []
+        for entry in sorted(self._list(folder, detail=True), key=lambda entry: entry["name"]):
+            base = _base_name(entry["name"])
+            reason = None
+            if self._local and entry.get("islink"):
+                reason = "a symbolic link (remoteimport never makes links)"
+            elif entry.get("type") != "directory":
+                reason = "not a folder (a stray file)"
+            elif not _is_valid_name(base):
+                reason = "not a valid class name"
+            if reason is None:
+                names.append(base)
+            else:
+                skipped.append(SkippedEntry(f"{folder}/{base}", reason))
         if after is not None:
-            found = [name for name in found if name > after]
-        return found if limit is None else found[:limit]
+            names = [name for name in names if name > after]
+        return NameListing(names if limit is None else names[:limit], skipped)
 
     def exists(self, name: str) -> bool:
         return self.latest(name) is not None
 
-    def _known_versions(self, name: str, shown: int = 10) -> str:
+    def _known_versions(self, name: str, shown: int = 10, found: list[str] | None = None) -> str:
         """The versions a user can choose from, for error messages (one recursive listing; errors only)."""
-        found = self.blob_hashes(name)
+        found = self.blob_hashes(name) if found is None else found
         if not found:
             return f"The store has no versions of {name}."
         more = f" and {len(found) - shown} more" if len(found) > shown else ""
         return f"Versions of {name} in the store: {', '.join(h[:12] for h in found[:shown])}{more}."
 
     def name_not_found(self, name: str, namespace: str | None = None) -> NameNotFoundError:
-        """The error for an unknown name, with the closest names the store does have."""
+        """The error for a name without a ``latest`` pointer: the closest names the store does have, or, when
+        the name has versions but its pointer was deleted, how to set it again."""
         import difflib
 
-        known = self.names()
+        where = f" (namespace {namespace!r})" if namespace else ""
+        versions = self.blob_hashes(validate_name(name))  # a listing, on this error path only
+        if versions:
+            example = versions[-1][:12] if len(versions) == 1 else "<hash>"
+            error = NameNotFoundError(
+                f"{name!r} has versions in the store {self.url}{where} but no latest pointer "
+                f"(refs/{name}/latest is missing). {self._known_versions(name, found=versions)} Point latest at "
+                f"one with `remoteimport rollback {name} {example}`, or import one by hash."
+            )
+            error.name = f"{namespace}.{name}" if namespace else name
+            return error
+        known = [other for other in self.names() if other != name]
         close = difflib.get_close_matches(name, known, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else " Push it first with `remoteimport push`."
         if not known:
             hint += " The store holds no classes at all: check its URL (bucket and prefix)."
-        where = f" (namespace {namespace!r})" if namespace else ""
         error = NameNotFoundError(f"no class named {name!r} in the store {self.url}{where}.{hint}")
         error.name = f"{namespace}.{name}" if namespace else name
         return error
@@ -418,7 +500,7 @@ class Store:
                 results = []
                 for path in pending:
                     try:
-                        results.append(_read_whole(self.fs, path))
+                        results.append(self._read_local(path) if self._local else _read_whole(self.fs, path))
                     except Exception as exc:  # noqa: BLE001  (sorted out below, like the async results)
                         results.append(exc)
             failure = None
@@ -456,12 +538,40 @@ class Store:
         for path, data in files.items():
             self._write_atomic(path, data, skip_if_present=False)
 
-    def _list(self, folder: str) -> list[str]:
-        """The paths directly under ``folder`` ([] when there is none), never from a stale listing cache."""
+    def _list(self, folder: str, *, detail: bool = False) -> list[Any]:
+        """The paths directly under ``folder`` ([] when there is none), never from a stale listing cache;
+        ``detail``: fsspec's info dicts instead (the same single request on object stores)."""
+        if self._local:
+            self._check_inside(folder)
         try:
-            return self._attempt("list", folder, lambda: self.fs.ls(folder, detail=False, refresh=True))
+            return self._attempt("list", folder, lambda: self.fs.ls(folder, detail=detail, refresh=True))
         except FileNotFoundError:
             return []
+
+    def _read_local(self, path: str) -> bytes:
+        """A local store's file: only a regular file inside the store is read (a planted link, FIFO or device
+        would leak another file or block the import)."""
+        self._check_inside(path)
+        try:
+            return read_regular_file(path)
+        except NotRegularFileError as exc:
+            raise IntegrityError(
+                f"refusing {path} in the store {self.url}: it is {exc.kind}, not a regular file. remoteimport "
+                "never makes one, so someone who can write to the store put it there: remove it, and check who "
+                "can write to the store."
+            ) from None
+
+    def _check_inside(self, path: str) -> None:
+        """Refuse a local ``path`` that resolves outside the store's root: a link planted on its way would make
+        a read leak another file, or a write land elsewhere."""
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(path)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise IntegrityError(
+                f"refusing {path} in the store {self.url}: it resolves to {real}, outside the store (a symbolic "
+                "link was planted on its way; remoteimport never makes links). Remove the link, and check who "
+                "can write to the store."
+            )
 
     def _write_atomic(self, path: str, data: bytes, *, skip_if_present: bool) -> None:
         if not self._local:
@@ -475,16 +585,19 @@ class Store:
             return
 
         def write_locally() -> None:
-            if skip_if_present and os.path.exists(path):
+            self._check_inside(path)  # before its folders are made: never through a planted link
+            if skip_if_present and os.path.lexists(path):
                 return
-            write_atomically(path, data, fsync=True)
+            write_atomically(path, data, fsync=True)  # with the umask's mode: others sharing the folder read it
 
         self._attempt("write", path, write_locally)
 
     def _attempt(self, action: str, path: str, operation: Callable[[], T]) -> T:
         """Run one storage operation. Transient failures (a reset connection, a timeout) are retried
-        ``retries`` times with bounded exponential backoff; other backend failures become
+        ``retries`` times with bounded exponential backoff, here unless the backend retries by itself (s3fs,
+        gcsfs: configured with the same budget by :func:`_backend_options`); other backend failures become
         :class:`StoreUnreachableError` naming the store; our own errors and missing files pass through."""
+        retries = 0 if _retries_by_itself(self.fs) else self.retries
         delay = RETRY_DELAY
         attempt = 0
         while True:
@@ -500,15 +613,22 @@ class Store:
                     "fix the URL) and push again."
                 ) from exc
             except Exception as exc:
-                if attempt < self.retries and _is_transient(exc):
+                if attempt < retries and _is_transient(exc):
                     attempt += 1
                     time.sleep(delay)
                     delay *= 3
                     continue
                 tried = f" (after {attempt + 1} attempts)" if attempt else ""
+                waited = (
+                    f" Each request waits {self.timeout:g} s for an answer (${ENV_TIMEOUT}) and is retried "
+                    f"{_retried(self.fs, self.retries)} (${ENV_RETRIES})."
+                    if _is_timeout(exc)
+                    else ""
+                )
+                failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 raise StoreUnreachableError(
-                    f"cannot {action} {path} in the store {self.url}{tried}: {type(exc).__name__}: {exc}. "
-                    "Check the URL, your network and credentials (storage_options / environment)."
+                    f"cannot {action} {path} in the store {self.url}{tried}: {failure}. "
+                    f"Check the URL, your network and credentials (storage_options / environment).{waited}"
                 ) from exc
 
 
@@ -563,6 +683,68 @@ async def _gather(coroutines: list[Any]) -> list[Any]:
 _TRANSIENT_ERRNOS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE, errno.EAGAIN})
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """A request that got no answer in time (botocore's ReadTimeoutError, aiohttp's, fsspec's, the OS's)."""
+    return isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
+
+
+def _retries_by_itself(fs: Any) -> bool:
+    """Whether ``fs`` is a backend that retries by itself, configured by :func:`_backend_options` (a wrapper
+    around one, like the tests' fault injector, is not: its faults reach no backend retry)."""
+    return type(fs).__module__.split(".", 1)[0] in _SELF_RETRYING_MODULES
+
+
+def _backend_options(protocol: str, given: Mapping[str, Any], *, timeout: float, retries: int) -> dict[str, Any]:
+    """``given`` storage options, plus timeouts and the retry budget for backends that would otherwise wait
+    minutes on a silent endpoint. What the user gave wins, key by key.
+
+    - s3fs: botocore is the one retry layer (it covers every request, listings included, and honours
+      throttling): ``retries + 1`` attempts, connect and read timeouts. s3fs's own loop is set to one attempt
+      when the filesystem is opened (:func:`_one_retry_layer`).
+    - gcsfs: its per-request timeout (its retries are fixed by gcsfs: 6 attempts, 1-16 s apart).
+    - http(s): aiohttp's connect and read timeouts (no backend retries: Store._attempt retries).
+    """
+    options = dict(given)
+    if protocol in ("s3", "s3a"):
+        config = dict(options.get("config_kwargs") or {})
+        if isinstance(config.get("retries"), dict):
+            config["retries"] = dict(config["retries"])  # botocore adds to it: leave the caller's dict alone
+        config.setdefault("connect_timeout", timeout)
+        config.setdefault("read_timeout", timeout)
+        config.setdefault("retries", {"total_max_attempts": retries + 1})
+        options["config_kwargs"] = config
+    elif protocol in ("gs", "gcs"):
+        options.setdefault("requests_timeout", _aiohttp_timeout(timeout))
+    elif protocol in ("http", "https"):
+        client = dict(options.get("client_kwargs") or {})
+        client.setdefault("timeout", _aiohttp_timeout(timeout))
+        options["client_kwargs"] = client
+    return options
+
+
+def _retried(fs: Any, retries: int) -> str:
+    """How often a failed request is retried, for messages: gcsfs fixes its own number."""
+    if type(fs).__module__.split(".", 1)[0] == "gcsfs":
+        return f"{getattr(type(fs), 'retries', 6) - 1} times by gcsfs (a number gcsfs fixes)"
+    return f"{retries} times"
+
+
+def _one_retry_layer(fs: Any) -> None:
+    """s3fs retries some errors (timeouts among them) itself, 5 attempts by default, and twice over for reads
+    (an outer and an inner loop): on top of botocore's that is up to 25 x botocore's attempts. Its ``retries``
+    is a class attribute, not a constructor option; one attempt leaves botocore as the only retry layer."""
+    if type(fs).__module__.split(".", 1)[0] == "s3fs":
+        fs.retries = 1
+
+
+def _aiohttp_timeout(timeout: float) -> Any:
+    import aiohttp  # only for backends built on it, which import it anyway
+
+    # Per connection and per read, so a large blob on a slow but live link still arrives; aiohttp's default
+    # 5-minute cap on a whole request stays.
+    return aiohttp.ClientTimeout(total=300, sock_connect=timeout, sock_read=timeout)
+
+
 def _is_transient(exc: BaseException) -> bool:
     """A failure worth retrying: a dropped connection or a timeout (not a refused one: nobody is there)."""
     if isinstance(exc, ConnectionRefusedError):
@@ -594,6 +776,33 @@ def _check_backend(url: str, protocol: str) -> None:
         raise StoreError(f"cannot open store {url!r}: {reason}. {_backend_hint(url)}")
 
 
+def _timeout_setting(value: float | None) -> float:
+    timeout = _number_setting(value, ENV_TIMEOUT, DEFAULT_TIMEOUT, float, "a number of seconds (e.g. 5 or 0.5)")
+    if not timeout > 0:
+        raise StoreError(f"the store timeout must be more than 0 seconds, not {timeout} (${ENV_TIMEOUT} or timeout=)")
+    return timeout
+
+
+def _retries_setting(value: int | None) -> int:
+    retries = _number_setting(value, ENV_RETRIES, DEFAULT_RETRIES, int, "a whole number of retries (e.g. 3 or 0)")
+    if retries < 0:
+        raise StoreError(f"the store retries must be 0 or more, not {retries} (${ENV_RETRIES} or retries=)")
+    return retries
+
+
+def _number_setting(value: T | None, variable: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+    """``value`` when given, else the environment variable ``variable`` when set, else ``default``."""
+    if value is not None:
+        return value
+    configured = os.environ.get(variable, "").strip()
+    if not configured:
+        return default
+    try:
+        return parse(configured)
+    except ValueError:
+        raise StoreError(f"{variable}={configured!r} is not {expected}") from None
+
+
 def _latest_ttl(value: float | None) -> float:
     if value is not None:
         return float(value)
@@ -615,19 +824,57 @@ def _hash_in_ref(data: bytes, path: str, url: str) -> str:
         return validate_hash(data.decode("ascii").strip(), allow_prefix=False)
     except (UnicodeDecodeError, InvalidNameError):
         raise IntegrityError(
-            f"the ref {path} in the store {url} does not hold a full hash ({data[:80]!r}); it was altered or "
-            "damaged. Point it at a good version with `remoteimport rollback NAME HASH`."
+            f"the ref {path} in the store {url} does not hold a full hash ({_describe_ref(data)}); it was altered "
+            "or damaged. Point it at a good version with `remoteimport rollback NAME HASH`."
         ) from None
+
+
+def _describe_ref(data: bytes) -> str:
+    """What a bad ref holds, for messages: its text only when it looks like (part of) a hash, so a message
+    never carries the bytes of some other file that ended up there."""
+    text = data.strip()
+    if not text:
+        return "it is empty"
+    if len(text) <= 2 * HASH_LENGTH and re.fullmatch(rb"[0-9a-fA-F]+", text):
+        return f"it holds {text.decode('ascii')!r}"
+    return f"it holds {len(data)} bytes that are not a hash"
 
 
 def _history_entry(data: bytes, path: str, url: str) -> Version:
     try:
         return Version.from_json(json.loads(data))
-    except (ValueError, KeyError, TypeError, InvalidNameError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, InvalidNameError) as exc:
         raise IntegrityError(
-            f"the history entry {path} in the store {url} is malformed ({type(exc).__name__}: {exc}); it was "
+            f"the history entry {path} in the store {url} is malformed ({_describe_history_error(exc)}); it was "
             "altered or damaged. Remove that one file to repair the history."
         ) from None
+
+
+def _describe_history_error(exc: BaseException) -> str:
+    """What is wrong with a history entry, without quoting its contents (they may be another file's)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON: {exc.msg} at byte {exc.pos}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, KeyError):
+        return f"the key {exc.args[0]!r} is missing"
+    return f"a field has a wrong type or value ({type(exc).__name__})"
+
+
+def _is_valid_name(text: str) -> bool:
+    try:
+        validate_name(text)
+    except InvalidNameError:
+        return False
+    return True
+
+
+def _file_names_under(folder: str) -> list[str]:
+    """The names of the files anywhere under a local ``folder`` ([] when there is none). Links to folders are
+    not walked into: a planted one must not send a listing across the disk."""
+    return [name for _, _, files in os.walk(folder) for name in files if not name.startswith(TEMPORARY_PREFIX)]
 
 
 def _backend_hint(url: str) -> str:
