@@ -40,6 +40,7 @@ __all__ = [
     "BlobHeader",
     "decode_blob",
     "encode_blob",
+    "legacy_signed_message",
     "make_header",
     "read_header",
     "signed_message",
@@ -52,7 +53,8 @@ FORMAT_VERSION = 2
 
 _HEADER_LENGTH = struct.Struct(">I")
 _PREFIX_SIZE = len(MAGIC) + _HEADER_LENGTH.size
-_SIGNATURE_DOMAIN = b"remoteimport-signature-v1\x00"
+_SIGNATURE_DOMAIN = b"remoteimport-signature-v2\x00"
+_LEGACY_SIGNATURE_DOMAIN = b"remoteimport-signature-v1\x00"
 
 
 @dataclass(frozen=True)
@@ -164,18 +166,38 @@ def _integrity_error(source: str, problem: str) -> IntegrityError:
 
 
 def signed_message(header: BlobHeader) -> bytes:
-    """The canonical bytes a signature covers: the class name, its content hash and the payload digest.
+    """The canonical bytes a signature covers: the **whole header** but the signature itself — name, hash,
+    payload digest and size, Python and cloudpickle versions, requirements, shipped source, format, module,
+    creation time and any field a newer writer adds — after a versioned domain tag.
 
-    Each part is NUL-terminated after a versioned domain tag, so no two headers share a message unless
-    all three parts are equal.
+    A store writer without the key can change none of them without the signature failing.
 
     >>> signed_message(make_header("A", "0" * 64, b""))[:26]
-    b'remoteimport-signature-v1\\x00'
+    b'remoteimport-signature-v2\x00'
+    """
+    document = header.to_json()
+    document.pop("signature", None)
+    return _SIGNATURE_DOMAIN + _canonical_json(document)
+
+
+def legacy_signed_message(header: BlobHeader) -> bytes:
+    """What signatures made before the whole header was signed covered: name, hash and payload digest only.
+
+    Such a signature leaves the other header fields open to a store writer, so it is never accepted; it is
+    recognised to say so, and to let ``remoteimport sign`` upgrade a publisher's own old signatures.
+
+    >>> legacy_signed_message(make_header("A", "0" * 64, b""))[:26]
+    b'remoteimport-signature-v1\x00'
     """
     parts = (header.name, header.hash, header.payload_sha256)
     if any("\x00" in part for part in parts):
         raise ValueError("cannot sign a header whose name, hash or payload digest contains a NUL character")
-    return _SIGNATURE_DOMAIN + b"\x00".join(part.encode("utf-8") for part in parts)
+    return _LEGACY_SIGNATURE_DOMAIN + b"\x00".join(part.encode("utf-8") for part in parts)
+
+
+def _canonical_json(document: dict[str, Any]) -> bytes:
+    """The one serialisation of a header: sorted keys, compact, ASCII (what :func:`encode_blob` writes)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def make_header(
@@ -222,14 +244,15 @@ def encode_blob(header: BlobHeader, payload: bytes) -> bytes:
     >>> encode_blob(make_header("A", "0" * 64, b"x"), b"x")[:8]
     b'RIMPORT\\x00'
     """
-    if header.format != FORMAT_VERSION:
-        raise ValueError(f"this remoteimport writes format {FORMAT_VERSION}, not {header.format}")
+    if not 1 <= header.format <= FORMAT_VERSION:
+        # Older formats are written only when re-signing a stored blob, whose payload is kept as it is.
+        raise ValueError(f"this remoteimport writes formats 1 to {FORMAT_VERSION}, not {header.format}")
     if header.payload_size != len(payload) or header.payload_sha256 != hashlib.sha256(payload).hexdigest():
         raise ValueError(
             f"header for {header.name!r} does not describe this payload (size or sha256 differ); "
             "build it with make_header(name, hash, payload)"
         )
-    header_bytes = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode("utf-8")
+    header_bytes = _canonical_json(header.to_json())
     return MAGIC + _HEADER_LENGTH.pack(len(header_bytes)) + header_bytes + payload
 
 
@@ -285,6 +308,8 @@ def _parse_header(header_bytes: memoryview, source: str) -> BlobHeader:
         parsed = json.loads(str(header_bytes, "utf-8"))
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
         raise _integrity_error(source, f"header is not valid UTF-8 JSON ({error})") from None
+    except RecursionError:  # e.g. 100,000 nested "[": no genuine header nests more than a few levels
+        raise _integrity_error(source, "header is JSON nested too deeply to be a blob header") from None
     if not isinstance(parsed, dict):
         raise _integrity_error(source, f"header is a JSON {type(parsed).__name__}, not an object")
     return BlobHeader.from_json(parsed, source=source)

@@ -245,6 +245,8 @@ def command_push(args: argparse.Namespace, out: Output) -> None:
     out.data(name=name, hash=full_hash, result=result, previous=previous, store=store.url, detail=pushed.detail)
     if result == "unchanged":
         detail = "unchanged: this exact code is already the latest version"
+    elif result == "signed":
+        detail = f"signed: the stored copy of this version {pushed.detail}"
     elif result == "repaired":
         detail = f"repaired: the stored copy of this version was replaced by a verified one; it was {pushed.detail}"
     elif result == "moved":
@@ -259,20 +261,44 @@ def command_push(args: argparse.Namespace, out: Output) -> None:
 
 
 def command_ls(args: argparse.Namespace, out: Output) -> None:
+    from remoteimport.errors import IntegrityError
+
     store = registry.resolve_store(args.store)
-    page = store.names(after=args.after, limit=args.limit + 1)  # one more: is there a next page?
-    more = len(page) > args.limit
-    latest = store.latest_many(page[: args.limit])  # one read per name on the page, concurrent
-    out.data(store=store.url, classes=[{"name": name, "latest": full} for name, full in latest.items()])
+    listing = store.scan_names(after=args.after, limit=args.limit + 1)  # one more: is there a next page?
+    page, more = listing.names[: args.limit], len(listing.names) > args.limit
+    damaged: dict[str, str] = {}
+    try:
+        latest = store.latest_many(page)  # one read per name on the page, concurrent
+    except IntegrityError:  # a damaged or planted ref: list the others and name it (on this error path only)
+        latest = {}
+        for name in page:
+            try:
+                latest[name] = store.latest(name)
+            except IntegrityError as exc:
+                latest[name], damaged[name] = None, str(exc)
+    out.data(
+        store=store.url,
+        classes=[
+            {"name": name, "latest": full, **({"damaged": damaged[name]} if name in damaged else {})}
+            for name, full in latest.items()
+        ],
+    )
+    if listing.skipped:  # only then: the document of a clean store keeps its shape
+        out.data(skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing.skipped])
     if more:
-        out.data(next_after=page[args.limit - 1])
+        out.data(next_after=page[-1])
     if not latest:
         out.line(f"no classes in the store {store.url} yet; push one with `remoteimport push module:Class`")
-        return
-    out.line(f"classes in the store {store.url}:")
-    out.line(table(["NAME", "LATEST"], [[name, (full or "-")[:SHORT_HASH]] for name, full in latest.items()]))
+    else:
+        out.line(f"classes in the store {store.url}:")
+        rows = [[name, "DAMAGED" if name in damaged else (full or "-")[:SHORT_HASH]] for name, full in latest.items()]
+        out.line(table(["NAME", "LATEST"], rows))
+    for name, problem in damaged.items():
+        out.line(f"damaged: {name}: {problem}")
+    for entry in listing.skipped:
+        out.line(f"skipped, not a class: {entry.path} ({entry.reason})")
     if more:
-        out.line(f"more: remoteimport ls --after {page[args.limit - 1]}")
+        out.line(f"more: remoteimport ls --after {page[-1]}")
 
 
 def command_log(args: argparse.Namespace, out: Output) -> None:
@@ -359,6 +385,16 @@ def command_hash(args: argparse.Namespace, out: Output) -> None:
     out.line(full_hash)
 
 
+def command_sign(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    name, _, version = args.reference.partition("@")
+    outcomes = registry.sign(name, version or None, store=store, key=args.key, include_unsigned=args.include_unsigned)
+    out.data(name=name, store=store.url, versions=[{"hash": h, "outcome": o} for h, o in outcomes.items()])
+    for full_hash, outcome in outcomes.items():
+        out.line(f"{name}@{full_hash[:SHORT_HASH]}  {outcome}")
+    out.line(f"  store: {store.url}")
+
+
 def command_rollback(args: argparse.Namespace, out: Output) -> None:
     store = registry.resolve_store(args.store)
     full_hash = registry.rollback(args.name, args.hash, store=store)
@@ -415,10 +451,19 @@ def command_keygen(args: argparse.Namespace, out: Output) -> None:
 
 
 def command_verify(args: argparse.Namespace, out: Output) -> None:
+    from remoteimport.errors import IntegrityError
+
     store = registry.resolve_store(args.store)
+    listing = store.scan_names()
     report, problems = [], 0
-    for name in store.names():
-        for full_hash in store.blob_hashes(name):
+    for name in listing.names:
+        try:
+            hashes = store.blob_hashes(name)
+        except IntegrityError as exc:  # e.g. a link planted as the name's blob folder
+            problems += 1
+            report.append({"name": name, "hash": None, "state": "DAMAGED", "detail": str(exc)})
+            continue
+        for full_hash in hashes:
             where = store.blob_path(name, full_hash)
             try:
                 header = decode_blob(
@@ -431,17 +476,22 @@ def command_verify(args: argparse.Namespace, out: Output) -> None:
             problems += not acceptable
             report.append({"name": name, "hash": full_hash, "state": state, "detail": signature})
     out.data(store=store.url, versions=report, problems=problems)
+    if listing.skipped:
+        out.data(skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing.skipped])
     if not report:
         out.line(f"no versions in the store {store.url}")
-        return
-    out.line(f"verified {len(report)} versions in the store {store.url} (payload digests and signatures):")
-    out.line(
-        table(
-            ["NAME", "HASH", "STATE", "DETAIL"],
-            [[r["name"], r["hash"][:SHORT_HASH], r["state"], r["detail"]] for r in report],
+    else:
+        out.line(f"verified {len(report)} versions in the store {store.url} (payload digests and signatures):")
+        out.line(
+            table(
+                ["NAME", "HASH", "STATE", "DETAIL"],
+                [[r["name"], (r["hash"] or "-")[:SHORT_HASH], r["state"], r["detail"]] for r in report],
+            )
         )
-    )
+    for entry in listing.skipped:
+        out.line(f"skipped, not a class: {entry.path} ({entry.reason})")
     if problems:
+        out.finish()  # --json: the report is printed even though the command fails
         raise CommandError(f"{problems} of {len(report)} versions are damaged or would be refused on this host")
 
 
@@ -609,6 +659,19 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd",
     ),
     (
+        "sign",
+        "sign stored versions over their whole header (or re-sign old-style signatures)",
+        "Sign the stored versions of NAME (all of them), or NAME@HASH (one), with the private key --key (default: "
+        f"${ENV_SIGNING_KEY}). Signatures made by releases before blob format 2 covered only the name, hash and "
+        "payload, and hosts that trust keys refuse them; this re-signs the versions your key signed that way. "
+        "Unsigned versions are signed only with --include-unsigned: you then vouch for what was written to the "
+        "store, so check them with `remoteimport show` first. Each version is loaded and re-hashed here before "
+        "it is signed (run it on the Python version it was pushed from); the history records a `sign`. Pushing a "
+        "class again with a signing key also signs its stored version.",
+        "remoteimport sign MyFilter --key ~/.remoteimport/publisher\n"
+        "remoteimport sign MyFilter@0123abcd --include-unsigned",
+    ),
+    (
         "keygen",
         "create an Ed25519 key pair for signing pushes",
         "Write a new Ed25519 private key at PATH (readable by you only) and its public key at PATH.pub. "
@@ -668,6 +731,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Output], int | None]] = {
     "status": command_status,
     "hash": command_hash,
     "rollback": command_rollback,
+    "sign": command_sign,
     "quickstart": command_quickstart,
     "keygen": command_keygen,
     "verify": command_verify,
@@ -721,6 +785,12 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     elif name == "keygen":
         parser.add_argument(
             "path", metavar="PATH", help="where to write the private key (the public key goes to PATH.pub)"
+        )
+    elif name == "sign":
+        parser.add_argument("reference", metavar="NAME[@HASH]", help="a class (all its versions) or one version")
+        parser.add_argument("--key", metavar="PATH", help=f"the private key (default: ${ENV_SIGNING_KEY})")
+        parser.add_argument(
+            "--include-unsigned", action="store_true", help="also sign unsigned versions (you vouch for them)"
         )
     elif name == "rollback":
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")

@@ -12,9 +12,13 @@ travels by reference, and the class's hash still covers the original ``__init__`
 encodes an installed closure by its name and the contents of its cells). See docs/configs.md for why, and
 for when to pickle a trained instance instead.
 
+A config is input from outside, so ``build`` constructs **only classes from the store** (through the trust
+policy of the namespace's store): an installed class (``package.module:Class``) is built only when the caller
+allows it by name, because constructing one can run anything (``subprocess:Popen``)::
+
     >>> import remoteimport
     >>> config = {"clazz": "fractions:Fraction", "params": {"numerator": 3, "denominator": 4}}
-    >>> remoteimport.build(config)
+    >>> remoteimport.build(config, allow=["fractions:Fraction"])
     Fraction(3, 4)
 """
 
@@ -24,9 +28,10 @@ import contextlib
 import importlib
 import inspect
 import math
+import os
 import sys
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from remoteimport._startup import default_namespace
@@ -37,9 +42,10 @@ from remoteimport.names import format_reference, parse_reference, validate_hash,
 if TYPE_CHECKING:
     from remoteimport.store import Store
 
-__all__ = ["ConfigError", "dump", "build", "recorded_arguments"]
+__all__ = ["ConfigError", "ENV_BUILD_ALLOW", "dump", "build", "recorded_arguments"]
 
 _CONFIG_KEYS = ("clazz", "params")
+ENV_BUILD_ALLOW = "REMOTEIMPORT_BUILD_ALLOW"  # comma-separated installed classes build() may construct
 
 
 class ConfigError(RemoteImportError, ValueError):
@@ -273,19 +279,41 @@ def _unrecorded_message(cls: type, path: str) -> str:
 # build
 
 
-def build(config: dict[str, Any], store: Store | str | None = None) -> Any:
-    """A new object from a config made by :func:`dump` (or written by hand).
+def build(config: dict[str, Any], store: Store | str | None = None, *, allow: Iterable[str] | None = None) -> Any:
+    """A new object from a config made by :func:`dump` (or written by hand, or received from anyone).
 
-    ``clazz`` is ``namespace.Name@hash`` (exactly that version; a prefix of 8+ hex digits works too),
-    ``namespace.Name`` (the latest version, or the pin of an active lock), or ``package.module:Class``
-    for an installed class. Remote classes come through the import hook when the namespace is installed
-    (with its lock and trusted keys) and ``store`` is None or the hook's store; else from ``store``
-    (default: the default store) at exactly the named version.
+    ``clazz`` is ``namespace.Name@hash`` (exactly that version; a prefix of 8+ hex digits works too) or
+    ``namespace.Name`` (the latest version, or the pin of an active lock). Such a class comes through the
+    import hook that serves the namespace — with its store, lock and trusted keys — when ``store`` is None or
+    that hook's store; else from ``store``, under ``store``'s trust policy *and* the namespace's. A namespace
+    no hook serves needs ``store``.
+
+    ``package.module:Class`` names an installed class, which is built only if ``allow`` (or
+    ``$REMOTEIMPORT_BUILD_ALLOW``, comma-separated) lists it — ``"package.module:Class"``, or
+    ``"package.module:*"`` for every class of that module; else :class:`ConfigError` before anything is
+    imported.
     """
-    return _build_object(config, store, "config")
+    allowed = _allowed_installed_classes(allow)
+    return _build_object(config, store, "config", allowed)
 
 
-def _build_object(config: Any, store: Any, path: str) -> Any:
+def _allowed_installed_classes(allow: Iterable[str] | None) -> frozenset[str]:
+    if isinstance(allow, str):
+        raise ConfigError(f"allow must be a list of 'package.module:Class' names, not the string {allow!r}")
+    given = list(allow or [])
+    given += [part.strip() for part in os.environ.get(ENV_BUILD_ALLOW, "").split(",") if part.strip()]
+    for entry in given:
+        module_name, colon, qualname = entry.partition(":") if isinstance(entry, str) else ("", "", "")
+        names_ok = all(part.isidentifier() for part in module_name.split("."))
+        if not colon or not names_ok or not (qualname == "*" or all(p.isidentifier() for p in qualname.split("."))):
+            raise ConfigError(
+                f"invalid allow entry {entry!r} (argument or ${ENV_BUILD_ALLOW}): expected 'package.module:Class' "
+                "or 'package.module:*'"
+            )
+    return frozenset(given)
+
+
+def _build_object(config: Any, store: Any, path: str, allowed: frozenset[str]) -> Any:
     if not isinstance(config, dict) or "clazz" not in config:
         raise ConfigError(f"{path} is not a config: expected a dict {{'clazz': ..., 'params': {{...}}}}")
     unknown = sorted(set(config) - set(_CONFIG_KEYS))
@@ -294,52 +322,83 @@ def _build_object(config: Any, store: Any, path: str) -> Any:
     params = config.get("params", {})
     if not isinstance(params, dict) or not all(isinstance(key, str) for key in params):
         raise ConfigError(f"{path}['params'] must be a dict of parameter names to values")
-    cls = resolve_class(config["clazz"], store)
-    arguments = {name: _build_value(value, store, f"{path}.{name}") for name, value in params.items()}
+    cls = resolve_class(config["clazz"], store, allow=allowed, path=path)
+    arguments = {name: _build_value(value, store, f"{path}.{name}", allowed) for name, value in params.items()}
     return _construct(cls, arguments, config["clazz"], path)
 
 
-def _build_value(value: Any, store: Any, path: str) -> Any:
+def _build_value(value: Any, store: Any, path: str, allowed: frozenset[str]) -> Any:
     if isinstance(value, dict):
         if "clazz" in value:
-            return _build_object(value, store, path)
-        return {key: _build_value(item, store, f"{path}[{key!r}]") for key, item in value.items()}
+            return _build_object(value, store, path, allowed)
+        return {key: _build_value(item, store, f"{path}[{key!r}]", allowed) for key, item in value.items()}
     if isinstance(value, list):
-        return [_build_value(item, store, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [_build_value(item, store, f"{path}[{index}]", allowed) for index, item in enumerate(value)]
     return value
 
 
-def resolve_class(clazz: Any, store: Store | str | None = None) -> type:
-    """The class a config's ``clazz`` names: ``namespace.Name[@hash]`` or ``package.module:Class``."""
+def resolve_class(
+    clazz: Any, store: Store | str | None = None, *, allow: Iterable[str] = (), path: str = "clazz"
+) -> type:
+    """The class a config's ``clazz`` names: ``namespace.Name[@hash]``, or ``package.module:Class`` when
+    ``allow`` lists it (see :func:`build`)."""
     if not isinstance(clazz, str):
         raise ConfigError(f"clazz must be a string such as 'labchain_remote.MyFilter@<hash>', not {clazz!r}")
     if ":" in clazz:
-        return _installed_class(clazz)
+        return _installed_class(clazz, frozenset(allow), path)
     reference = parse_reference(clazz)  # InvalidNameError for anything malformed, before any storage access
     from remoteimport import hook
-    from remoteimport.registry import get_version, resolve_store
+    from remoteimport.loader import load_class
+    from remoteimport.registry import resolve_store
 
     finder = hook.installed().get(reference.namespace)
+    if finder is None and store is None:
+        finder = _start_zero_code_finder(reference.namespace)
     if finder is not None and (store is None or resolve_store(store) == finder.store):
         if reference.version is None:
             return finder.latest_class(reference.name)  # honours the namespace's lock
         return getattr(importlib.import_module(clazz), reference.name)
+    if store is None:
+        raise ConfigError(
+            f"{path}: no import hook serves the namespace {reference.namespace!r} on this host, so {clazz!r} has no "
+            f"store (and no trust policy) to come from. Serve it first — remoteimport.install(STORE, "
+            f"namespace={reference.namespace!r}, trusted_keys=[...]) — or pass build(config, store=STORE)."
+        )
     target = resolve_store(store)
     version = reference.version
     if version is None:
         version = target.latest(reference.name)
         if version is None:
             raise target.name_not_found(reference.name, namespace=reference.namespace)
-    return get_version(reference.name, version, store=target, namespace=reference.namespace)
+    full_hash = target.resolve(reference.name, version, namespace=reference.namespace)
+    return load_class(target, reference.namespace, reference.name, full_hash)
 
 
-def _installed_class(clazz: str) -> type:
+def _start_zero_code_finder(namespace: str) -> Any:
+    """The real finder of a namespace the start-up hook (``$REMOTEIMPORT_STORE``) waits for, installed now."""
+    from remoteimport import hook
+
+    if not any(getattr(f, "remoteimport_startup", False) and f.namespace == namespace for f in sys.meta_path):
+        return None
+    importlib.import_module(namespace)
+    return hook.installed().get(namespace)
+
+
+def _installed_class(clazz: str, allowed: frozenset[str], path: str) -> type:
     module_name, _, qualname = clazz.partition(":")
     parts = qualname.split(".")
     if not all(p.isidentifier() for p in module_name.split(".")) or not all(p.isidentifier() for p in parts):
         raise ConfigError(
             f"invalid clazz {clazz!r}: expected 'package.module:Class' for an installed class or "
             "'namespace.Name@<hash>' for a stored one"
+        )
+    if clazz not in allowed and f"{module_name}:*" not in allowed:
+        # Checked before the import: importing a module runs its code (`this:X` prints a poem).
+        raise ConfigError(
+            f"refused {path}: clazz {clazz!r} is an installed class, and build() constructs only classes from the "
+            "store unless the caller allows an installed one (constructing it could run anything). Nothing was "
+            f"imported. If this config is trusted, allow it: build(config, allow=[{clazz!r}]) or "
+            f"{ENV_BUILD_ALLOW}={clazz}"
         )
     found: Any = importlib.import_module(module_name)
     for index, part in enumerate(parts):

@@ -528,14 +528,26 @@ class _Encoder:
         self.digests: dict[int, str] = {}  # id -> digest of a self-contained object already encoded
         self.keepalive: list[Any] = []  # holds encoded objects so their ids stay unique during the walk
         self.root_object: Any = None  # hashed by content even when installed or loaded from a store
+        self.too_deep_at: str | None = None  # path of the innermost value when the recursion limit was hit
 
     def root(self, obj: Any) -> str:
         """The object asked about is always encoded by content, even when it comes from an installed
         package or a store (where it would be referenced by name as a dependency)."""
         out: list[str] = []
         self.root_object = obj
-        self.value(obj, out, obj.__qualname__)
+        try:
+            self.value(obj, out, obj.__qualname__)
+        except RecursionError:
+            raise self._too_deep(self.too_deep_at or obj.__qualname__) from None
         return "".join(out)
+
+    def _too_deep(self, path: str) -> UnhashableObjectError:
+        shown = path if len(path) <= 160 else f"{path[:120]}...{path[-30:]}"
+        return UnhashableObjectError(
+            f"cannot hash {shown}: nested too deeply for the hasher to follow (Python's recursion limit is "
+            f"{sys.getrecursionlimit()}). Store the data flatter, or as one str or bytes value "
+            "(e.g. json.dumps(...)), which hashes whatever the depth of its content"
+        )
 
     def _by_reference(self, obj: Any) -> bool:
         return obj is not self.root_object and not object_travels_by_value(obj)
@@ -619,85 +631,92 @@ class _Encoder:
     # -- dispatch ----------------------------------------------------------------------------------------
 
     def value(self, value: Any, out: list[str], path: str) -> None:  # noqa: C901 - one flat dispatch table
-        if value is None or value is Ellipsis or value is NotImplemented or type(value) is bool:
-            out.append(f"<{value}>")
-            return
-        encoder = self._registered_encoder(type(value))
-        if encoder is not None:
-            out.append(f"R{_qualified_name(type(value))}(")
-            self.value(encoder(value), out, f"{path} -> {type(value).__qualname__}")
-            out.append(")")
-            return
-        kind = type(value)
-        if kind in (int, float, complex, str, bytes):
-            out.append(_atom(value))
-        elif kind is bytearray:
-            out.append("B" + _atom(bytes(value)))
-        elif kind is tuple:
-            self._container(value, out, "T", value, path)
-        elif kind is list:
-            self._container(value, out, "L", value, path)
-        elif kind in (dict, types.MappingProxyType):
-            self._sorted(value, out, "D", ((k, v) for k, v in value.items()), path)
-        elif kind in (set, frozenset):
-            self._sorted(value, out, "S" if kind is set else "F", value, path)
-        elif kind is range:
-            out.append(f"range({value.start},{value.stop},{value.step})")
-        elif kind is slice:
-            self._container(value, out, "slice", (value.start, value.stop, value.step), path)
-        elif isinstance(value, enum.Flag):
-            # By value: a combination's .name is None on 3.10 and "A|B" from 3.11 on.
-            out.append("Flag(")
-            self.value(type(value), out, path)
-            self.value(value.value, out, path)
-            out.append(")")
-        elif isinstance(value, enum.Enum):
-            out.append("E(")
-            self.value(type(value), out, path)
-            out.append(_atom(value.name) + ")")
-        elif _is_typing_object(value):
-            self.typing_object(value, out, path)
-        elif isinstance(value, types.ModuleType):
-            out.append("M" + _atom(value.__name__))
-        elif isinstance(value, type):
-            self.klass(value, out, path)
-        elif isinstance(value, types.FunctionType) and _is_singledispatch(value):
-            self._container(value, out, "singledispatch", (dict(value.registry),), path)
-        elif isinstance(value, functools.singledispatchmethod):
-            self._container(value, out, "singledispatchmethod", (dict(value.dispatcher.registry),), path)
-        elif isinstance(value, types.FunctionType):
-            self.function(value, out, path)
-        elif isinstance(value, _FUNCTION_WRAPPERS):
-            out.append(f"{kind.__name__}(")
-            self.value(value.__func__, out, path)
-            out.append(")")
-        elif isinstance(value, types.MethodType):
-            self._container(value, out, "method", (value.__func__, value.__self__), path)
-        elif isinstance(value, property):
-            self._container(value, out, "property", (value.fget, value.fset, value.fdel), path)
-        elif isinstance(value, functools.cached_property):
-            self._container(value, out, "cached_property", (value.func,), path)
-        elif isinstance(value, (functools.partial, functools.partialmethod)):
-            args = (value.func, tuple(value.args), dict(value.keywords))
-            self._container(value, out, f"{kind.__name__}", args, path)
-        elif type(value).__name__ == "_lru_cache_wrapper" and hasattr(value, "cache_parameters"):
-            params = value.cache_parameters()
-            self._container(value, out, "lru_cache", (value.__wrapped__, params["maxsize"], params["typed"]), path)
-        elif isinstance(value, _BUILTIN_CALLABLES):
-            self.builtin(value, out, path)
-        elif isinstance(value, typing.TypeVar):
-            args = (
-                value.__name__,
-                value.__bound__,
-                value.__constraints__,
-                value.__covariant__,
-                value.__contravariant__,
-            )
-            self._container(value, out, "TypeVar", args, path)
-        elif isinstance(value, (tuple, list, dict, set, frozenset, int, float, str, bytes)):
-            self.builtin_subclass(value, out, path)
-        else:
-            self.reduced(value, out, path)
+        try:
+            if value is None or value is Ellipsis or value is NotImplemented or type(value) is bool:
+                out.append(f"<{value}>")
+                return
+            encoder = self._registered_encoder(type(value))
+            if encoder is not None:
+                out.append(f"R{_qualified_name(type(value))}(")
+                self.value(encoder(value), out, f"{path} -> {type(value).__qualname__}")
+                out.append(")")
+                return
+            kind = type(value)
+            if kind in (int, float, complex, str, bytes):
+                out.append(_atom(value))
+            elif kind is bytearray:
+                out.append("B" + _atom(bytes(value)))
+            elif kind is tuple:
+                self._container(value, out, "T", value, path)
+            elif kind is list:
+                self._container(value, out, "L", value, path)
+            elif kind in (dict, types.MappingProxyType):
+                self._sorted(value, out, "D", ((k, v) for k, v in value.items()), path)
+            elif kind in (set, frozenset):
+                self._sorted(value, out, "S" if kind is set else "F", value, path)
+            elif kind is range:
+                out.append(f"range({value.start},{value.stop},{value.step})")
+            elif kind is slice:
+                self._container(value, out, "slice", (value.start, value.stop, value.step), path)
+            elif isinstance(value, enum.Flag):
+                # By value: a combination's .name is None on 3.10 and "A|B" from 3.11 on.
+                out.append("Flag(")
+                self.value(type(value), out, path)
+                self.value(value.value, out, path)
+                out.append(")")
+            elif isinstance(value, enum.Enum):
+                out.append("E(")
+                self.value(type(value), out, path)
+                out.append(_atom(value.name) + ")")
+            elif _is_typing_object(value):
+                self.typing_object(value, out, path)
+            elif isinstance(value, types.ModuleType):
+                out.append("M" + _atom(value.__name__))
+            elif isinstance(value, type):
+                self.klass(value, out, path)
+            elif isinstance(value, types.FunctionType) and _is_singledispatch(value):
+                self._container(value, out, "singledispatch", (dict(value.registry),), path)
+            elif isinstance(value, functools.singledispatchmethod):
+                self._container(value, out, "singledispatchmethod", (dict(value.dispatcher.registry),), path)
+            elif isinstance(value, types.FunctionType):
+                self.function(value, out, path)
+            elif isinstance(value, _FUNCTION_WRAPPERS):
+                out.append(f"{kind.__name__}(")
+                self.value(value.__func__, out, path)
+                out.append(")")
+            elif isinstance(value, types.MethodType):
+                self._container(value, out, "method", (value.__func__, value.__self__), path)
+            elif isinstance(value, property):
+                self._container(value, out, "property", (value.fget, value.fset, value.fdel), path)
+            elif isinstance(value, functools.cached_property):
+                self._container(value, out, "cached_property", (value.func,), path)
+            elif isinstance(value, (functools.partial, functools.partialmethod)):
+                args = (value.func, tuple(value.args), dict(value.keywords))
+                self._container(value, out, f"{kind.__name__}", args, path)
+            elif type(value).__name__ == "_lru_cache_wrapper" and hasattr(value, "cache_parameters"):
+                params = value.cache_parameters()
+                self._container(value, out, "lru_cache", (value.__wrapped__, params["maxsize"], params["typed"]), path)
+            elif isinstance(value, _BUILTIN_CALLABLES):
+                self.builtin(value, out, path)
+            elif isinstance(value, typing.TypeVar):
+                args = (
+                    value.__name__,
+                    value.__bound__,
+                    value.__constraints__,
+                    value.__covariant__,
+                    value.__contravariant__,
+                )
+                self._container(value, out, "TypeVar", args, path)
+            elif isinstance(value, (tuple, list, dict, set, frozenset, int, float, str, bytes)):
+                self.builtin_subclass(value, out, path)
+            else:
+                self.reduced(value, out, path)
+        except RecursionError:
+            # Nested deeper than the interpreter lets us follow. Note the innermost path only (no calls here:
+            # the stack is full); root() turns it into an error that names it.
+            if self.too_deep_at is None:
+                self.too_deep_at = path
+            raise
 
     def _registered_encoder(self, kind: type) -> Callable[[Any], Any] | None:
         if not _ENCODERS:
@@ -862,6 +881,8 @@ class _Encoder:
         """Any other object, by the pickle protocol's description of it: constructor, arguments, state."""
         try:
             reduced = value.__reduce_ex__(4)
+        except RecursionError:
+            raise  # the stack is full (deep nesting), not a verdict on the object: see value()
         except Exception as exc:
             raise self._fail(value, path, str(exc)) from None
         if isinstance(reduced, str) or not isinstance(reduced, tuple) or len(reduced) < 2:

@@ -30,8 +30,9 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
+from remoteimport import loader
 from remoteimport._startup import default_namespace
-from remoteimport.loader import load_class
+from remoteimport.errors import NameNotFoundError
 from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
 from remoteimport.registry import resolve_store
@@ -61,6 +62,13 @@ class RemoteFinder(importlib.abc.MetaPathFinder):
             return None
         name, version = split_versioned(fullname[len(self.namespace) + 1 :])  # raises on malformed names
         if version is None:
+            # Reached by `import ns.Name`, and by `from ns import Name` once the namespace's __getattr__ found no
+            # such class: then the store's message (which store, which close names) is what the user needs. It
+            # carries no module name, or the import system would swallow it and say only "cannot import name".
+            try:
+                self.latest_class(name)
+            except NameNotFoundError as missing:
+                raise NameNotFoundError(str(missing)) from None
             raise ImportError(
                 f"{fullname} is a class, not a module: write `from {self.namespace} import {name}` for the "
                 f"latest version, or import `{self.namespace}.{name}@<hash>` for an exact one",
@@ -99,9 +107,18 @@ class _NamespaceLoader(importlib.abc.Loader):
         module.__path__ = []
 
         def __getattr__(attribute: str) -> type:
-            if attribute.startswith("_"):
+            if attribute.startswith("__") and attribute.endswith("__"):
+                # Probed by the import system and tools (__path__, __file__, __wrapped__ ...): never a class of
+                # the store, never worth a request. `_Private` is an ordinary class name.
                 raise AttributeError(f"module {namespace!r} has no attribute {attribute!r}")
-            return _finder_for(namespace).latest_class(attribute)
+            try:
+                return _finder_for(namespace).latest_class(attribute)
+            except NameNotFoundError as missing:
+                if missing.name != f"{namespace}.{attribute}":
+                    raise  # another name is missing (a dependency)
+                # A name the store lacks is an absent attribute, so hasattr() and getattr(m, X, default) work;
+                # `from namespace import X` then asks the finder for `namespace.X`, which gives the store's message.
+                raise AttributeError(str(missing), name=attribute) from missing
 
         def __dir__() -> list[str]:
             return _finder_for(namespace).names()
@@ -125,7 +142,7 @@ class _VersionLoader(importlib.abc.Loader):
             # whatever sys.modules holds once exec_module is done).
             sys.modules[module.__name__] = importlib.import_module(full_name)
             return
-        load_class(self.finder.store, self.finder.namespace, self.name, full_hash)
+        loader.load_class(self.finder.store, self.finder.namespace, self.name, full_hash)
 
 
 def _finder_for(namespace: str) -> RemoteFinder:
@@ -169,6 +186,7 @@ def install(
             if getattr(startup, "namespace", None) == namespace:
                 sys.meta_path.remove(startup)
         _FINDERS[finder.namespace] = finder
+        loader.serve_namespace(finder.namespace, resolved.trust)
         sys.meta_path.append(finder)
     return finder
 
@@ -184,6 +202,7 @@ def uninstall(namespace: str | RemoteFinder | None = None) -> None:
         finder = _FINDERS.pop(name, None)
         if finder is not None and finder in sys.meta_path:
             sys.meta_path.remove(finder)
+        loader.stop_serving(name)
         for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[module_name]
 

@@ -18,6 +18,7 @@ before the unpickled class has re-hashed to the hash it is stored under.
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import sys
 import threading
@@ -35,27 +36,67 @@ from remoteimport.errors import (
 )
 from remoteimport.hashing import class_hash
 from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
+from remoteimport.signing import TrustPolicy
 from remoteimport.store import Store
 
 __all__ = ["load_class", "stored_blob_problem"]
 
-_LOADED: dict[tuple[str, str, str], type] = {}
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    cls: type
+    header: BlobHeader  # of the blob it was accepted from: what a later, stricter policy is checked against
+
+
+_LOADED: dict[tuple[str, str, str], _Loaded] = {}
 _LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+# namespace -> the trust policy of the store the import hook serves it from (hook.install)
+_NAMESPACE_POLICIES: dict[str, TrustPolicy] = {}
+
+
+def serve_namespace(namespace: str, policy: TrustPolicy) -> None:
+    """Make ``policy`` the namespace's: every later load under it (hook, ``get_version``, configs, pickled
+    instances) must satisfy it too, and versions already published under a policy it refuses are withdrawn, so
+    importing them again goes through the check. Called by :func:`remoteimport.install`."""
+    with _LOCKS_GUARD:
+        _NAMESPACE_POLICIES[namespace] = policy
+        for key, loaded in list(_LOADED.items()):
+            if key[0] == namespace and not policy.accepts(loaded.header):
+                del _LOADED[key]
+                sys.modules.pop(format_reference(*key), None)
+
+
+def stop_serving(namespace: str) -> None:
+    """Forget the namespace's policy (:func:`remoteimport.uninstall`)."""
+    with _LOCKS_GUARD:
+        _NAMESPACE_POLICIES.pop(namespace, None)
 
 
 def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
-    """Load one verified version, once per process, published as module ``namespace.Name@full_hash``."""
+    """Load one verified version, once per process, published as module ``namespace.Name@full_hash``.
+
+    The store's trust policy and the namespace's (when the hook serves it) apply to every call: a version
+    loaded earlier under a weaker policy is handed out only once this store's copy passes this call's policies
+    (the class is not unpickled again: one hash, one class)."""
     key = (validate_namespace(namespace), validate_name(name), validate_hash(full_hash, allow_prefix=False))
+    policies = _policies(store, namespace)
     with _LOCKS_GUARD:
         lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
     with lock:
         loaded = _LOADED.get(key)
+        if loaded is not None and not all(policy.accepts(loaded.header) for policy in policies):
+            blob, _ = _trusted_blob(store, namespace, name, full_hash, policies)
+            loaded = _LOADED[key] = _Loaded(loaded.cls, blob.header)
         if loaded is None:
-            loaded = _unpickle_verified(store, namespace, name, full_hash)
-            _LOADED[key] = loaded
-        _publish(format_reference(namespace, name, full_hash), name, loaded, full_hash)
-        return loaded
+            loaded = _LOADED[key] = _unpickle_verified(store, namespace, name, full_hash)
+        _publish(format_reference(namespace, name, full_hash), name, loaded.cls, full_hash)
+        return loaded.cls
+
+
+def _policies(store: Store, namespace: str) -> list[TrustPolicy]:
+    served = _NAMESPACE_POLICIES.get(namespace)
+    return [store.trust] if served is None or served == store.trust else [store.trust, served]
 
 
 def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> str | None:
@@ -65,7 +106,10 @@ def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> 
     where = store.blob_url(name, full_hash)
     try:
         store.trust.check(blob.header, where=where, local_store=True)  # no warning: this host is publishing
-    except UntrustedBlobError:
+        _check_host(blob.header, where)
+    except (UntrustedBlobError, IncompatibleBlobError):
+        # Refused here, or made for another Python or distributions this host lacks: this host cannot judge
+        # it, and replacing it would take it from the hosts it serves.
         return None
     try:
         class_from_blob(blob, where=where, signature_checked=bool(store.trust.trusted))
@@ -84,14 +128,8 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool) -> type:
     requirement, a cloudpickle payload it cannot read) and :class:`IntegrityError` when the class it holds
     is not the class its hash names."""
     header = blob.header
-    name, full_hash = header.name, header.hash
-    label = f"{name}@{full_hash[:12]}"
-    if header.python != python_tag():
-        raise IncompatibleBlobError(
-            f"{label} was pushed from Python {header.python} but this is Python {python_tag()}: its payload "
-            f"holds bytecode for Python {header.python} only. Load it with Python {header.python} ({where})."
-        )
-    check_requirements(header.requirements, what=label)
+    label = _label(header)
+    _check_host(header, where)
     _register_source(header.source, label)
     try:
         cls = unpickle_class(blob.payload, label=label, sources=header.source)
@@ -105,26 +143,31 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool) -> type:
     if not isinstance(cls, type):
         raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
     actual = class_hash(cls)
-    if actual != full_hash:
+    if actual != header.hash:
         raise _rehash_error(header, where, actual, signature_checked=signature_checked)
     return cls
 
 
-def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) -> type:
+def _label(header: BlobHeader) -> str:
+    return f"{header.name}@{header.hash[:12]}"
+
+
+def _check_host(header: BlobHeader, where: str) -> None:
+    """Refuse, before unpickling, a blob made for another Python or needing distributions this host lacks."""
+    if header.python != python_tag():
+        raise IncompatibleBlobError(
+            f"{_label(header)} was pushed from Python {header.python} but this is Python {python_tag()}: its "
+            f"payload holds bytecode for Python {header.python} only. Load it with Python {header.python} ({where})."
+        )
+    check_requirements(header.requirements, what=_label(header))
+
+
+def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) -> _Loaded:
     where = store.blob_url(name, full_hash)
-    blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where)
+    policies = _policies(store, namespace)
+    blob, fetched = _trusted_blob(store, namespace, name, full_hash, policies)
     try:
-        store.trust.check(blob.header, where=where, local_store=store.is_local)
-    except UntrustedBlobError:
-        if fetched is not None or store.cache is None:
-            raise
-        # A cached copy this host does not trust is dropped, never more authoritative than the store:
-        # the store's copy faces the same check.
-        store.cache.discard(name, full_hash)
-        blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where, use_cache=False)
-        store.trust.check(blob.header, where=where, local_store=store.is_local)
-    try:
-        cls = class_from_blob(blob, where=where, signature_checked=bool(store.trust.trusted))
+        cls = class_from_blob(blob, where=where, signature_checked=any(policy.trusted for policy in policies))
     except IntegrityError:
         if store.cache is not None:
             store.cache.discard(name, full_hash)
@@ -133,7 +176,28 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     cls.__qualname__ = name
     if fetched is not None and store.cache is not None:
         store.cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
-    return cls
+    return _Loaded(cls, blob.header)
+
+
+def _trusted_blob(
+    store: Store, namespace: str, name: str, full_hash: str, policies: list[TrustPolicy]
+) -> tuple[Blob, bytes | None]:
+    """The verified blob, accepted by every policy: from the cache, else (or when the cached copy is refused:
+    a cached copy is never more authoritative than the store) from the store. The second item is the bytes read
+    from the store, None for a cache hit."""
+    where = store.blob_url(name, full_hash)
+    blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where)
+    try:
+        for policy in policies:
+            policy.check(blob.header, where=where, local_store=store.is_local)
+    except UntrustedBlobError:
+        if fetched is not None or store.cache is None:
+            raise
+        store.cache.discard(name, full_hash)
+        blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where, use_cache=False)
+        for policy in policies:
+            policy.check(blob.header, where=where, local_store=store.is_local)
+    return blob, fetched
 
 
 def _environments(header: BlobHeader) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import time
 import weakref
@@ -38,6 +39,7 @@ from remoteimport.errors import (
 from remoteimport.hashing import class_hash
 from remoteimport.loader import class_from_blob, load_class, stored_blob_problem
 from remoteimport.names import validate_hash, validate_name, validate_namespace
+from remoteimport.signing import ENV_SIGNING_KEY, SigningKey, signature_state, signing_key_from
 from remoteimport.store import Store, Version
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "versions",
     "get_version",
     "rollback",
+    "sign",
     "DEFAULT_NAMESPACE",
 ]
 
@@ -132,13 +135,14 @@ def push_target(cls: type, name: str | None = None, store: Store | str | None = 
 @dataclasses.dataclass(frozen=True)
 class PushResult:
     """What :func:`publish` did: ``action`` is ``"new"`` (blob written), ``"unchanged"`` (already stored and
-    latest), ``"moved"`` (already stored; ``latest`` now points at it) or ``"repaired"`` (a stored blob of
-    this version did not load on this host and was replaced by a verified one; ``detail`` says why)."""
+    latest), ``"moved"`` (already stored; ``latest`` now points at it), ``"repaired"`` (a stored blob of
+    this version did not load on this host and was replaced by a verified one) or ``"signed"`` (the stored
+    version was unsigned, or signed the old way, and is now signed by the push's key); ``detail`` says why."""
 
     name: str
     hash: str
     store: str
-    action: Literal["new", "unchanged", "moved", "repaired"]
+    action: Literal["new", "unchanged", "moved", "repaired", "signed"]
     detail: str = ""
 
 
@@ -156,41 +160,40 @@ def publish(cls: type, store: Store | str | None = None, name: str | None = None
 
     A stored blob of this version that is damaged, or that does not load and re-hash on this host (e.g.
     written by a release with a loader bug), is replaced by a freshly made blob that does — verified before it
-    is written — and the history records a ``repair``. A stored blob this host's trust policy refuses is never
-    unpickled here, nor replaced: another publisher may have signed it."""
+    is written — and the history records a ``repair``. With a signing key, a stored version that is unsigned
+    (or signed the old way by this key) is replaced by a signed blob and the history records a ``sign``. A
+    stored blob this host's trust policy refuses, or that another key signed, is never unpickled here, nor
+    replaced."""
     stored_name, target = push_target(cls, name, store)
     full_hash = class_hash(cls)
-    problem = _stored_problem(target.read_blob_if_present(stored_name, full_hash), target, stored_name, full_hash)
-    if problem is None:
+    state = _stored_state(target.read_blob_if_present(stored_name, full_hash), target, stored_name, full_hash)
+    if state.kind == "ok":
         action = "unchanged" if target.latest(stored_name) == full_hash else "moved"
         move = action == "moved"
     else:
-        data = _blob_bytes(cls, stored_name, full_hash, target)
-        if problem != _ABSENT:
-            _verify_fresh_blob(data, target, stored_name, full_hash, problem)
-            _LOG.warning("replaced the stored blob of %s@%s in %s: %s", stored_name, full_hash, target.url, problem)
-        # Absent (so no ref can point at it yet, and `latest` must move), or damaged: write it whole.
-        target.write_blob(stored_name, full_hash, data, known_absent=True)
-        action = "new" if problem == _ABSENT else "repaired"
+        data = _replacement(cls, target, stored_name, full_hash, state)
+        target.write_blob(stored_name, full_hash, data, known_absent=True)  # absent, or to be replaced
+        action = _ACTIONS[state.kind]
+        # A new version's `latest` must move (no ref can point at it yet); otherwise only if it points elsewhere.
         move = action == "new" or target.latest(stored_name) != full_hash
     if action != "unchanged":
         # The history entry before the pointer: a push that fails in between is completed by pushing again
         # (its entry may then appear twice). The other way round, `latest` would have moved with no entry,
         # and pushing again would find nothing to do.
-        history_action = _history_action(action == "repaired")
-        target.append_history(Version(stored_name, full_hash, time.time(), _python_version(), action=history_action))
+        entry = Version(stored_name, full_hash, time.time(), _python_version(), action=_HISTORY[state.kind])
+        target.append_history(entry)
         if move:
             target.set_latest(stored_name, full_hash)
-    return PushResult(stored_name, full_hash, target.url, action, "" if problem in (None, _ABSENT) else problem)
+    return PushResult(stored_name, full_hash, target.url, action, state.detail)
 
 
 def push_all(store: Store | str | None = None) -> dict[str, str]:
     """Push every ``@persist``-ed class of this process; return ``{name: full hash}``.
 
     The steps of :func:`push`, each one batch per store, concurrent on object stores (fsspec's async calls):
-    read every blob, write the missing ones (and replace any that does not load, as :func:`publish` does),
-    read ``latest`` where the blob was there, add the history entries, move the pointers (only once every blob
-    is complete)."""
+    read every blob, write the missing ones (and replace any that :func:`publish` would replace), read
+    ``latest`` where the blob was there, add the history entries, move the pointers (only once every blob is
+    complete)."""
     batches: dict[Store, list[tuple[str, type, str]]] = {}
     for key, cls in sorted(_PERSISTED.items()):
         stored_name, target = push_target(cls, key, store)
@@ -198,28 +201,22 @@ def push_all(store: Store | str | None = None) -> dict[str, str]:
     pushed: dict[str, str] = {}
     for target, items in batches.items():
         stored = target.read_blobs_if_present([(name, full_hash) for name, _, full_hash in items])
-        problems = {
-            (name, full_hash): _stored_problem(stored[(name, full_hash)], target, name, full_hash)
+        states = {
+            (name, full_hash): _stored_state(stored[(name, full_hash)], target, name, full_hash)
             for name, _, full_hash in items
         }
-        missing = {}
-        for name, cls, full_hash in items:
-            problem = problems[(name, full_hash)]
-            if problem is None:
-                continue
-            data = _blob_bytes(cls, name, full_hash, target)
-            if problem != _ABSENT:
-                _verify_fresh_blob(data, target, name, full_hash, problem)
-                _LOG.warning("replaced the stored blob of %s@%s in %s: %s", name, full_hash, target.url, problem)
-            missing[(name, full_hash)] = data
-        target.write_blobs(missing)
-        repaired = {key for key, problem in problems.items() if problem not in (None, _ABSENT)}
-        latest = target.latest_many([name for name, _, full_hash in items if (name, full_hash) not in missing])
+        written = {
+            (name, full_hash): _replacement(cls, target, name, full_hash, states[(name, full_hash)])
+            for name, cls, full_hash in items
+            if states[(name, full_hash)].kind != "ok"
+        }
+        target.write_blobs(written)
+        latest = target.latest_many([name for name, _, full_hash in items if (name, full_hash) not in written])
         moved = {name: full_hash for name, _, full_hash in items if latest.get(name, "") != full_hash}
         now = time.time()
         target.append_history_many(
             [
-                Version(name, full_hash, now, _python_version(), action=_history_action((name, full_hash) in repaired))
+                Version(name, full_hash, now, _python_version(), action=_HISTORY[states[(name, full_hash)].kind])
                 for name, full_hash in moved.items()
             ]
         )
@@ -228,48 +225,66 @@ def push_all(store: Store | str | None = None) -> dict[str, str]:
     return dict(sorted(pushed.items()))
 
 
-def _history_action(repaired: bool) -> str:
-    return "repair" if repaired else "push"
+@dataclasses.dataclass(frozen=True)
+class _StoredState:
+    """What a push must do about the stored blob of a version: ``ok`` (nothing), ``absent``, ``damaged``,
+    ``broken`` (intact but does not load here) or ``unsigned`` (to be signed with the push's key)."""
+
+    kind: Literal["ok", "absent", "damaged", "broken", "unsigned"]
+    detail: str = ""
 
 
-_ABSENT = "absent"
+_ACTIONS = {"absent": "new", "damaged": "repaired", "broken": "repaired", "unsigned": "signed"}
+_HISTORY = {"ok": "push", "absent": "push", "damaged": "repair", "broken": "repair", "unsigned": "sign"}
 _LOG = logging.getLogger("remoteimport")
 # (store URL, name, hash, payload digest) of stored blobs this process has seen load and re-hash
 _VERIFIED: set[tuple[str, str, str, str]] = set()
 
 
-def _stored_problem(data: bytes | None, target: Store, name: str, full_hash: str) -> str | None:
-    """None when ``data`` is an intact blob of ``name@full_hash`` that loads on this host (one of a newer
-    format counts: it is not ours to replace); else why it must be written: ``_ABSENT`` or what is wrong."""
+def _stored_state(data: bytes | None, target: Store, name: str, full_hash: str) -> _StoredState:
+    """Whether the stored ``data`` of ``name@full_hash`` serves as it is: intact, loading on this host (one of a
+    newer format counts: it is not ours to replace) and, when the push signs, signed."""
     if data is None:
-        return _ABSENT
+        return _StoredState("absent")
     try:
         blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=target.blob_url(name, full_hash))
     except IncompatibleBlobError:
-        return None
+        return _StoredState("ok")
     except IntegrityError as exc:
-        return f"damaged ({exc})"
+        return _StoredState("damaged", f"damaged ({exc})")
     key = (target.url, name, full_hash, blob.header.payload_sha256)
-    if key in _VERIFIED:
-        return None
-    problem = stored_blob_problem(target, name, full_hash, blob)
-    if problem is not None:
-        return f"it does not load on this host ({problem})"
-    _VERIFIED.add(key)
-    return None
+    if key not in _VERIFIED:
+        problem = stored_blob_problem(target, name, full_hash, blob)
+        if problem is not None:
+            return _StoredState("broken", f"it does not load on this host ({problem})")
+        _VERIFIED.add(key)
+    if target.signing_key is not None:
+        state = signature_state(blob.header, target.signing_key.public)
+        if state in ("unsigned", "legacy"):
+            what = "unsigned" if state == "unsigned" else "signed the old way (name, hash and payload only)"
+            return _StoredState("unsigned", f"it was {what}; now signed by {target.signing_key.public.fingerprint}")
+        if state == "invalid":
+            return _StoredState("ok", "signed by another key; left as it is")
+    return _StoredState("ok")
 
 
-def _verify_fresh_blob(data: bytes, target: Store, name: str, full_hash: str, replacing: str) -> None:
-    """A replacement must load: refuse to swap one blob that does not load for another."""
+def _replacement(cls: type, target: Store, name: str, full_hash: str, state: _StoredState) -> bytes:
+    """A fresh blob of ``cls`` for a version whose stored blob is ``state``. A replacement must load: one blob
+    that does not load is never swapped for another."""
+    data = _blob_bytes(cls, name, full_hash, target)
+    if state.kind == "absent":
+        return data
     where = target.blob_url(name, full_hash)
     try:
         class_from_blob(decode_blob(data, source=where), where=f"a fresh blob for {where}", signature_checked=True)
     except (RemoteImportError, ImportError) as exc:
         raise PushError(
-            f"cannot replace the stored blob of {name}@{full_hash} ({replacing}): a fresh blob of the class does "
+            f"cannot replace the stored blob of {name}@{full_hash} ({state.detail}): a fresh blob of the class does "
             f"not load on this host either ({type(exc).__name__}: {exc}). Nothing was written."
         ) from exc
     _VERIFIED.add((target.url, name, full_hash, decode_blob(data).header.payload_sha256))
+    _LOG.warning("replaced the stored blob of %s@%s in %s: %s", name, full_hash, target.url, state.detail)
+    return data
 
 
 def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
@@ -313,16 +328,82 @@ def versions(
 
 
 def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None) -> str:
-    """Point ``latest`` back at an earlier version (recorded in the history); return its full hash."""
+    """Point ``latest`` back at an earlier version (recorded in the history); return its full hash.
+
+    The version's blob must be intact (format, digest, name and hash checked; nothing is unpickled): a damaged
+    one raises :class:`IntegrityError` and nothing is changed."""
     validate_name(name)  # before the store is even opened
     validate_hash(hash_or_prefix)
     target = resolve_store(store)
     full_hash = target.resolve(name, hash_or_prefix)
-    if not target.has_blob(name, full_hash):
+    data = target.read_blob_if_present(name, full_hash)
+    if data is None:
         raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was changed")
+    where = target.blob_url(name, full_hash)
+    try:
+        decode_blob(data, expected_hash=full_hash, expected_name=name, source=where)
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"refusing to roll {name} back to {full_hash}, its blob is damaged: {exc}. Nothing was changed. "
+            "Pushing that version of the class again repairs the blob (and makes it the latest)."
+        ) from exc
     target.append_history(Version(name, full_hash, time.time(), _python_version(), action="rollback"))
     target.set_latest(name, full_hash)  # after its history entry, as in push
     return full_hash
+
+
+def sign(
+    name: str,
+    hash_or_prefix: str | None = None,
+    store: Store | str | None = None,
+    *,
+    key: str | os.PathLike[str] | SigningKey | None = None,
+    include_unsigned: bool = False,
+) -> dict[str, str]:
+    """Sign stored versions of ``name`` (one, or all when ``hash_or_prefix`` is None) with ``key`` (default:
+    the store's signing key, ``$REMOTEIMPORT_SIGNING_KEY``) over their whole header; return ``{hash: outcome}``.
+
+    Re-signs versions this key signed the old way (name, hash and payload only), and unsigned ones only with
+    ``include_unsigned`` (you vouch for what someone wrote to the store). Each is first loaded and re-hashed on
+    this host — so run it where that code may run, on the Python version it was pushed from — and the history
+    records a ``sign``. Versions signed by another key, damaged or not loading are left as they are."""
+    validate_name(name)
+    if hash_or_prefix is not None:
+        validate_hash(hash_or_prefix)
+    target = resolve_store(store)
+    signing_key = signing_key_from(key) if key is not None else target.signing_key
+    if signing_key is None:
+        raise PushError(f"no signing key: pass key=PATH or set {ENV_SIGNING_KEY} to the publisher's private key")
+    hashes = [target.resolve(name, hash_or_prefix)] if hash_or_prefix is not None else target.blob_hashes(name)
+    if not hashes:
+        raise target.name_not_found(name)
+    outcomes = {}
+    for full_hash in hashes:
+        outcomes[full_hash] = _sign_one(target, name, full_hash, signing_key, include_unsigned)
+    return outcomes
+
+
+def _sign_one(target: Store, name: str, full_hash: str, key: SigningKey, include_unsigned: bool) -> str:
+    where = target.blob_url(name, full_hash)
+    try:
+        blob = decode_blob(target.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where)
+    except (IntegrityError, IncompatibleBlobError) as exc:
+        return f"left as it is: {exc}"
+    state = signature_state(blob.header, key.public)
+    if state == "valid":
+        return "already signed by this key"
+    if state == "invalid":
+        signer = (blob.header.signature or {}).get("key", "?")
+        return f"left as it is: signed by {signer}, not by this key ({key.public.fingerprint})"
+    if state == "unsigned" and not include_unsigned:
+        return "left as it is: unsigned (sign unsigned versions with include_unsigned / --include-unsigned)"
+    try:
+        class_from_blob(blob, where=where, signature_checked=False)
+    except (RemoteImportError, ImportError) as exc:
+        return f"left as it is: it does not load on this host ({type(exc).__name__}: {exc})"
+    target.write_blob(name, full_hash, encode_blob(key.sign(blob.header), blob.payload), known_absent=True)
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="sign"))
+    return f"signed by {key.public.fingerprint} (it was {'unsigned' if state == 'unsigned' else 'signed the old way'})"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Ed25519 keys, blob signatures and the consumer's trust policy (with the ``cryptography`` package).
 
 A publisher signs with ``REMOTEIMPORT_SIGNING_KEY=path`` (or ``Store(..., signing_key=path)``); the signature
-covers the class name, its full hash and the payload digest (:func:`remoteimport.blob.signed_message`) and
-travels in the blob header. A consumer trusts public keys with ``REMOTEIMPORT_TRUSTED_KEYS=path[,path...]``
+covers the whole blob header but itself — name, hash, payload digest, Python version, requirements, shipped
+source, format... (:func:`remoteimport.blob.signed_message`) — and travels in the header. Signatures made by
+releases that covered only the name, hash and payload digest are refused, with the command that re-signs. A
+consumer trusts public keys with ``REMOTEIMPORT_TRUSTED_KEYS=path[,path...]``
 (or ``install(..., trusted_keys=[...])``); then only blobs signed by one of them are unpickled.
 
     >>> import tempfile, os
@@ -20,16 +22,17 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from remoteimport.blob import BlobHeader, signed_message
+from remoteimport.blob import BlobHeader, legacy_signed_message, signed_message
 from remoteimport.errors import RemoteImportError, UntrustedBlobError
 
 ENV_SIGNING_KEY = "REMOTEIMPORT_SIGNING_KEY"
 ENV_TRUSTED_KEYS = "REMOTEIMPORT_TRUSTED_KEYS"
 ENV_REQUIRE_SIGNATURES = "REMOTEIMPORT_REQUIRE_SIGNATURES"
 ALGORITHM = "ed25519"
+SCOPE = "header-v2"  # what a signature covers: the whole header (blob.signed_message); absent = name, hash, digest
 
 
 def _fingerprint(raw_public: bytes) -> str:
@@ -39,7 +42,7 @@ def _fingerprint(raw_public: bytes) -> str:
 @dataclass(frozen=True)
 class PublicKey:
     raw: bytes  # the 32 raw Ed25519 public-key bytes
-    source: str  # where it came from, for messages
+    source: str = field(compare=False)  # where it came from, for messages: not part of the key's identity
 
     @property
     def fingerprint(self) -> str:
@@ -69,11 +72,12 @@ class SigningKey:
         return PublicKey(raw, self.source + ".pub")
 
     def sign(self, header: BlobHeader) -> BlobHeader:
-        """The header with a signature over its name, hash and payload digest."""
-        value = self.private.sign(signed_message(header))
+        """The header with a signature over all of it (any signature it had is replaced)."""
+        value = self.private.sign(signed_message(header.with_signature(None)))
         return header.with_signature(
             {
                 "algorithm": ALGORITHM,
+                "scope": SCOPE,
                 "key": self.public.fingerprint,
                 "public_key": base64.b64encode(self.public.raw).decode("ascii"),
                 "value": base64.b64encode(value).decode("ascii"),
@@ -157,8 +161,18 @@ def signing_key_from(value: str | os.PathLike[str] | SigningKey | None) -> Signi
 
 @dataclass(frozen=True)
 class TrustPolicy:
+    """Which blobs a host accepts: signed by one of ``trusted`` (when any), and/or signed at all."""
+
     trusted: tuple[PublicKey, ...] = ()
     require_signatures: bool = False
+
+    def accepts(self, header: BlobHeader) -> bool:
+        """True when :meth:`check` would let ``header`` through (no warning, no exception)."""
+        try:
+            self.check(header, where="", local_store=True)
+        except UntrustedBlobError:
+            return False
+        return True
 
     @classmethod
     def resolve(cls, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey] | None = None) -> TrustPolicy:
@@ -201,15 +215,51 @@ class TrustPolicy:
                 f"{', '.join(sorted(trusted))}). If you trust that publisher, {how[0].lower()}{how[1:]} "
                 "Nothing was unpickled."
             )
-        try:
-            value = base64.b64decode(str(signature.get("value", "")), validate=True)
-        except ValueError:
-            value = b""
-        if signature.get("algorithm") != ALGORITHM or not key.verify(value, signed_message(header)):
+        state = signature_state(header, key)
+        if state == "legacy":
             raise UntrustedBlobError(
-                f"refused {what}: its signature claims the trusted key {signer} but does not match the name, "
-                "hash and payload — the blob or its header was altered. Nothing was unpickled."
+                f"refused {what}: it is signed by the trusted key {signer} the old way, which covers only its name, "
+                "hash and payload — its other header fields (Python version, requirements, source) are not "
+                f"protected. The publisher re-signs it with `{resign_command(header)}` (or by pushing the class "
+                "again with REMOTEIMPORT_SIGNING_KEY set). Nothing was unpickled."
             )
+        if state != "valid":
+            raise UntrustedBlobError(
+                f"refused {what}: its signature claims the trusted key {signer} but does not match the header — "
+                "the blob or its header was altered after signing. Nothing was unpickled."
+            )
+
+
+def resign_command(header: BlobHeader) -> str:
+    return f"remoteimport sign {header.name}@{header.hash} --key <private key>"
+
+
+def _decoded(signature: dict[str, str], field: str) -> bytes:
+    try:
+        return base64.b64decode(str(signature.get(field, "")), validate=True)
+    except ValueError:
+        return b""
+
+
+def signature_state(header: BlobHeader, key: PublicKey) -> str:
+    """How ``header``'s signature stands against ``key``: ``"valid"`` (over the whole header), ``"legacy"``
+    (an intact signature of the old kind, over name, hash and payload digest only), ``"invalid"`` or
+    ``"unsigned"``."""
+    signature = header.signature
+    if not signature:
+        return "unsigned"
+    value = _decoded(signature, "value")
+    if signature.get("algorithm") != ALGORITHM or str(signature.get("key")) != key.fingerprint:
+        return "invalid"
+    if signature.get("scope") == SCOPE:
+        return "valid" if key.verify(value, signed_message(header)) else "invalid"
+    if "scope" not in signature:
+        try:
+            message = legacy_signed_message(header)
+        except ValueError:
+            return "invalid"
+        return "legacy" if key.verify(value, message) else "invalid"
+    return "invalid"  # a scope this release does not know: never accepted
 
 
 _WARNED = threading.Event()
@@ -237,14 +287,12 @@ def signature_status(header: BlobHeader, policy: TrustPolicy) -> tuple[str, bool
         acceptable = not policy.trusted and not policy.require_signatures
         return "unsigned", acceptable
     signer = str(signature.get("key", "?"))
-    try:
-        raw = base64.b64decode(str(signature.get("public_key", "")), validate=True)
-        value = base64.b64decode(str(signature.get("value", "")), validate=True)
-        intact = _fingerprint(raw) == signer and PublicKey(raw, "header").verify(value, signed_message(header))
-    except ValueError:
-        intact = False
-    if not intact:
+    raw = _decoded(signature, "public_key")
+    state = signature_state(header, PublicKey(raw, "header")) if _fingerprint(raw) == signer else "invalid"
+    if state == "invalid":
         return f"INVALID signature claiming {signer} (the blob or header was altered)", False
+    if state == "legacy":
+        return f"OLD-STYLE signature by {signer} (covers name, hash and payload only): {resign_command(header)}", False
     trusted = any(key.fingerprint == signer for key in policy.trusted)
     if trusted:
         return f"signed by {signer} (trusted)", True

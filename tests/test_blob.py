@@ -23,6 +23,7 @@ from remoteimport.blob import (
     BlobHeader,
     decode_blob,
     encode_blob,
+    legacy_signed_message,
     make_header,
     read_header,
     signed_message,
@@ -317,9 +318,34 @@ def test_every_truncation_of_a_small_blob_is_refused():
             decode_blob(data[:cut])
 
 
-def test_signed_message_covers_exactly_name_hash_and_digest():
+def test_signed_message_covers_the_whole_header_but_the_signature():
     header = _header()
     message = signed_message(header)
+    assert message.startswith(b"remoteimport-signature-v2\x00")
+    assert signed_message(replace(header, signature={"algorithm": "ed25519", "value": "x"})) == message
+    for changed in (
+        replace(header, name="MyFilter2"),
+        replace(header, hash=OTHER_HASH),
+        replace(header, payload_sha256="00" * 32),
+        replace(header, payload_size=header.payload_size + 1),
+        replace(header, python="3.12"),
+        replace(header, cloudpickle="9.9"),
+        replace(header, requirements={}),
+        replace(header, requirements={**header.requirements, "numpy": "2.0"}),
+        replace(header, source={}),
+        replace(header, source={name: text + "#" for name, text in header.source.items()}),
+        replace(header, created="2030-01-01T00:00:00+00:00"),
+        replace(header, format=1),
+        replace(header, qualname="x.MyFilter"),
+        replace(header, module="x"),
+        replace(header, extra={"new": 1}),
+    ):
+        assert signed_message(changed) != message, changed
+
+
+def test_legacy_signed_message_covered_only_name_hash_and_digest():
+    header = _header()
+    message = legacy_signed_message(header)
     assert message == (
         b"remoteimport-signature-v1\x00MyFilter\x00" + HASH.encode() + b"\x00" + header.payload_sha256.encode()
     )
@@ -337,19 +363,19 @@ def test_signed_message_covers_exactly_name_hash_and_digest():
         signature={"algorithm": "ed25519"},
         extra={"new": 1},
     )
-    assert signed_message(unrelated) == message
+    assert legacy_signed_message(unrelated) == message
 
     for changed in (
         replace(header, name="MyFilter2"),
         replace(header, hash=OTHER_HASH),
         replace(header, payload_sha256="00" * 32),
     ):
-        assert signed_message(changed) != message
+        assert legacy_signed_message(changed) != message
 
 
-def test_signed_message_refuses_nul():
+def test_legacy_signed_message_refuses_nul():
     with pytest.raises(ValueError, match="NUL"):
-        signed_message(replace(_header(), name="My\x00Filter"))
+        legacy_signed_message(replace(_header(), name="My\x00Filter"))
 
 
 def test_blob_module_stays_pure():
@@ -452,6 +478,14 @@ def test_property_signed_message_is_injective(first, second):
     assert (message(*first) == message(*second)) == (first == second)
 
 
+@given(st.tuples(signable_names, hashes, hashes), st.tuples(signable_names, hashes, hashes))
+def test_property_legacy_signed_message_is_injective(first, second):
+    def message(name: str, class_hash: str, digest: str) -> bytes:
+        return legacy_signed_message(replace(_header(), name=name, hash=class_hash, payload_sha256=digest))
+
+    assert (message(*first) == message(*second)) == (first == second)
+
+
 @given(signable_names, signable_names)
 def test_property_name_boundary_cannot_shift(name, suffix):
     # Moving characters between the name and the hash must change the message.
@@ -460,3 +494,4 @@ def test_property_name_boundary_cannot_shift(name, suffix):
     if shifted.name == header.name:
         return
     assert signed_message(shifted) != signed_message(header)
+    assert legacy_signed_message(shifted) != legacy_signed_message(header)

@@ -267,10 +267,9 @@ def test_an_object_of_a_loaded_class_dumps_after_its_namespace_is_gone(
 
 
 def test_build_installed_classes_by_loader_string() -> None:
-    assert remoteimport.build({"clazz": "fractions:Fraction", "params": {"numerator": 1, "denominator": 3}}) == (
-        fractions.Fraction(1, 3)
-    )
-    nested = remoteimport.build({"clazz": "collections:OrderedDict", "params": {}})
+    config = {"clazz": "fractions:Fraction", "params": {"numerator": 1, "denominator": 3}}
+    assert remoteimport.build(config, allow=["fractions:Fraction"]) == fractions.Fraction(1, 3)
+    nested = remoteimport.build({"clazz": "collections:OrderedDict", "params": {}}, allow=["collections:*"])
     assert nested == {}
 
 
@@ -302,7 +301,7 @@ def test_build_refuses_malformed_configs_clearly(
     config: Any, error: type[Exception], message: str, forbidden_store: Store
 ) -> None:
     with pytest.raises(error, match=message):
-        remoteimport.build(config, store=forbidden_store)
+        remoteimport.build(config, store=forbidden_store, allow=["fractions:*", "os:getcwd", "os.path:*"])
     assert forbidden_store.fs.calls == []  # refused before any storage access
 
 

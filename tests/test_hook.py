@@ -237,7 +237,7 @@ def test_malformed_names_are_refused_before_any_storage_access(
     namespace = namespaces(forbidden_store)
     module = importlib.import_module(namespace)  # the namespace itself needs no storage
     with pytest.raises(AttributeError):
-        module._private  # noqa: B018
+        module.__wrapped__  # noqa: B018
     for text in MALFORMED:
         with pytest.raises(InvalidNameError):
             importlib.import_module(f"{namespace}.{text}")

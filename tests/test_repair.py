@@ -8,6 +8,7 @@ host's trust policy refuses.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -169,3 +170,15 @@ def test_cli_push_says_it_repaired_and_the_blob_then_loads_in_a_fresh_interprete
     assert loaded.stdout.split() == ["42"]
     log = cli("log", "Repaired")
     assert "repair" in log.stdout
+
+
+def test_a_stored_blob_made_for_another_python_is_not_replaced(store: Store) -> None:
+    # Pushing the same class from another Python must not take the version from the hosts it serves.
+    cls = make_filter(uuid.uuid4().hex)
+    full_hash = remoteimport.push(cls, store=store)
+    blob = decode_blob(store.read_blob("MyFilter", full_hash))
+    relabelled = encode_blob(dataclasses.replace(blob.header, python="3.99"), blob.payload)
+    store.write_blob("MyFilter", full_hash, relabelled, known_absent=True)
+
+    assert registry.publish(cls, store=store).action == "unchanged"
+    assert store.read_blob("MyFilter", full_hash) == relabelled

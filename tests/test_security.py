@@ -7,20 +7,23 @@ the marker file the attacker's payload would create must not exist.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
 import shutil
+import struct
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import remoteimport
 from remoteimport import signing
-from remoteimport.blob import decode_blob, encode_blob, make_header
+from remoteimport.blob import MAGIC, decode_blob, encode_blob, legacy_signed_message, make_header
 from remoteimport.errors import InvalidNameError
 from remoteimport.store import Store
 
@@ -152,6 +155,27 @@ def reseal(data: bytes, *, payload: bytes | None = None, **changes: object) -> b
     return encode_blob(rebuilt.with_signature(signature), new_payload)  # type: ignore[arg-type]
 
 
+def relabel(data: bytes, **fields: object) -> bytes:
+    """What a store writer without the key can do to a signed blob: change header fields, keep the signature."""
+    blob = decode_blob(data)
+    header = json.dumps(replace(blob.header, **fields).to_json(), sort_keys=True).encode()  # type: ignore[arg-type]
+    return MAGIC + struct.pack(">I", len(header)) + header + blob.payload  # raw: encode_blob refuses format 1
+
+
+def legacy_sign(key_path: str, data: bytes) -> bytes:
+    """Sign a blob the way releases before whole-header signatures did: name, hash and payload digest only."""
+    key = signing.load_signing_key(key_path)
+    blob = decode_blob(data)
+    value = key.private.sign(legacy_signed_message(blob.header))
+    signature = {
+        "algorithm": "ed25519",
+        "key": key.public.fingerprint,
+        "public_key": base64.b64encode(key.public.raw).decode("ascii"),
+        "value": base64.b64encode(value).decode("ascii"),
+    }
+    return encode_blob(blob.header.with_signature(signature), blob.payload)
+
+
 def test_tamper_corpus_is_refused_and_never_runs_attacker_code(genuine: dict, tmp_path: Path) -> None:
     genuine_hash, other_hash = genuine["hashes"]["Genuine"], genuine["hashes"]["Other"]
     marker = tmp_path / "ATTACKER-CODE-RAN"
@@ -231,6 +255,26 @@ def test_tamper_corpus_is_refused_and_never_runs_attacker_code(genuine: dict, tm
     store = attack("traversal_in_ref", {}, "latest", ("IntegrityError", "does not hold a full hash"))
     (store / "refs" / "Genuine" / "latest").write_text("../../../../etc/passwd")
 
+    # 13.-17. A store writer without the key rewrites signed header fields, keeping the signature: the
+    # signature covers the whole header, so each is refused before anything is unpickled.
+    other_python = "3.12" if sys.version_info[:2] != (3, 12) else "3.11"
+    forgeries = {
+        "python_relabelled": {"python": other_python},
+        "requirements_emptied": {"requirements": {}},
+        "source_forged": {"source": {"published.py": "class Genuine:\n    def answer(self):\n        return 0\n"}},
+        "format_changed": {"format": 1},
+        "field_added": {"extra": {"note": "planted"}},
+    }
+    for label, fields in forgeries.items():
+        store = attack(label, trust, pinned, ("UntrustedBlobError", "altered after signing"))
+        path = blob_file(store, "Genuine", genuine_hash)
+        path.write_bytes(relabel(path.read_bytes(), **fields))
+
+    # 18. A signature of the old kind (name, hash, payload) by the trusted key, over a relabelled header.
+    store = attack("legacy_signature", trust, pinned, ("UntrustedBlobError", "remoteimport sign Genuine@"))
+    path = blob_file(store, "Genuine", genuine_hash)
+    path.write_bytes(legacy_sign(str(genuine["root"] / "keys" / "publisher"), relabel(path.read_bytes(), python="3.9")))
+
     results = run_consumer(scenarios, tmp_path)
     assert not marker.exists(), "the attacker's payload ran"
     for label, (error_type, words) in expectations.items():
@@ -239,7 +283,7 @@ def test_tamper_corpus_is_refused_and_never_runs_attacker_code(genuine: dict, tm
         assert result["remoteimport_error"], f"{label}: not a RemoteImportError: {result}"
         assert result["type"] == error_type, f"{label}: {result}"
         assert words in result["message"], f"{label}: {words!r} not in {result['message']!r}"
-    assert len(results) == 12
+    assert len(results) == 18
 
 
 def test_the_genuine_store_loads_with_trust(genuine: dict, tmp_path: Path) -> None:
