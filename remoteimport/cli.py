@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import runpy
 import shutil
@@ -246,9 +247,9 @@ def command_push(args: argparse.Namespace, out: Output) -> None:
     if result == "unchanged":
         detail = "unchanged: this exact code is already the latest version"
     elif result == "signed":
-        detail = f"signed: the stored copy of this version {pushed.detail}"
+        detail = f"signed: {pushed.detail}"
     elif result == "repaired":
-        detail = f"repaired: the stored copy of this version was replaced by a verified one; it was {pushed.detail}"
+        detail = f"repaired: the stored copy of this version was replaced by a verified one: {pushed.detail}"
     elif result == "moved":
         detail = f"already stored: latest was {previous[:SHORT_HASH] if previous else 'unset'}, now this version"
     elif previous is None:
@@ -860,6 +861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version and usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     out = Output(args.json)
+    # The commands report what the library did (a repaired version, say) in their own output; without a
+    # handler, the library's log records would be printed a second time by logging's last resort.
+    logging.getLogger("remoteimport").addHandler(logging.NullHandler())
     try:
         status = args.handler(args, out)
         out.finish()

@@ -262,7 +262,9 @@ def _stored_state(data: bytes | None, target: Store, name: str, full_hash: str) 
         state = signature_state(blob.header, target.signing_key.public)
         if state in ("unsigned", "legacy"):
             what = "unsigned" if state == "unsigned" else "signed the old way (name, hash and payload only)"
-            return _StoredState("unsigned", f"it was {what}; now signed by {target.signing_key.public.fingerprint}")
+            return _StoredState(
+                "unsigned", f"the stored copy was {what}; now signed by {target.signing_key.public.fingerprint}"
+            )
         if state == "invalid":
             return _StoredState("ok", "signed by another key; left as it is")
     return _StoredState("ok")
@@ -283,7 +285,8 @@ def _replacement(cls: type, target: Store, name: str, full_hash: str, state: _St
             f"not load on this host either ({type(exc).__name__}: {exc}). Nothing was written."
         ) from exc
     _VERIFIED.add((target.url, name, full_hash, decode_blob(data).header.payload_sha256))
-    _LOG.warning("replaced the stored blob of %s@%s in %s: %s", name, full_hash, target.url, state.detail)
+    level = logging.INFO if state.kind == "unsigned" else logging.WARNING  # a repair is news; signing is asked for
+    _LOG.log(level, "replaced the stored blob of %s@%s in %s: %s", name, full_hash, target.url, state.detail)
     return data
 
 
