@@ -50,7 +50,7 @@ def test_pushing_with_a_key_signs_an_unsigned_stored_version(tmp_path: Path, key
 
     result = remoteimport.publish(cls, store=Store(folder, signing_key=keys["publisher"]))
 
-    assert result.action == "signed" and "it was unsigned" in result.detail
+    assert result.action == "signed" and "the stored copy was unsigned" in result.detail
     assert _history(strict, "MyFilter") == ["sign", "push"]
     _forget_loaded("MyFilter")
     assert remoteimport.get_version("MyFilter", full_hash, store=strict)().apply(2) == 2 * cls.factor
