@@ -552,10 +552,11 @@ def command_quickstart(args: argparse.Namespace, out: Output) -> None:
         out.line(f"1. wrote example class {name} to {path}")
         target = parse_target(f"{path}:{name}")
         with load_target_class(target) as cls:
-            previous = store.latest(name)
-            full_hash = registry.push(cls, store=store, name=name)
-        result = "unchanged" if previous == full_hash else "new"
+            pushed = registry.publish(cls, store=store, name=name)
+        full_hash, result = pushed.hash, pushed.action
         out.line(f"2. pushed {name} {full_hash} ({result}) to the store {store_url}")
+        if pushed.detail:
+            out.line(f"   {pushed.detail}")
     finally:
         shutil.rmtree(source_dir, ignore_errors=True)
     out.line(f"3. deleted the source {source_dir}: the class now exists only in the store")
