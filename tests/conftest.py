@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from backends import gcs_server, gs_url, s3_server, s3_url, session_blob_cache  # noqa: F401  (real S3/GCS servers)
+from sample_classes import forget_loaded
 
+import remoteimport
 from remoteimport.store import Store
 
 
@@ -37,3 +39,12 @@ def forbidden_store() -> Store:
     store = Store("memory://remoteimport-test-forbidden")
     store.fs = ForbiddenFS()
     return store
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A namespace of its own (``remote_<random>``); uninstalled and its loaded versions forgotten afterwards."""
+    name = f"remote_{uuid.uuid4().hex[:12]}"
+    yield name
+    remoteimport.uninstall(name)
+    forget_loaded(namespace=name)

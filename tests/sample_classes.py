@@ -1,6 +1,8 @@
-"""Small classes the store, registry, hook, cache and backend tests push and load."""
+"""Small classes the store, registry, hook, cache and backend tests push and load, and a way to load them again."""
 
 from __future__ import annotations
+
+import sys
 
 
 def make_filter(scale: object) -> type:
@@ -13,3 +15,16 @@ def make_filter(scale: object) -> type:
             return x * self.factor
 
     return MyFilter
+
+
+def forget_loaded(*, namespace: str | None = None, name: str | None = None) -> None:
+    """Make the next load of the versions of ``namespace`` (or of the class ``name``) in this process load
+    again, as a new process would: drops them from the loader's memo and ``sys.modules``."""
+    from remoteimport import loader
+
+    for key in [key for key in loader._LOADED if key[0] == namespace or key[1] == name]:
+        del loader._LOADED[key]
+    for module in list(sys.modules):
+        namespace_part, dot, version = module.rpartition(".")
+        if dot and "@" in version and (namespace_part == namespace or version.partition("@")[0] == name):
+            del sys.modules[module]  # the version module, and aliases made for hash prefixes

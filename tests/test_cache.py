@@ -9,18 +9,16 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ForbiddenFS
-from sample_classes import make_filter
+from sample_classes import forget_loaded, make_filter
 
 import remoteimport
-from remoteimport import loader, signing
+from remoteimport import signing
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.cache import ENV_CACHE_DIR, ENV_CACHE_SIZE, BlobCache, parse_size, resolve_cache
 from remoteimport.errors import IntegrityError, RemoteImportError, StoreUnreachableError, UntrustedBlobError
@@ -36,21 +34,6 @@ def cache(tmp_path: Path) -> BlobCache:
 def store(tmp_path: Path, cache: BlobCache) -> Store:
     """A local store that uses ``cache`` (local stores use none by default)."""
     return Store(tmp_path / "store", cache=cache)
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = f"cached_{uuid.uuid4().hex[:12]}"
-    yield name
-    remoteimport.uninstall(name)
-
-
-def forget_loaded(namespace: str) -> None:
-    """Make the next import in this process load again (as a new process would)."""
-    for key in [key for key in loader._LOADED if key[0] == namespace]:
-        del loader._LOADED[key]
-    for module in [module for module in sys.modules if module.startswith(namespace + ".")]:
-        del sys.modules[module]
 
 
 def marker_blob(marker: Path, name: str, full_hash: str) -> bytes:
@@ -157,7 +140,7 @@ def test_a_cached_blob_is_loaded_without_touching_the_store(store: Store, cache:
     remoteimport.install(store, namespace=namespace)
     importlib.import_module(f"{namespace}.MyFilter@{full_hash}")
     assert cache.get("MyFilter", full_hash) is not None  # cached once it loaded and re-hashed
-    forget_loaded(namespace)
+    forget_loaded(namespace=namespace)
     store.fs = ForbiddenFS()  # the store is gone: offline
     cls = importlib.import_module(f"{namespace}.MyFilter@{full_hash}").MyFilter
     assert cls().apply(2) == 8 and store.fs.calls == []

@@ -14,7 +14,6 @@ import pickle
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,15 +40,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 def faults(store: Store) -> FaultyFileSystem:
     assert isinstance(store.fs, FaultyFileSystem)
     return store.fs
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = f"faulty_{uuid.uuid4().hex[:12]}"
-    yield name
-    remoteimport.uninstall(name)
-    for key in [key for key in loader._LOADED if key[0] == name]:
-        del loader._LOADED[key]
 
 
 def assert_consistent(store: Store, name: str = "MyFilter") -> None:

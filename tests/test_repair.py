@@ -19,10 +19,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sample_classes import make_filter
+from sample_classes import forget_loaded, make_filter
 
 import remoteimport
-from remoteimport import loader, registry, signing
+from remoteimport import registry, signing
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.capture import capture_class
 from remoteimport.errors import IntegrityError, UntrustedBlobError
@@ -35,11 +35,6 @@ class _Plant:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (os.mkdir, (self.marker,))
-
-
-def _forget_loaded(name: str) -> None:
-    for key in [key for key in loader._LOADED if key[1] == name]:
-        del loader._LOADED[key]
 
 
 def reseal(store: Store, name: str, full_hash: str, payload: bytes, **header_options: object) -> None:
@@ -58,7 +53,7 @@ def test_a_stored_blob_that_re_hashes_to_another_class_is_replaced(store: Store)
     full_hash = remoteimport.push(cls, store=store)
     other = capture_class(make_filter("another version"), path="MyFilter")
     reseal(store, "MyFilter", full_hash, other.payload, source=other.source)  # intact digest, wrong class
-    _forget_loaded("MyFilter")
+    forget_loaded(name="MyFilter")
     with pytest.raises(IntegrityError, match="re-hashes to"):
         remoteimport.get_version("MyFilter", full_hash, store=store)
 
@@ -70,7 +65,7 @@ def test_a_stored_blob_that_re_hashes_to_another_class_is_replaced(store: Store)
         (full_hash, "repair"),
         (full_hash, "push"),
     ]
-    _forget_loaded("MyFilter")
+    forget_loaded(name="MyFilter")
     assert remoteimport.get_version("MyFilter", full_hash, store=store)().apply(2) == 2 * cls.factor
     again = registry.publish(cls, store=store)
     assert again.action == "unchanged" and len(remoteimport.versions("MyFilter", store=store)) == 2
@@ -89,7 +84,7 @@ def test_a_stored_blob_that_cannot_be_unpickled_is_replaced_by_push_all(
 
     history = remoteimport.versions("MyFilter", store=store)
     assert [v.action for v in history] == ["repair", "push"]
-    _forget_loaded("MyFilter")
+    forget_loaded(name="MyFilter")
     assert remoteimport.get_version("MyFilter", full_hash, store=store)().apply(3) == 3 * cls.factor
 
 

@@ -13,10 +13,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sample_classes import make_filter
+from sample_classes import forget_loaded, make_filter
 
 import remoteimport
-from remoteimport import loader, registry, signing
+from remoteimport import registry, signing
 from remoteimport.blob import decode_blob, encode_blob, legacy_signed_message
 from remoteimport.errors import UntrustedBlobError
 from remoteimport.store import Store
@@ -29,11 +29,6 @@ def keys(tmp_path: Path) -> dict[str, Path]:
         signing.generate_key(tmp_path / name)
         found[name], found[f"{name}.pub"] = tmp_path / name, tmp_path / f"{name}.pub"
     return found
-
-
-def _forget_loaded(name: str) -> None:
-    for key in [key for key in loader._LOADED if key[1] == name]:
-        del loader._LOADED[key]
 
 
 def _history(store: Store, name: str) -> list[str]:
@@ -52,7 +47,7 @@ def test_pushing_with_a_key_signs_an_unsigned_stored_version(tmp_path: Path, key
 
     assert result.action == "signed" and "the stored copy was unsigned" in result.detail
     assert _history(strict, "MyFilter") == ["sign", "push"]
-    _forget_loaded("MyFilter")
+    forget_loaded(name="MyFilter")
     assert remoteimport.get_version("MyFilter", full_hash, store=strict)().apply(2) == 2 * cls.factor
     again = remoteimport.publish(cls, store=Store(folder, signing_key=keys["publisher"]))
     assert again.action == "unchanged"

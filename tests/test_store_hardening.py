@@ -28,7 +28,6 @@ import pytest
 from sample_classes import make_filter
 
 import remoteimport
-from remoteimport import loader
 from remoteimport._files import write_atomically
 from remoteimport.blob import MAGIC
 from remoteimport.cache import STALE_TEMPORARY_AGE, BlobCache
@@ -49,15 +48,6 @@ def umask(mask: int) -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = f"hardened_{uuid.uuid4().hex[:12]}"
-    yield name
-    remoteimport.uninstall(name)
-    for key in [key for key in loader._LOADED if key[0] == name]:
-        del loader._LOADED[key]
 
 
 @pytest.fixture
