@@ -414,3 +414,25 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
     lines = done.stdout.strip().splitlines()
     assert lines[-3].startswith("6 labchain_remote.Pipeline@") and lines[-2:] == ["5 True", "1/3"]
     assert json.loads("\n".join(lines[:-3]))["params"]["name"] == "demo"
+
+
+@pytest.mark.parametrize("entry", ["subprocess", "subprocess:", "os.path:../x", ":Popen", "a b:C", "x:*.Y"])
+def test_malformed_allow_entries_are_refused_by_name(entry: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {"clazz": "fractions:Fraction", "params": {"numerator": 1}}
+    with pytest.raises(ConfigError, match="invalid allow entry"):
+        remoteimport.build(config, allow=[entry])
+    monkeypatch.setenv("REMOTEIMPORT_BUILD_ALLOW", f"fractions:Fraction, {entry}")
+    with pytest.raises(ConfigError, match=r"invalid allow entry .*REMOTEIMPORT_BUILD_ALLOW"):
+        remoteimport.build(config)
+
+
+def test_allow_as_a_single_string_is_refused() -> None:
+    with pytest.raises(ConfigError, match="must be a list"):
+        remoteimport.build({"clazz": "fractions:Fraction"}, allow="fractions:Fraction")  # type: ignore[arg-type]
+
+
+def test_a_module_wildcard_allows_its_classes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMOTEIMPORT_BUILD_ALLOW", "fractions:*")
+    assert remoteimport.build({"clazz": "fractions:Fraction", "params": {"numerator": 2}}) == fractions.Fraction(2)
+    with pytest.raises(ConfigError, match="'decimal:Decimal' is an installed class"):
+        remoteimport.build({"clazz": "decimal:Decimal", "params": {"value": "1"}})
