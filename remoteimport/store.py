@@ -34,6 +34,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -68,6 +69,7 @@ ENV_RETRIES = "REMOTEIMPORT_RETRIES"
 DEFAULT_TIMEOUT = 4.0  # seconds a request may wait for a connection, or for the next bytes of an answer
 DEFAULT_RETRIES = 3  # extra attempts after a transient failure
 RETRY_DELAY = 0.02  # seconds before the first retry; x3 each time (0.02, 0.06, 0.18: bounded, < 0.3 s)
+DEADLINE_MARGIN = 8.0  # seconds a whole network operation may take beyond timeout x attempts (backoff, TLS)
 _LOCAL_PROTOCOLS = ("file", "local")
 # Backends that retry by themselves: configured with the store's timeout and retries (_backend_options), and
 # then not retried again by Store._attempt (one retry layer, one budget).
@@ -602,7 +604,7 @@ class Store:
         attempt = 0
         while True:
             try:
-                return operation()
+                return self._within_deadline(operation, backend_attempts=self.retries + 1 if not retries else 1)
             except RemoteImportError:
                 raise
             except FileNotFoundError as exc:
@@ -630,6 +632,33 @@ class Store:
                     f"cannot {action} {path} in the store {self.url}{tried}: {failure}. "
                     f"Check the URL, your network and credentials (storage_options / environment).{waited}"
                 ) from exc
+
+
+    def _within_deadline(self, operation: Callable[[], T], *, backend_attempts: int) -> T:
+        """Run a network operation with a deadline for all of it: ``timeout`` per attempt the backend makes,
+        plus its backoff. Per-request timeouts alone do not bound a backend that retries on its own schedule
+        (gcsfs: 6 attempts with up to 31 s of sleeps, whatever it is told). On the deadline the operation is
+        left to finish in its thread (fsspec's I/O loop) and a TimeoutError is raised here."""
+        if self.is_local:
+            return operation()
+        deadline = self.timeout * backend_attempts + DEADLINE_MARGIN
+        outcome: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["value"] = operation()
+            except BaseException as exc:  # noqa: BLE001  (re-raised in the calling thread)
+                outcome["error"] = exc
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, name="remoteimport-storage", daemon=True).start()
+        if not finished.wait(deadline):
+            raise TimeoutError(f"no complete answer within {deadline:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
 
 def _blob_key(name: str, full_hash: str) -> str:
