@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from backends import gcs_server, gs_url, s3_server, s3_url, session_blob_cache  # noqa: F401  (real S3/GCS servers)
+from environments import IN_CI, SUPPORTED_VERSIONS, build_environment, discover_interpreters
 from sample_classes import forget_loaded
 
 import remoteimport
@@ -48,3 +51,26 @@ def namespace() -> Iterator[str]:
     yield name
     remoteimport.uninstall(name)
     forget_loaded(namespace=name)
+
+
+@pytest.fixture(scope="session")
+def venv_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``{"3.10": venv python, ...}``: a venv per supported CPython with the project's dependencies and this
+    checkout. In CI every supported interpreter must be there."""
+    interpreters = discover_interpreters()
+    missing = [minor for minor in SUPPORTED_VERSIONS if minor not in interpreters]
+    if missing:
+        message = (
+            f"CPython {', '.join(missing)} not found (looked in `pyenv versions --bare` and on PATH); "
+            f"found {', '.join(interpreters) or 'none'}"
+        )
+        if IN_CI:
+            pytest.fail(message + ": CI must provide every supported interpreter", pytrace=False)
+        if len(interpreters) < 2:
+            pytest.skip(message + ": need at least two interpreters to compare")
+    base = tmp_path_factory.mktemp("venvs")
+    with ThreadPoolExecutor(max_workers=len(interpreters)) as pool:
+        futures = {
+            minor: pool.submit(build_environment, python, base / f"py{minor}") for minor, python in interpreters.items()
+        }
+        return {minor: future.result() for minor, future in futures.items()}

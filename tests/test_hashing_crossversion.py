@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from environments import IN_CI, SUPPORTED_VERSIONS, build_environment, discover_interpreters
+from environments import SUPPORTED_VERSIONS
 from hashing_support import describe_differences, hash_in_subprocess
 
 CORPUS_DIR = Path(__file__).resolve().parent / "hash_corpus"
@@ -51,27 +51,6 @@ def test_corpus_hashes_do_not_depend_on_seed_or_directory(tmp_path: Path) -> Non
     assert len(next(iter(results.values()))) >= 40
     difference = describe_differences(results)
     assert not difference, difference
-
-
-@pytest.fixture(scope="session")
-def venv_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    interpreters = discover_interpreters()
-    missing = [minor for minor in SUPPORTED_VERSIONS if minor not in interpreters]
-    if missing:
-        message = (
-            f"CPython {', '.join(missing)} not found (looked in `pyenv versions --bare` and on PATH); "
-            f"found {', '.join(interpreters) or 'none'}"
-        )
-        if IN_CI:
-            pytest.fail(message + ": CI must provide every supported interpreter", pytrace=False)
-        if len(interpreters) < 2:
-            pytest.skip(message + ": need at least two interpreters to compare")
-    base = tmp_path_factory.mktemp("venvs")
-    with ThreadPoolExecutor(max_workers=len(interpreters)) as pool:
-        futures = {
-            minor: pool.submit(build_environment, python, base / f"py{minor}") for minor, python in interpreters.items()
-        }
-        return {minor: future.result() for minor, future in futures.items()}
 
 
 def hash_corpus_with_each(venv_pythons: dict[str, Path], corpus: Path, launch: str = "script") -> dict[str, dict]:

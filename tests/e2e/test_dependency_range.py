@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from environments import build_environment, installed_versions, lowest_allowed, project_dependencies
+from environments import (
+    SUPPORTED_VERSIONS,
+    build_environment,
+    installed_versions,
+    lowest_allowed,
+    project_dependencies,
+)
 from packaging.version import Version
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "legacy"
@@ -179,3 +185,16 @@ def test_blobs_pushed_before_code_objects_carried_their_file_still_load(
     shutil.copytree(fixture, store)
     loaded = load_in(dependency_venvs[consumer], tmp_path, str(store), expected["hashes"])
     assert_loaded_like_pushed(loaded, expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("minor", SUPPORTED_VERSIONS)
+def test_push_and_load_on_each_supported_python(venv_pythons: dict[str, Path], tmp_path: Path, minor: str) -> None:
+    """The same round trip on every supported CPython (producer and consumer on the same version)."""
+    if minor not in venv_pythons:
+        pytest.skip(f"CPython {minor} is not installed here (CI fails instead, in the venv_pythons fixture)")
+    python = venv_pythons[minor]
+    store = str(tmp_path / "store")
+    pushed = push_fixture_package(python, tmp_path, store)
+    assert pushed["python"] == minor
+    assert_loaded_like_pushed(load_in(python, tmp_path, store, pushed["hashes"]), pushed)
