@@ -198,3 +198,21 @@ def test_push_and_load_on_each_supported_python(venv_pythons: dict[str, Path], t
     pushed = push_fixture_package(python, tmp_path, store)
     assert pushed["python"] == minor
     assert_loaded_like_pushed(load_in(python, tmp_path, store, pushed["hashes"]), pushed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "minor", [m for m in SUPPORTED_VERSIONS if (FIXTURES / f"store-py{m}-cloudpickle-3.1.3").is_dir()]
+)
+def test_blobs_pushed_with_cloudpickle_3_1_3_load_on_their_python(
+    venv_pythons: dict[str, Path], tmp_path: Path, minor: str
+) -> None:
+    """The release that broke loading, on each Python it was used with (stores pushed by the previous release)."""
+    if minor not in venv_pythons:
+        pytest.skip(f"CPython {minor} is not installed here (CI fails instead, in the venv_pythons fixture)")
+    fixture = FIXTURES / f"store-py{minor}-cloudpickle-3.1.3"
+    expected = json.loads((fixture / "expected.json").read_text(encoding="utf-8"))
+    assert expected["python"] == minor and expected["cloudpickle"] == "3.1.3"
+    store = tmp_path / "store"
+    shutil.copytree(fixture, store)
+    assert_loaded_like_pushed(load_in(venv_pythons[minor], tmp_path, str(store), expected["hashes"]), expected)
