@@ -396,6 +396,36 @@ def command_sign(args: argparse.Namespace, out: Output) -> None:
     out.line(f"  store: {store.url}")
 
 
+def command_ui(args: argparse.Namespace, out: Output) -> int:
+    try:
+        from remoteimport.ui.app import make_ui_server
+    except ImportError as exc:
+        raise CommandError(f"the web view needs Jinja2 and Pygments: pip install 'remoteimport[ui]' ({exc})") from None
+    store = registry.resolve_store(args.store)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"remoteimport: warning: serving on {args.host}: anyone who can reach this address can read the store's "
+            "classes and source",
+            file=sys.stderr,
+        )
+    server = make_ui_server(store, args.host, args.port)
+    host, port = server.server_address[:2]
+    url = f"http://{host}:{port}/"
+    out.line(f"serving the store {store.url} read-only at {url} (Ctrl-C stops it)")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.line("stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
 def command_rollback(args: argparse.Namespace, out: Output) -> None:
     store = registry.resolve_store(args.store)
     full_hash = registry.rollback(args.name, args.hash, store=store)
@@ -661,6 +691,17 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd",
     ),
     (
+        "ui",
+        "browse the store in a web browser (read-only)",
+        "Serve a local, read-only web page over the store: its classes with their latest version, time, Python "
+        "version and signer (and whether this host trusts it); each class's history; each version's header, "
+        "requirements and shipped source with syntax highlighting; a diff between any two versions; and "
+        "copyable pinned references and config snippets. It reads headers and source only and never unpickles "
+        "anything; a damaged blob shows as damaged. It listens on 127.0.0.1 unless --host says otherwise. "
+        "Needs pip install 'remoteimport[ui]'.",
+        "remoteimport ui --open\nremoteimport ui --store s3://bucket/classes --port 8765",
+    ),
+    (
         "sign",
         "sign stored versions over their whole header (or re-sign old-style signatures)",
         "Sign the stored versions of NAME (all of them), or NAME@HASH (one), with the private key --key (default: "
@@ -734,6 +775,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Output], int | None]] = {
     "hash": command_hash,
     "rollback": command_rollback,
     "sign": command_sign,
+    "ui": command_ui,
     "quickstart": command_quickstart,
     "keygen": command_keygen,
     "verify": command_verify,
@@ -788,6 +830,10 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "path", metavar="PATH", help="where to write the private key (the public key goes to PATH.pub)"
         )
+    elif name == "ui":
+        parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765; 0: any free)")
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+        parser.add_argument("--open", action="store_true", help="open the page in a web browser")
     elif name == "sign":
         parser.add_argument("reference", metavar="NAME[@HASH]", help="a class (all its versions) or one version")
         parser.add_argument("--key", metavar="PATH", help=f"the private key (default: ${ENV_SIGNING_KEY})")

@@ -1,0 +1,233 @@
+"""The WSGI application and server of ``remoteimport ui``: a few read-only pages over a store.
+
+Why WSGI from the standard library plus Jinja2 and Pygments, and no web framework: the view has five GET routes
+and no state, forms or sessions, so routing is a small table here; ``wsgiref`` serves it (threaded) with no
+dependency, Jinja2 escapes everything it renders (a class name, a header field or a line of shipped source can
+hold ``<script>``), and Pygments highlights source on the server, so there is no front-end build step.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs, quote
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from remoteimport.errors import InvalidNameError, NameNotFoundError, RemoteImportError
+from remoteimport.signing import TrustPolicy
+from remoteimport.store import Store
+from remoteimport.ui import views
+
+StartResponse = Callable[..., Any]
+_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"/"), "index"),
+    (re.compile(r"/c/(?P<name>[^/]+)"), "versions"),
+    (re.compile(r"/c/(?P<name>[^/]+)/diff"), "diff"),
+    (re.compile(r"/c/(?P<name>[^/]+)/(?P<full_hash>[0-9a-f]{64})"), "version"),
+]
+
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+
+
+class NotFound(Exception):
+    pass
+
+
+@functools.cache
+def _templates() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("remoteimport.ui", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _highlight(filename: str, text: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return highlight(text, PythonLexer(), HtmlFormatter(linenos="table", cssclass="highlight"))
+
+
+@functools.cache
+def _highlight_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(cssclass="highlight").get_style_defs(".highlight")
+
+
+class App:
+    """The WSGI callable: ``App(store)`` serves the store read-only."""
+
+    def __init__(self, store: Store | str, trust: TrustPolicy | None = None) -> None:
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.trust = trust if trust is not None else self.store.trust
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return self._respond(start_response, HTTPStatus.METHOD_NOT_ALLOWED, self._error("read-only: GET only"))
+        path = environ.get("PATH_INFO", "/") or "/"
+        query = {key: values[0] for key, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        route = _route(path)
+        if route is None:
+            return self._respond(start_response, HTTPStatus.NOT_FOUND, self._error(f"no page at {path}"))
+        page, arguments = route
+        try:
+            body = getattr(self, f"page_{page}")(query=query, **arguments)
+            status = HTTPStatus.OK
+        except (NotFound, InvalidNameError, NameNotFoundError) as exc:
+            body, status = self._error(str(exc)), HTTPStatus.NOT_FOUND
+        except RemoteImportError as exc:  # an unreachable store, a damaged ref: say so, keep serving
+            body, status = self._error(f"{type(exc).__name__}: {exc}"), HTTPStatus.BAD_GATEWAY
+        return self._respond(start_response, status, body)
+
+    # -- pages ---------------------------------------------------------------------------------------------
+
+    def page_index(self, query: dict[str, str]) -> str:
+        after = query.get("after") or None
+        rows, skipped, next_after = views.class_page(self.store, self.trust, after=after)
+        next_url = f"/?after={quote(next_after)}" if next_after else None
+        return self._render("index.html", rows=rows, skipped=skipped, next_url=next_url, after=after)
+
+    def page_versions(self, query: dict[str, str], name: str) -> str:
+        offset = _offset(query.get("offset"))
+        rows, latest, next_offset = views.history_page(self.store, name, offset=offset)
+        next_url = f"/c/{name}?offset={next_offset}" if next_offset is not None else None
+        default_a, default_b = views.default_pair(rows)
+        return self._render(
+            "class.html",
+            name=name,
+            rows=rows,
+            latest=latest,
+            next_url=next_url,
+            offset=offset,
+            default_a=default_a,
+            default_b=default_b,
+        )
+
+    def page_version(self, query: dict[str, str], name: str, full_hash: str) -> str:
+        info = views.read_version(self.store, views.validate_name(name), full_hash, self.trust)
+        if info.header is None:
+            return self._render("version.html", info=info, fields=[], sources=[], snippet="")
+        sources = [(filename, _highlight(filename, text)) for filename, text in sorted(info.header.source.items())]
+        return self._render(
+            "version.html",
+            info=info,
+            fields=views.header_fields(info),
+            sources=sources,
+            snippet=views.config_snippet(info),
+        )
+
+    def page_diff(self, query: dict[str, str], name: str) -> str:
+        views.validate_name(name)
+        if "a" not in query or "b" not in query:
+            raise NotFound("pick two versions to compare (the a and b columns of the class page)")
+        old, new = (
+            views.read_version(self.store, name, views.parse_hash(query[key]), self.trust) for key in ("a", "b")
+        )
+        damaged = [info for info in (old, new) if info.header is None]
+        if damaged:
+            return self._render("diff.html", name=name, old=old, new=new, damaged=damaged, files=[], changes=[])
+        assert old.header is not None and new.header is not None
+        return self._render(
+            "diff.html",
+            name=name,
+            old=old,
+            new=new,
+            damaged=[],
+            files=views.source_diff(old.header, new.header),
+            changes=views.header_changes(old, new),
+        )
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+
+    def _render(self, template: str, **context: Any) -> str:
+        return _templates().get_template(template).render(store=self.store.url, css=_highlight_css(), **context)
+
+    def _error(self, message: str) -> str:
+        return self._render("error.html", message=message)
+
+    @staticmethod
+    def _respond(start_response: StartResponse, status: HTTPStatus, body: str) -> list[bytes]:
+        data = body.encode("utf-8")
+        start_response(
+            f"{status.value} {status.phrase}",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                # Read-only pages of code: nothing to frame, nothing to load from elsewhere.
+                (
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+                ),
+                ("X-Frame-Options", "DENY"),
+                ("Referrer-Policy", "no-referrer"),
+            ],
+        )
+        return [data]
+
+
+def _route(path: str) -> tuple[str, dict[str, str]] | None:
+    for pattern, page in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            return page, match.groupdict()
+    return None
+
+
+def _offset(text: str | None) -> int:
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise NotFound(f"offset must be a whole number, not {text!r}")
+    return int(text)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+class RunningServer:
+    """A server started by :func:`start_server`: its ``url``, and ``close()``."""
+
+    def __init__(self, server: _ThreadingServer) -> None:
+        self._server = server
+        host, port = server.server_address[:2]
+        self.url = f"http://{host}:{port}/"
+        self._thread = threading.Thread(target=server.serve_forever, name="remoteimport-ui", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def make_ui_server(store: Store | str, host: str = "127.0.0.1", port: int = 0) -> _ThreadingServer:
+    return make_server(host, port, App(store), server_class=_ThreadingServer, handler_class=_QuietHandler)
+
+
+def start_server(store: Store | str, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Serve ``store`` read-only at ``http://host:port/`` from a background thread (``port=0``: any free one).
+
+    >>> import tempfile, urllib.request
+    >>> server = start_server(tempfile.mkdtemp())
+    >>> b"remoteimport" in urllib.request.urlopen(server.url).read()
+    True
+    >>> server.close()
+    """
+    return RunningServer(make_ui_server(store, host, port))
