@@ -633,7 +633,6 @@ class Store:
                     f"Check the URL, your network and credentials (storage_options / environment).{waited}"
                 ) from exc
 
-
     def _within_deadline(self, operation: Callable[[], T], *, backend_attempts: int) -> T:
         """Run a network operation with a deadline for all of it: ``timeout`` per attempt the backend makes,
         plus its backoff. Per-request timeouts alone do not bound a backend that retries on its own schedule
