@@ -10,6 +10,7 @@ import secrets
 import stat
 
 TEMPORARY_PREFIX = ".tmp-"  # a write in progress, or one that crashed: never a finished file
+STALE_TEMPORARY_AGE = 3600.0  # seconds after which a temporary file is a crashed write's, not one in progress
 _PORTABLE_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _PORTABLE_FLAGS
 # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.

@@ -29,7 +29,7 @@ import time
 import warnings
 from collections.abc import Iterator
 
-from remoteimport._files import TEMPORARY_PREFIX, read_regular_file, write_atomically
+from remoteimport._files import STALE_TEMPORARY_AGE, TEMPORARY_PREFIX, read_regular_file, write_atomically
 from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
 from remoteimport.names import validate_hash, validate_name
@@ -38,7 +38,6 @@ ENV_CACHE_DIR = "REMOTEIMPORT_CACHE_DIR"
 ENV_CACHE_SIZE = "REMOTEIMPORT_CACHE_SIZE"
 DISABLED = "off"  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
 DEFAULT_MAX_BYTES = 1_000_000_000
-STALE_TEMPORARY_AGE = 3600.0  # seconds after which a temporary file is a crashed write's, not one in progress
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
 

@@ -23,19 +23,21 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from remoteimport import __version__, registry
 from remoteimport.blob import decode_blob
-from remoteimport.errors import RemoteImportError
+from remoteimport.compare import diff_versions, read_version
+from remoteimport.errors import RemoteImportError, StoreError
 from remoteimport.hashing import class_hash
 from remoteimport.hook import install
 from remoteimport.lock import ENV_LOCK, LOCK_FILENAME, update_lock
-from remoteimport.names import split_versioned
+from remoteimport.names import is_hash_like, split_versioned
 from remoteimport.signing import (
     ENV_SIGNING_KEY,
     ENV_TRUSTED_KEYS,
@@ -52,6 +54,20 @@ SHORT_HASH = 12  # hex digits shown in tables; any 8 or more work as a prefix
 
 class CommandError(Exception):
     """A problem with what was typed on the command line (not a library error)."""
+
+
+class UsageError(CommandError):
+    """The command line does not parse (exit status 2); raised by argparse's ``error`` instead of exiting, so
+    that ``--json`` can report it too."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # the subcommand's own parser, so its usage line is printed
+        raise UsageError(self, message)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -182,6 +198,11 @@ def _class_in(module: Any, target: Target) -> type:
     return found
 
 
+def _is_memory_store(store: Store) -> bool:
+    protocols = store.fs.protocol if isinstance(store.fs.protocol, tuple) else (store.fs.protocol,)
+    return "memory" in protocols
+
+
 def url_for_another_process(store: Store) -> str:
     """The store's URL as another process (in another directory) must spell it: local paths made absolute.
 
@@ -214,6 +235,13 @@ class Output:
         if self.as_json:
             print(json.dumps(self.document, indent=2))
 
+    def fail(self, error: BaseException) -> None:
+        """``--json``: the failed command's document, with ``"error": {"type", "message"}`` (a report the
+        command made before failing, like `verify`'s, is kept)."""
+        if self.as_json:
+            failure = {"type": type(error).__name__, "message": str(error)}
+            print(json.dumps({**self.document, "error": failure}, indent=2))
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Plain aligned columns, two spaces apart."""
@@ -238,6 +266,12 @@ def utc_time(timestamp: float) -> str:
 
 
 def command_push(args: argparse.Namespace, out: Output) -> None:
+    if _is_memory_store(registry.resolve_store(args.store)):  # before importing the user's module
+        raise CommandError(
+            f"refusing to push to {args.store or default_store_url()}: a memory:// store lives only inside this "
+            "process, so the pushed class would vanish when the command exits. Push to a folder path or a "
+            "shared URL (e.g. s3://bucket/classes)."
+        )
     with load_target_class(args.target) as cls:
         name, store = registry.push_target(cls, args.name, args.store)
         previous = store.latest(name)
@@ -266,6 +300,11 @@ def command_ls(args: argparse.Namespace, out: Output) -> None:
 
     store = registry.resolve_store(args.store)
     listing = store.scan_names(after=args.after, limit=args.limit + 1)  # one more: is there a next page?
+    if not listing.names and not listing.skipped and not store.is_present():  # missing, not empty
+        raise StoreError(
+            f"the store {store.url} does not exist (no such {'folder' if store.is_local else 'bucket or folder'}). "
+            f"Check --store or ${ENV_STORE}; pushing a class creates a folder store."
+        )
     page, more = listing.names[: args.limit], len(listing.names) > args.limit
     damaged: dict[str, str] = {}
     try:
@@ -277,10 +316,20 @@ def command_ls(args: argparse.Namespace, out: Output) -> None:
                 latest[name] = store.latest(name)
             except IntegrityError as exc:
                 latest[name], damaged[name] = None, str(exc)
+    summaries = {
+        name: class_summary(store, name, full)
+        for name, full in progress(list(latest.items()), len(latest), "reading headers")
+        if full is not None
+    }
     out.data(
         store=store.url,
         classes=[
-            {"name": name, "latest": full, **({"damaged": damaged[name]} if name in damaged else {})}
+            {
+                "name": name,
+                "latest": full,
+                **summaries.get(name, {}),
+                **({"damaged": damaged[name]} if name in damaged else {}),
+            }
             for name, full in latest.items()
         ],
     )
@@ -292,8 +341,22 @@ def command_ls(args: argparse.Namespace, out: Output) -> None:
         out.line(f"no classes in the store {store.url} yet; push one with `remoteimport push module:Class`")
     else:
         out.line(f"classes in the store {store.url}:")
-        rows = [[name, "DAMAGED" if name in damaged else (full or "-")[:SHORT_HASH]] for name, full in latest.items()]
-        out.line(table(["NAME", "LATEST"], rows))
+        rows, has_tags = [], any("tags" in summary for summary in summaries.values())
+        for name, full in latest.items():
+            summary = summaries.get(name, {})
+            problem = name in damaged or "damaged" in summary
+            damaged.update({name: summary["damaged"]} if "damaged" in summary and name not in damaged else {})
+            rows.append(
+                [
+                    name,
+                    "DAMAGED" if problem else (full or "-")[:SHORT_HASH],
+                    summary.get("time_utc") or "-",
+                    summary.get("python") or "-",
+                    summary.get("signer") or ("unsigned" if summary.get("signature") == "unsigned" else "-"),
+                    *([", ".join(summary.get("tags", {})) or "-"] if has_tags else []),
+                ]
+            )
+        out.line(table(["NAME", "LATEST", "TIME", "PYTHON", "SIGNER", *(["TAGS"] if has_tags else [])], rows))
     for name, problem in damaged.items():
         out.line(f"damaged: {name}: {problem}")
     for entry in listing.skipped:
@@ -314,7 +377,9 @@ def command_log(args: argparse.Namespace, out: Output) -> None:
         store=store.url,
         versions=[{**version.to_json(), "time_utc": utc_time(version.time)} for version in history],
     )
-    rows = [[v.hash[:SHORT_HASH], utc_time(v.time), v.python, v.action] for v in history]
+    rows = [
+        [v.hash[:SHORT_HASH], utc_time(v.time), v.python, f"{v.action} {v.tag}" if v.tag else v.action] for v in history
+    ]
     out.line(f"history of {args.name} in the store {store.url}, newest first:")
     out.line(table(["HASH", "TIME", "PYTHON", "ACTION"], rows))
     if more:
@@ -326,7 +391,7 @@ def command_show(args: argparse.Namespace, out: Output) -> None:
     store = registry.resolve_store(args.store)
     latest = store.latest(name)
     if version is not None:
-        full_hash = store.resolve(name, version)
+        full_hash = store.resolve_version(name, version)
     elif latest is not None:
         full_hash = latest
     else:
@@ -398,6 +463,9 @@ def command_sign(args: argparse.Namespace, out: Output) -> None:
 
 def command_ui(args: argparse.Namespace, out: Output) -> int:
     try:
+        import jinja2  # noqa: F401  (imported by the pages on first use: check now, not at the first request)
+        import pygments  # noqa: F401
+
         from remoteimport.ui.app import make_ui_server
     except ImportError as exc:
         raise CommandError(f"the web view needs Jinja2 and Pygments: pip install 'remoteimport[ui]' ({exc})") from None
@@ -432,6 +500,366 @@ def command_rollback(args: argparse.Namespace, out: Output) -> None:
     out.data(name=args.name, hash=full_hash, store=store.url)
     out.line(f"{args.name} latest is now {full_hash}")
     out.line(f"  store: {store.url}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# diff, completion and the terminal helpers they use (colour on stdout, progress on stderr)
+
+ANSI = {"add": "\033[32m", "del": "\033[31m", "hunk": "\033[36m", "file": "\033[1m"}
+ANSI_RESET = "\033[0m"
+
+
+def use_colour(stream: TextIO | None = None) -> bool:
+    """ANSI colours only on a terminal, and never while ``$NO_COLOR`` is set (https://no-color.org)."""
+    stream = sys.stdout if stream is None else stream
+    return not os.environ.get("NO_COLOR") and stream.isatty()
+
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], total: int | None = None, label: str = "") -> Iterator[T]:
+    """Yield ``items`` unchanged while drawing ``label: 3/10`` on stderr, for long operations (reading many
+    headers, pushing many classes). Only when stderr is a terminal, so pipes, logs and ``--json`` stay clean;
+    the line is erased at the end. ``total`` defaults to ``len(items)`` when it has one.
+
+    >>> list(progress(["a", "b"], 2, "reading"))  # stderr is not a terminal here: nothing is drawn
+    ['a', 'b']
+    """
+    stream = sys.stderr
+    if not stream.isatty():
+        yield from items
+        return
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    shown, drawn_at, done = 0, 0.0, 0
+
+    def draw() -> None:
+        nonlocal shown
+        text = f"\r{label}: {done}/{total}" if total is not None else f"\r{label}: {done}"
+        stream.write(text.ljust(shown) + "\r")
+        stream.flush()
+        shown = len(text)
+
+    try:
+        for item in items:
+            if time.monotonic() - drawn_at > 0.1:  # at most ten redraws a second
+                draw()
+                drawn_at = time.monotonic()
+            yield item
+            done += 1
+    finally:
+        if shown:
+            stream.write("\r" + " " * shown + "\r")
+            stream.flush()
+
+
+def class_summary(store: Store, name: str, full_hash: str) -> dict[str, Any]:
+    """What `ls` shows of a class besides its latest hash: when that version was pushed, its Python and signer
+    (its header read, digest checked, nothing unpickled) and its tags, if the store has tags. Two requests (the
+    blob, the tags listing); a damaged blob gives ``"damaged"`` instead of failing the listing."""
+    info = read_version(store, name, full_hash, store.trust)
+    header = info.header
+    signer = (header.signature or {}).get("key") if header else None
+    summary: dict[str, Any] = {
+        "time_utc": header.created[:19].replace("T", " ") + " UTC" if header else None,
+        "python": header.python if header else None,
+        "signer": str(signer) if signer else None,
+        "signature": info.signature or None,
+    }
+    if info.problem:
+        summary["damaged"] = info.problem
+    tags_of = getattr(store, "tags", None)  # stores from before tags have none
+    if callable(tags_of):
+        try:
+            summary["tags"] = dict(tags_of(name))
+        except RemoteImportError as exc:
+            summary["tags"], summary["damaged"] = {}, str(exc)
+    return summary
+
+
+def _latest_or_given(store: Store, reference: str) -> tuple[str, str]:
+    """``NAME@VERSION`` -> (NAME, VERSION); ``NAME`` -> (NAME, its latest hash)."""
+    name, version = split_versioned(reference)
+    if version is None:
+        version = store.latest(name)
+        if version is None:
+            raise store.name_not_found(name)
+    return name, version
+
+
+def command_diff(args: argparse.Namespace, out: Output) -> None:
+    (name, _), (other, _) = (split_versioned(ref) for ref in (args.a, args.b))  # before touching the store
+    if other != name:
+        raise CommandError(f"diff compares two versions of one class, not {name} and {other}")
+    store = registry.resolve_store(args.store)
+    (_, old), (_, new) = (_latest_or_given(store, reference) for reference in (args.a, args.b))
+    diff = diff_versions(store, name, old, new)
+    out.data(store=store.url, **diff.to_json())
+    a, b = diff.old.hash[:SHORT_HASH], diff.new.hash[:SHORT_HASH]
+    out.line(f"{name}@{a} (a) -> {name}@{b} (b) in the store {store.url}")
+    if diff.old.hash == diff.new.hash:
+        out.line("a and b are the same version")
+        return
+    if diff.changes:
+        out.line("header changes:")
+        out.line(textwrap.indent(table(["FIELD", "A", "B"], diff.changes), "  "))
+    if not diff.files:
+        out.line("the shipped source is the same")
+        return
+    colour = use_colour()
+    for file in diff.files:
+        for kind, text in file.lines:
+            out.line(f"{ANSI[kind]}{text}{ANSI_RESET}" if colour and kind in ANSI else text)
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, tuple[argparse.ArgumentParser, str]]:
+    """Each subcommand's parser and one-line help, read from ``parser`` itself."""
+    for action in parser._actions:  # argparse keeps its subcommands here; it has no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help or "" for choice in action._get_subactions()}
+            return {name: (sub, helps.get(name, "")) for name, sub in action.choices.items()}
+    return {}
+
+
+def _parser_options(parser: argparse.ArgumentParser) -> list[tuple[str, bool, str]]:
+    """(option string, takes a value, help) for every option of ``parser``."""
+    return [
+        (option, action.nargs != 0, (action.help or "") % {"default": action.default} if action.help else "")
+        for action in parser._actions
+        if action.help is not argparse.SUPPRESS
+        for option in action.option_strings
+    ]
+
+
+def _positional_choices(parser: argparse.ArgumentParser) -> list[str]:
+    return [
+        str(choice)
+        for action in parser._actions
+        if not action.option_strings and action.choices and not isinstance(action, argparse._SubParsersAction)
+        for choice in action.choices
+    ]
+
+
+def _bash_words(words: Iterable[str]) -> str:
+    return " ".join(words)
+
+
+def bash_completion(parser: argparse.ArgumentParser) -> str:
+    """A bash completion function for ``parser``'s commands and their options (``zsh`` sources it too)."""
+    commands = _command_parsers(parser)
+    top_options = _parser_options(parser)
+    valued = sorted(
+        {opt for opt, takes, _ in top_options if takes}
+        | {opt for sub, _ in commands.values() for opt, takes, _ in _parser_options(sub) if takes}
+    )
+    cases = []
+    for name, (sub, _) in commands.items():
+        options = _bash_words(opt for opt, _, _ in _parser_options(sub))
+        choices = _bash_words(_positional_choices(sub))
+        cases.append(f'        {name}) options="{options}"; choices="{choices}" ;;')
+    top = _bash_words(opt for opt, _, _ in top_options)
+    return textwrap.dedent(
+        """\
+        # bash completion for remoteimport, generated by `remoteimport completion bash` (remoteimport {version})
+        _remoteimport() {{
+            local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
+            local command="" options="" choices="" i
+            for ((i = 1; i < COMP_CWORD; i++)); do
+                case "${{COMP_WORDS[i]}}" in
+                    {valued}) ((i++)) ;;
+                    -*) ;;
+                    *) command=${{COMP_WORDS[i]}}; break ;;
+                esac
+            done
+            case "$prev" in
+                {valued}) return 0 ;;  # the option's value: file names (complete -o default)
+            esac
+            case "$command" in
+                "") options="{top}"; choices="{commands}" ;;
+        {cases}
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$options" -- "$cur"))
+            elif [[ -n "$choices" ]]; then
+                COMPREPLY=($(compgen -W "$choices" -- "$cur"))
+            fi
+        }}
+        complete -o default -F _remoteimport remoteimport
+        """
+    ).format(
+        version=__version__,
+        valued="|".join(valued) or "--",
+        top=top,
+        commands=_bash_words(commands),
+        cases="\n".join(cases),
+    )
+
+
+def zsh_completion(parser: argparse.ArgumentParser) -> str:
+    """zsh runs the bash completion through its ``bashcompinit`` layer."""
+    return (
+        "# zsh completion for remoteimport, generated by `remoteimport completion zsh`\n"
+        "autoload -U +X compinit && { whence compdef >/dev/null || compinit; }\n"
+        "autoload -U +X bashcompinit && bashcompinit\n" + bash_completion(parser)
+    )
+
+
+def _fish_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def fish_completion(parser: argparse.ArgumentParser) -> str:
+    def option_line(condition: str, option: str, takes_value: bool, help_text: str) -> str:
+        flag = f"-l {option[2:]}" if option.startswith("--") else f"-s {option[1:]}"
+        value = " -r" if takes_value else ""
+        return f"complete -c remoteimport -n {_fish_quote(condition)} {flag}{value} -d {_fish_quote(help_text)}"
+
+    lines = [
+        "# fish completion for remoteimport, generated by `remoteimport completion fish`",
+        "complete -c remoteimport -n __fish_use_subcommand -f",
+    ]
+    lines += [option_line("__fish_use_subcommand", *option) for option in _parser_options(parser)]
+    for name, (sub, short_help) in _command_parsers(parser).items():
+        lines.append(f"complete -c remoteimport -n __fish_use_subcommand -a {name} -d {_fish_quote(short_help)}")
+        condition = f"__fish_seen_subcommand_from {name}"
+        lines += [option_line(condition, *option) for option in _parser_options(sub)]
+        choices = _positional_choices(sub)
+        if choices:
+            lines.append(f"complete -c remoteimport -n {_fish_quote(condition)} -f -a {_fish_quote(' '.join(choices))}")
+    return "\n".join(lines) + "\n"
+
+
+COMPLETION_SCRIPTS: dict[str, Callable[[argparse.ArgumentParser], str]] = {
+    "bash": bash_completion,
+    "zsh": zsh_completion,
+    "fish": fish_completion,
+}
+
+
+def command_completion(args: argparse.Namespace, out: Output) -> None:
+    script = COMPLETION_SCRIPTS[args.shell](build_parser())
+    out.data(shell=args.shell, script=script)
+    if not out.as_json:
+        sys.stdout.write(script)
+
+
+def command_tag(args: argparse.Namespace, out: Output) -> None:
+    name, version = split_versioned(args.reference)  # refuses malformed names before touching the store
+    if version is None or not is_hash_like(version):
+        raise CommandError(
+            f"tag which version of {name}? Give NAME@HASH (the full hash or 8+ leading hex digits, as listed by "
+            f"`remoteimport log {name}`), e.g. `remoteimport tag {name}@0123abcd {args.tag}`"
+        )
+    store = registry.resolve_store(args.store)
+    full_hash = registry.tag(name, version, args.tag, store=store, force=args.force)
+    out.data(name=name, tag=args.tag, hash=full_hash, store=store.url)
+    out.line(f"{name}@{args.tag} is now {full_hash}")
+    out.line(f"  import: labchain_remote.{name}@{args.tag}   store: {store.url}")
+
+
+def command_untag(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    full_hash = registry.untag(args.name, args.tag, store=store)
+    out.data(name=args.name, tag=args.tag, hash=full_hash, store=store.url)
+    out.line(f"removed the tag {args.tag!r} of {args.name} (it pointed at {full_hash}; that version stays)")
+    out.line(f"  store: {store.url}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# promote, delete, gc, doctor: moving versions between stores and keeping a store healthy
+
+
+def _exact_version(reference: str, store: Store, command: str) -> tuple[str, str]:
+    """``NAME@HASH`` (or ``NAME@TAG`` where tags exist) -> (NAME, full hash); a bare NAME is refused."""
+    name, version = split_versioned(reference)
+    if version is None:
+        raise CommandError(
+            f"{command} which version of {name}? Give NAME@HASH (the full hash or 8+ leading hex digits, as listed "
+            f"by `remoteimport log {name}`), e.g. `remoteimport {command} {name}@0123abcd`"
+        )
+    resolve_tag = getattr(store, "resolve_tag", None)
+    if not is_hash_like(version) and callable(resolve_tag):
+        return name, resolve_tag(name, version)
+    return name, store.resolve(name, version)
+
+
+def command_promote(args: argparse.Namespace, out: Output) -> None:
+    source = registry.resolve_store(args.store)
+    name, full_hash = _exact_version(args.reference, source, "promote")
+    result = registry.promote(name, full_hash, args.to, source=source, tag=args.tag, make_latest=args.latest)
+    out.data(**asdict(result))
+    if not result.changed:
+        out.line(f"{name}@{full_hash[:SHORT_HASH]}: nothing to do, {result.detail} in {result.target}")
+        return
+    blob = {"copied": "copied (bytes unchanged, signature included)", "replaced": "replaced a damaged copy"}
+    out.line(f"promoted {name} {full_hash}")
+    out.line(f"  from: {result.source}")
+    out.line(f"  to:   {result.target}")
+    out.line(f"  blob: {blob.get(result.blob, result.detail)}; verified in the target")
+    out.line(f"  latest: {'now this version' if result.latest_moved else 'unchanged (--latest moves it)'}")
+    if result.tag:
+        out.line(f"  tag: {result.tag}")
+
+
+def command_delete(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    name, full_hash = _exact_version(args.reference, store, "delete")
+    result = registry.delete(name, full_hash, store=store, force=args.force)
+    out.data(**{**asdict(result), "removed_tags": list(result.removed_tags)})
+    out.line(f"deleted {name} {full_hash} (the history keeps a record)")
+    if result.removed_latest:
+        out.line(f"  removed latest: it pointed at this version; set it with `remoteimport rollback {name} HASH`")
+    for tag in result.removed_tags:
+        out.line(f"  removed the tag {tag!r}")
+    out.line(f"  store: {store.url}")
+
+
+def command_gc(args: argparse.Namespace, out: Output) -> None:
+    store = registry.resolve_store(args.store)
+    items = registry.gc(store, dry_run=not args.yes)
+    removable = [item for item in items if item.kept is None]
+    out.data(store=store.url, removed=args.yes, items=[asdict(item) for item in items])
+    if not items:
+        out.line(f"nothing to collect in the store {store.url}")
+        return
+    verb = "removed" if args.yes else "would remove"
+    rows = []
+    for item in items:
+        what = f"{item.name}@{(item.hash or '')[:SHORT_HASH]}" if item.kind == "unreferenced" else item.path
+        age = "?" if item.age is None else f"{item.age / 3600:.1f} h"
+        action = f"kept: {item.kept}" if item.kept else verb
+        rows.append([item.kind, what, age, action])
+    out.line(f"garbage in the store {store.url}:")
+    out.line(table(["KIND", "WHAT", "AGE", "ACTION"], rows))
+    if removable and not args.yes:
+        out.line(f"{len(removable)} to remove: run again with --yes to remove them")
+
+
+def command_doctor(args: argparse.Namespace, out: Output) -> None:
+    from remoteimport.doctor import doctor
+
+    store = registry.resolve_store(args.store)
+    name, version = split_versioned(args.reference) if args.reference else (None, None)
+    url = url_for_another_process(store)  # the children open the store by its URL
+
+    def report(done: int, total: int, outcome: Any) -> None:
+        if sys.stderr.isatty():
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\rloading in fresh interpreters: {done}/{total}".ljust(60) + end)
+            sys.stderr.flush()
+
+    results = doctor(url, name, version, timeout=args.timeout, progress=report)
+    damaged = [result for result in results if not result.healthy]
+    out.data(store=store.url, versions=[result.to_json() for result in results], damaged=len(damaged))
+    if not results:
+        out.line(f"no versions in the store {store.url}")
+        return
+    out.line(f"loaded {len(results)} versions in fresh interpreters (store {store.url}):")
+    rows = [[r.name, r.hash[:SHORT_HASH], r.state.upper() if not r.healthy else r.state, r.reason] for r in results]
+    out.line(table(["NAME", "HASH", "STATE", "REASON"], rows))
+    if damaged:  # --json: main prints the report with the error (Output.fail)
+        raise CommandError(f"{len(damaged)} of {len(results)} versions are damaged: they do not load on this host")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -521,8 +949,7 @@ def command_verify(args: argparse.Namespace, out: Output) -> None:
         )
     for entry in listing.skipped:
         out.line(f"skipped, not a class: {entry.path} ({entry.reason})")
-    if problems:
-        out.finish()  # --json: the report is printed even though the command fails
+    if problems:  # --json: main() prints the report with the error
         raise CommandError(f"{problems} of {len(report)} versions are damaged or would be refused on this host")
 
 
@@ -571,6 +998,27 @@ def command_run(args: argparse.Namespace, out: Output) -> int:
 
 
 def command_quickstart(args: argparse.Namespace, out: Output) -> None:
+    # Without --store: a store of its own, never $REMOTEIMPORT_STORE (which may be a production bucket).
+    temporary = args.store is None
+    if temporary:
+        args.store = tempfile.mkdtemp(prefix="remoteimport-quickstart-store-")
+    try:
+        store_url = _quickstart_round_trip(args, out)
+    finally:
+        if temporary and not args.keep:
+            shutil.rmtree(args.store, ignore_errors=True)
+    out.data(temporary_store=temporary, store_deleted=temporary and not args.keep)
+    if temporary and not args.keep:
+        out.line(f"6. deleted the temporary store {store_url} (--keep keeps it; --store URL uses yours)")
+        return
+    out.line()
+    out.line("Try it in any Python on a host that can read the store:")
+    out.line(f"    import remoteimport; remoteimport.install({store_url!r})")
+    out.line(f"    from {registry.DEFAULT_NAMESPACE} import {QUICKSTART_CLASS}")
+
+
+def _quickstart_round_trip(args: argparse.Namespace, out: Output) -> str:
+    """Steps 1-5 on the store ``args.store``; returns its URL."""
     store = registry.resolve_store(args.store)
     store_url = url_for_another_process(store)
     name, namespace = QUICKSTART_CLASS, registry.DEFAULT_NAMESPACE
@@ -619,10 +1067,7 @@ def command_quickstart(args: argparse.Namespace, out: Output) -> None:
         f"5. pinned import {namespace}.{name}@{prefix} (8-character prefix) gave {same}: "
         f"result {seen['pinned_result']!r}"
     )
-    out.line()
-    out.line("Try it in any Python on a host that can read the store:")
-    out.line(f"    import remoteimport; remoteimport.install({store_url!r})")
-    out.line(f"    from {namespace} import {name}")
+    return store_url
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -645,8 +1090,10 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     (
         "ls",
         "list the classes in the store",
-        "List the class names in the store with the first 12 hex digits of each latest version's hash, a "
-        "page at a time (--limit names, then --after the last one shown).",
+        "List the class names in the store with the first 12 hex digits of each latest version's hash, when "
+        "it became the latest (UTC), the Python version that pushed it, its signer and its tags, a page at a "
+        "time (--limit names, then --after the last one shown). A store that does not exist (a missing folder "
+        "or bucket) is an error; an existing empty one lists no classes.",
         "remoteimport ls\nremoteimport ls --store /shared/classes --json\nremoteimport ls --limit 50 --after MyFilter",
     ),
     (
@@ -689,6 +1136,23 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "HASH is the full hash or 8 or more leading hex digits, as listed by `remoteimport log NAME`. The "
         "rollback is recorded in the history; nothing is deleted. Prints the full hash.",
         "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd",
+    ),
+    (
+        "tag",
+        "give a version a name (e.g. prod) to import it by",
+        "Point the tag TAG of NAME at the version HASH (the full hash or 8 or more leading hex digits). "
+        "`import labchain_remote.NAME@TAG`, configs naming labchain_remote.NAME@TAG and `remoteimport lock "
+        "NAME@TAG` then use that version (a lock records its full hash). A tag is 1 to 64 letters, digits, '_' "
+        "and '-', starts with a letter and is never all hex digits, so it cannot be mistaken for a hash. Moving "
+        "an existing tag to another version needs --force. Recorded in the history (`remoteimport log NAME`).",
+        "remoteimport tag MyFilter@0123abcd prod\nremoteimport tag MyFilter@4567cdef prod --force",
+    ),
+    (
+        "untag",
+        "remove a tag (its version stays)",
+        "Remove the tag TAG of NAME: `labchain_remote.NAME@TAG` no longer imports. The version it pointed at "
+        "stays in the store. Recorded in the history. Prints the full hash the tag pointed at.",
+        "remoteimport untag MyFilter prod",
     ),
     (
         "ui",
@@ -761,8 +1225,70 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "a temporary directory, push the class to the store, delete the directory, then start a fresh Python "
         f"(`python -E`, in an empty directory) that installs the import hook, runs `from labchain_remote "
         f"import {QUICKSTART_CLASS}`, calls a method and also imports the version pinned by an 8-character "
-        "hash prefix. Safe to run again (the push is then 'unchanged').",
-        "remoteimport quickstart\nremoteimport quickstart --store /tmp/demo-store",
+        "hash prefix. Without --store it uses a temporary store, deleted afterwards unless --keep (never "
+        f"${ENV_STORE}, which may be a production bucket); with --store, that store (safe to run again: the "
+        "push is then 'unchanged').",
+        "remoteimport quickstart\nremoteimport quickstart --keep\nremoteimport quickstart --store /tmp/demo-store",
+    ),
+    (
+        "diff",
+        "show what changed between two versions of a class",
+        "Compare two stored versions of a class without unpickling anything: the header fields that differ "
+        "(Python, cloudpickle, requirements, signer, module, creation time), then a unified diff of the source "
+        "that travelled with each. A and B are NAME@HASH (8 or more hex digits) or NAME for the latest version. "
+        "Coloured on a terminal unless $NO_COLOR is set; --json gives the structured diff.",
+        "remoteimport diff MyFilter@d0b116b2 MyFilter@97908c4e\nremoteimport diff MyFilter@d0b116b2 MyFilter --json",
+    ),
+    (
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        "Print a completion script for SHELL covering every command and its options. Install it: bash: "
+        "`remoteimport completion bash > ~/.local/share/bash-completion/completions/remoteimport` (or "
+        '`eval "$(remoteimport completion bash)"` in ~/.bashrc); zsh: `eval "$(remoteimport completion zsh)"` '
+        "in ~/.zshrc; fish: `remoteimport completion fish > ~/.config/fish/completions/remoteimport.fish`. "
+        "Open a new shell afterwards.",
+        "remoteimport completion bash > ~/.local/share/bash-completion/completions/remoteimport\n"
+        "remoteimport completion fish > ~/.config/fish/completions/remoteimport.fish",
+    ),
+    (
+        "promote",
+        "copy a version to another store (e.g. staging to production), signature included",
+        "Copy the version NAME@HASH from the store (--store) to the store --to, byte for byte, so its signature "
+        "travels with it. It is checked first (digest, name and hash, and the target's trust policy: a target "
+        "that trusts keys never receives a blob it would refuse) and read back after the copy; nothing is "
+        "unpickled. The target's history records a `promote` naming the source. The target's latest moves only "
+        "with --latest; --tag tags it there. A version the target already holds intact is not copied again.",
+        "remoteimport promote MyFilter@0123abcd --store /srv/staging --to s3://bucket/prod --latest\n"
+        "remoteimport promote MyFilter@0123abcd --to /srv/prod --tag stable",
+    ),
+    (
+        "delete",
+        "delete one stored version (refuses the latest or a tagged one without --force)",
+        "Remove the blob of NAME@HASH from the store; the history records a `delete`. The version latest points "
+        "at, or a tagged one, is refused unless --force: then latest (and the tags) are removed too, so no ref "
+        "points at a missing blob (`remoteimport rollback NAME HASH` sets latest again). Hosts that cached the "
+        "version may still import it by hash from their cache.",
+        "remoteimport delete MyFilter@0123abcd\nremoteimport delete MyFilter@97908c4e --force",
+    ),
+    (
+        "gc",
+        "find (and with --yes remove) temporary files of crashed writes and unreferenced blobs",
+        "List what nothing in the store needs: temporary files (.tmp-*) left by crashed writes to a local store, "
+        "and blobs that no latest, tag or history entry names (e.g. written by a push that failed before its "
+        "history entry). Only items older than an hour are removable (a younger one may belong to a push in "
+        "progress). Nothing is removed without --yes; nothing a ref or history entry names is ever removed.",
+        "remoteimport gc\nremoteimport gc --yes",
+    ),
+    (
+        "doctor",
+        "load every stored version in a fresh interpreter and report the ones that do not load",
+        "Load each version (of the whole store, of NAME, or the one version NAME@HASH) in a fresh Python "
+        "(`python -I`, an empty directory, the blob cache off) with remoteimport.get_version: the trust policy, "
+        "requirement check, unpickling and re-hash all run there. A blob can pass `verify` (digest and "
+        "signature) and still fail here. Prints one row per version, healthy or DAMAGED with the reason, and "
+        "exits with status 1 if any is damaged. A version whose interpreter crashes or hangs (--timeout) is "
+        "damaged; the check goes on with the others.",
+        "remoteimport doctor\nremoteimport doctor MyFilter --json\nremoteimport doctor MyFilter@0123abcd",
     ),
 ]
 
@@ -774,6 +1300,8 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Output], int | None]] = {
     "status": command_status,
     "hash": command_hash,
     "rollback": command_rollback,
+    "tag": command_tag,
+    "untag": command_untag,
     "sign": command_sign,
     "ui": command_ui,
     "quickstart": command_quickstart,
@@ -781,6 +1309,12 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Output], int | None]] = {
     "verify": command_verify,
     "lock": command_lock,
     "run": command_run,
+    "diff": command_diff,
+    "completion": command_completion,
+    "promote": command_promote,
+    "delete": command_delete,
+    "gc": command_gc,
+    "doctor": command_doctor,
 }
 
 
@@ -817,6 +1351,13 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--name", help="store the class under this name (default: the class's own name)")
     elif name == "hash":
         parser.add_argument("target", metavar="TARGET", type=parse_target, help=target_help)
+    elif name == "diff":
+        parser.add_argument("a", metavar="A", help="NAME@HASH (or NAME: the latest), e.g. MyFilter@0123abcd")
+        parser.add_argument("b", metavar="B", help="the other version, e.g. MyFilter@4567cdef or MyFilter")
+    elif name == "completion":
+        parser.add_argument("shell", metavar="SHELL", choices=sorted(COMPLETION_SCRIPTS), help="bash, zsh or fish")
+    elif name == "quickstart":
+        parser.add_argument("--keep", action="store_true", help="keep the temporary store (printed) afterwards")
     elif name == "ls":
         parser.add_argument("--limit", type=_positive, default=100, help="names per page (default: 100)")
         parser.add_argument("--after", metavar="NAME", help="start after this name (the next page)")
@@ -840,16 +1381,42 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--include-unsigned", action="store_true", help="also sign unsigned versions (you vouch for them)"
         )
+    elif name == "tag":
+        parser.add_argument("reference", metavar="NAME@HASH", help="the version to tag, e.g. MyFilter@0123abcd")
+        parser.add_argument("tag", metavar="TAG", help="the tag, e.g. prod (never all hex digits)")
+        parser.add_argument("--force", action="store_true", help="move the tag if it points at another version")
+    elif name == "untag":
+        parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
+        parser.add_argument("tag", metavar="TAG", help="the tag to remove, e.g. prod")
     elif name == "rollback":
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
         parser.add_argument("hash", metavar="HASH", help="full hash or 8+ leading hex digits of the version")
     elif name == "lock":
-        parser.add_argument("names", metavar="NAME", nargs="*", help="class names to pin, e.g. MyFilter")
+        parser.add_argument(
+            "names", metavar="NAME", nargs="*", help="class names to pin (NAME@HASH or NAME@TAG: that version)"
+        )
         parser.add_argument("--upgrade", action="store_true", help="move the pins to the current latest versions")
         parser.add_argument(
             "--lock", metavar="PATH", help=f"the lock file (default: ${ENV_LOCK}, else ./{LOCK_FILENAME})"
         )
         parser.add_argument("--namespace", help="the namespace a new lock applies to (default: labchain_remote)")
+    elif name == "promote":
+        parser.add_argument("reference", metavar="NAME@HASH", help="the version to copy, e.g. MyFilter@0123abcd")
+        parser.add_argument("--to", required=True, metavar="URL", help="the target store (folder path or fsspec URL)")
+        parser.add_argument("--tag", metavar="TAG", help="also tag the version in the target store")
+        parser.add_argument("--latest", action="store_true", help="also point the target's latest at the version")
+    elif name == "delete":
+        parser.add_argument("reference", metavar="NAME@HASH", help="the version to delete, e.g. MyFilter@0123abcd")
+        parser.add_argument(
+            "--force", action="store_true", help="delete it even when latest or a tag points at it (removing those)"
+        )
+    elif name == "gc":
+        parser.add_argument("--yes", action="store_true", help="remove what is listed (default: only list it)")
+    elif name == "doctor":
+        parser.add_argument("reference", metavar="NAME[@HASH]", nargs="?", help="a class or one version (default: all)")
+        parser.add_argument(
+            "--timeout", type=float, default=120.0, help="seconds one version may take to load (default: 120)"
+        )
     elif name == "run":
         parser.add_argument(
             "--lock",
@@ -869,7 +1436,7 @@ def build_parser() -> argparse.ArgumentParser:
     def formatter(prog: str) -> argparse.HelpFormatter:
         return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
 
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="remoteimport",
         formatter_class=formatter,
         description=(
@@ -903,10 +1470,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version and usage errors (status 2)
+        args = parser.parse_args(words)
+    except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
+        Output("--json" in words).fail(exc)  # the command line did not parse: --json anywhere in it counts
+        return 2
     out = Output(args.json)
     # The commands report what the library did (a repaired version, say) in their own output; without a
     # handler, the library's log records would be printed a second time by logging's last resort.
@@ -914,8 +1487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = args.handler(args, out)
         out.finish()
-    except (RemoteImportError, ImportError, FileNotFoundError, CommandError) as exc:
+    except (RemoteImportError, ImportError, FileNotFoundError, PermissionError, CommandError) as exc:
         print(f"remoteimport: error: {exc}", file=sys.stderr)
+        out.fail(exc)  # --json: {"error": {"type", "message"}} on stdout
         return 1
     except KeyboardInterrupt:
         print("remoteimport: interrupted", file=sys.stderr)

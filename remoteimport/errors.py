@@ -36,6 +36,14 @@ class VersionNotFoundError(RemoteImportError, ImportError):
     """No version of the name matches the hash or prefix."""
 
 
+class TagNotFoundError(VersionNotFoundError):
+    """The name has no tag of that name (``Name@prod`` with no tag ``prod``)."""
+
+
+class TagExistsError(RemoteImportError, ValueError):
+    """The tag already points at another version; moving it needs ``force=True`` (``--force``)."""
+
+
 class AmbiguousPrefixError(RemoteImportError, ImportError):
     """A hash prefix matches more than one version."""
 
@@ -58,3 +66,7 @@ class PushError(RemoteImportError):
 
 class DependencyError(RemoteImportError, ImportError):
     """An installed dependency (e.g. cloudpickle) is outside what this remoteimport was checked against."""
+
+
+class VersionInUseError(RemoteImportError):
+    """A version a ref names (``latest``, a tag) was not deleted; ``force=True`` (``--force``) deletes it."""

@@ -5,7 +5,9 @@ After ``install(store, namespace="labchain_remote")``:
 - ``import labchain_remote`` gives a package whose attributes are the store's classes at ``latest``
   (``from labchain_remote import MyFilter``; ``dir(labchain_remote)`` lists the names);
 - ``importlib.import_module("labchain_remote.MyFilter@0123abcd")`` gives the module of exactly that version
-  (its attribute ``MyFilter`` is the class). A prefix (8+ hex digits) and the full hash give the same module.
+  (its attribute ``MyFilter`` is the class). A prefix (8+ hex digits) and the full hash give the same module;
+  so does a tag (``labchain_remote.MyFilter@prod``), resolved to its full hash once per process (a tag moved
+  later is seen by new processes, as for any module already imported).
 
 The finder only parses names (refusing malformed ones before any storage access) and returns specs; the
 loaders ask :mod:`remoteimport.registry` for verified classes.
@@ -135,10 +137,10 @@ class _VersionLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        full_hash = self.finder.store.resolve(self.name, self.version, namespace=self.finder.namespace)
+        full_hash = self.finder.store.resolve_version(self.name, self.version, namespace=self.finder.namespace)
         full_name = format_reference(self.finder.namespace, self.name, full_hash)
         if module.__name__ != full_name:
-            # A prefix: this name becomes an alias of the full-hash module (the import system returns
+            # A prefix or a tag: this name becomes an alias of the full-hash module (the import system returns
             # whatever sys.modules holds once exec_module is done).
             sys.modules[module.__name__] = importlib.import_module(full_name)
             return

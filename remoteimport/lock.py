@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from remoteimport._files import write_atomically
 from remoteimport._startup import DEFAULT_NAMESPACE, default_namespace
 from remoteimport.errors import RemoteImportError
-from remoteimport.names import validate_hash, validate_name, validate_namespace
+from remoteimport.names import split_versioned, validate_hash, validate_name, validate_namespace
 
 if TYPE_CHECKING:
     from remoteimport.store import Store
@@ -233,14 +233,17 @@ def update_lock(
     upgrade: bool = False,
 ) -> tuple[Lock, dict[str, tuple[str | None, str]]]:
     """Pin ``names`` to their store's latest versions in the lock at ``path``; write it; return it with the
-    changes (``name -> (previous pin or None, new pin)``).
+    changes (``name -> (previous pin or None, new pin)``). ``Name@HASH`` or ``Name@TAG`` (e.g.
+    ``MyFilter@prod``) pins that exact version instead, replacing any pin: a tag is resolved to its full hash.
 
     Names already pinned keep their pin unless ``upgrade``; ``upgrade`` with no names moves every pin.
     ``store`` defaults to the existing lock's store, else the default store."""
     from remoteimport.registry import resolve_store
 
     path = os.path.abspath(os.fspath(path) if path is not None else default_lock_path())
-    names = [validate_name(name) for name in names]
+    # NAME, or NAME@HASH / NAME@TAG for an exact version (a tag is resolved now: a lock holds full hashes only)
+    requested = dict(split_versioned(name) for name in names)
+    names = list(requested)
     existing = read_lock(path) if os.path.exists(path) else None
     if existing is None and not names:
         raise LockError(f"no lock {path} yet: name the classes to pin, e.g. `remoteimport lock MyFilter`")
@@ -262,6 +265,10 @@ def update_lock(
     changes: dict[str, tuple[str | None, str]] = {}
     for name in to_move:
         previous = pins.get(name)
+        if requested.get(name) is not None:
+            pins[name] = target.resolve_version(name, requested[name], namespace=lock.namespace)
+            changes[name] = (previous, pins[name])
+            continue
         if previous is not None and not upgrade:
             changes[name] = (previous, previous)
             continue

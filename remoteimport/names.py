@@ -1,10 +1,17 @@
-"""Pure: validation and parsing of class names, hashes and references (``ns.Name@abc12345``).
+"""Pure: validation and parsing of class names, hashes, tags and references (``ns.Name@abc12345``,
+``ns.Name@prod``).
 
 Every name and hash is checked here before it becomes part of a storage path, so nothing a user (or an
 attacker writing configs) types can traverse out of the store.
 
     >>> parse_reference("labchain_remote.MyFilter@0123abcd")
     Reference(namespace='labchain_remote', name='MyFilter', version='0123abcd')
+    >>> parse_reference("labchain_remote.MyFilter@prod")
+    Reference(namespace='labchain_remote', name='MyFilter', version='prod')
+
+A version after ``@`` is a hash (or a prefix of 8+ hex digits) exactly when it is all hex digits
+(:func:`is_hash_like`); anything else is a tag. A tag (:func:`validate_tag`) always holds a character that is
+not a hex digit, so no text is both a valid tag and a valid hash prefix.
 """
 
 from __future__ import annotations
@@ -18,12 +25,24 @@ MIN_PREFIX = 8
 HASH_LENGTH = 64
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 _HEX = re.compile(r"[0-9a-f]+")
+MAX_TAG_LENGTH = 64
+# No "." (the import system would read `ns.Name@v1.2` as a submodule `2`), nothing that can make a path.
+_TAG = re.compile(rf"[A-Za-z][A-Za-z0-9_-]{{0,{MAX_TAG_LENGTH - 1}}}")
+_HEX_ANY_CASE = re.compile(r"[0-9a-fA-F]+")
+RESERVED_TAGS = frozenset({"latest"})  # `Name@latest` would read as the latest version, which a tag is not
+TAG_RULE = (
+    f"1 to {MAX_TAG_LENGTH} characters of letters, digits, '_' and '-', starting with a letter and holding at "
+    "least one character that is not a hex digit (so it can never be read as a hash prefix), e.g. 'prod' or "
+    "'v2-rc1'"
+)
 
 
 class Reference(NamedTuple):
     namespace: str
     name: str
-    version: str | None  # a full hash or a prefix of at least MIN_PREFIX hex digits; None for latest
+    # a full hash or a prefix of at least MIN_PREFIX hex digits (lowercase), or a tag (tell them apart with
+    # is_hash_like); None for latest
+    version: str | None
 
 
 def validate_name(name: object, *, what: str = "class name") -> str:
@@ -60,18 +79,59 @@ def validate_hash(value: object, *, allow_prefix: bool = True) -> str:
     return text
 
 
+def is_hash_like(text: object) -> bool:
+    """True when ``text`` is all hex digits (any case): after ``@`` it then means a hash or prefix, never a tag.
+
+    >>> is_hash_like("DEADbeef"), is_hash_like("prod")
+    (True, False)
+    """
+    return isinstance(text, str) and _HEX_ANY_CASE.fullmatch(text) is not None
+
+
+def validate_tag(tag: object) -> str:
+    """Return ``tag`` if it is a valid tag name (see :data:`TAG_RULE`), else raise :class:`InvalidNameError`.
+
+    >>> validate_tag("prod")
+    'prod'
+    """
+    if isinstance(tag, str) and is_hash_like(tag):
+        raise InvalidNameError(
+            f"invalid tag {tag!r}: it is all hex digits, so it would read as a hash prefix. A tag is {TAG_RULE}"
+        )
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        raise InvalidNameError(f"invalid tag {tag!r}: a tag is {TAG_RULE}")
+    if tag in RESERVED_TAGS:
+        raise InvalidNameError(f"invalid tag {tag!r}: the name is reserved (it would read as the latest version)")
+    return tag
+
+
+def validate_version(text: object) -> str:
+    """What may follow ``@``: a hash or prefix (returned lowercase) when :func:`is_hash_like`, else a tag."""
+    if is_hash_like(text):
+        return validate_hash(text)
+    if isinstance(text, str) and _TAG.fullmatch(text):
+        return validate_tag(text)
+    raise InvalidNameError(
+        f"invalid hash or tag {text!r}: expected a hash ({MIN_PREFIX} to {HASH_LENGTH} hex digits, 0-9 a-f) or a tag "
+        f"({TAG_RULE}); run `remoteimport log NAME` to list the versions of a class"
+    )
+
+
 def split_versioned(text: str) -> tuple[str, str | None]:
-    """``"MyFilter@abc12345"`` -> ``("MyFilter", "abc12345")``; ``"MyFilter"`` -> ``("MyFilter", None)``."""
+    """``"MyFilter@abc12345"`` -> ``("MyFilter", "abc12345")``; ``"MyFilter@prod"`` -> ``("MyFilter", "prod")``;
+    ``"MyFilter"`` -> ``("MyFilter", None)``. A hash is lowercased; tell a tag apart with :func:`is_hash_like`."""
     name, sep, version = text.partition("@")
     validate_name(name)
-    return name, validate_hash(version) if sep else None
+    return name, validate_version(version) if sep else None
 
 
 def parse_reference(reference: str) -> Reference:
-    """Parse ``namespace.Name`` or ``namespace.Name@hash`` (the namespace may contain dots)."""
+    """Parse ``namespace.Name``, ``namespace.Name@hash`` or ``namespace.Name@tag`` (the namespace may contain
+    dots; a tag never does)."""
     if not isinstance(reference, str) or "." not in reference:
         raise InvalidNameError(
-            f"invalid class reference {reference!r}: expected 'namespace.Name' or 'namespace.Name@<hash>', "
+            f"invalid class reference {reference!r}: expected 'namespace.Name', 'namespace.Name@<hash>' or "
+            "'namespace.Name@<tag>', "
             "e.g. 'labchain_remote.MyFilter@0123abcd'"
         )
     namespace, _, last = reference.rpartition(".")

@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Callable
 from typing import Literal, TypeVar, overload
 
+from remoteimport._files import STALE_TEMPORARY_AGE
 from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.capture import capture_class
 from remoteimport.errors import (
@@ -34,11 +35,13 @@ from remoteimport.errors import (
     IntegrityError,
     PushError,
     RemoteImportError,
+    TagExistsError,
+    VersionInUseError,
     VersionNotFoundError,
 )
 from remoteimport.hashing import class_hash
 from remoteimport.loader import class_from_blob, load_class, stored_blob_problem
-from remoteimport.names import validate_hash, validate_name, validate_namespace
+from remoteimport.names import validate_hash, validate_name, validate_namespace, validate_tag
 from remoteimport.signing import ENV_SIGNING_KEY, SigningKey, signature_state, signing_key_from
 from remoteimport.store import Store, Version
 
@@ -52,7 +55,16 @@ __all__ = [
     "versions",
     "get_version",
     "rollback",
+    "tag",
+    "untag",
+    "tags",
     "sign",
+    "promote",
+    "PromoteResult",
+    "delete",
+    "DeleteResult",
+    "gc",
+    "GarbageItem",
     "DEFAULT_NAMESPACE",
 ]
 
@@ -339,6 +351,14 @@ def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None) -
     validate_hash(hash_or_prefix)
     target = resolve_store(store)
     full_hash = target.resolve(name, hash_or_prefix)
+    _require_intact(target, name, full_hash, f"roll {name} back to {full_hash}")
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="rollback"))
+    target.set_latest(name, full_hash)  # after its history entry, as in push
+    return full_hash
+
+
+def _require_intact(target: Store, name: str, full_hash: str, doing: str) -> None:
+    """Refuse to point a ref at a version whose blob is missing or damaged (checked, never unpickled)."""
     data = target.read_blob_if_present(name, full_hash)
     if data is None:
         raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was changed")
@@ -347,12 +367,59 @@ def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None) -
         decode_blob(data, expected_hash=full_hash, expected_name=name, source=where)
     except IntegrityError as exc:
         raise IntegrityError(
-            f"refusing to roll {name} back to {full_hash}, its blob is damaged: {exc}. Nothing was changed. "
+            f"refusing to {doing}, its blob is damaged: {exc}. Nothing was changed. "
             "Pushing that version of the class again repairs the blob (and makes it the latest)."
         ) from exc
-    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="rollback"))
-    target.set_latest(name, full_hash)  # after its history entry, as in push
+
+
+def tag(name: str, hash_or_prefix: str, tag: str, store: Store | str | None = None, *, force: bool = False) -> str:
+    """Point the tag ``tag`` of ``name`` at a version (full hash or 8+ hex digits); return its full hash.
+
+    ``labchain_remote.Name@tag`` then imports that version. Moving an existing tag to another version needs
+    ``force=True``; tagging the version a tag already points at changes nothing. The version's blob must be
+    intact (checked, never unpickled). The move is recorded in the history (action ``tag``), before the ref.
+    Example: ``tag("MyFilter", "0123abcd", "prod")``, then ``import labchain_remote.MyFilter@prod``.
+    """
+    validate_name(name)  # before the store is even opened
+    validate_hash(hash_or_prefix)
+    validate_tag(tag)
+    target = resolve_store(store)
+    full_hash = target.resolve(name, hash_or_prefix)
+    try:
+        current = target.tag_target(name, tag)
+    except IntegrityError:
+        if not force:
+            raise
+        current = None  # a damaged tag ref: --force is its repair (its message says so)
+    if current == full_hash:
+        return full_hash
+    if current is not None and not force:
+        raise TagExistsError(
+            f"the tag {tag!r} of {name} already points at {current} in the store {target.url}; nothing was "
+            f"changed. Move it with force=True (`remoteimport tag {name}@{full_hash[:12]} {tag} --force`)."
+        )
+    _require_intact(target, name, full_hash, f"tag {name}@{full_hash} as {tag!r}")
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="tag", tag=tag))
+    target.set_tag(name, tag, full_hash)  # after its history entry, as in push
     return full_hash
+
+
+def untag(name: str, tag: str, store: Store | str | None = None) -> str:
+    """Remove the tag ``tag`` of ``name`` (recorded in the history: action ``untag``); return the full hash it
+    pointed at. The version itself stays. An absent tag raises :class:`TagNotFoundError`."""
+    validate_name(name)
+    validate_tag(tag)
+    target = resolve_store(store)
+    full_hash = target.resolve_tag(name, tag)
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="untag", tag=tag))
+    target.delete_tag(name, tag)
+    return full_hash
+
+
+def tags(name: str, store: Store | str | None = None) -> dict[str, str]:
+    """``{tag: full hash}`` for every tag of ``name`` (one listing and one read per tag)."""
+    validate_name(name)
+    return resolve_store(store).tags(name)
 
 
 def sign(
@@ -426,3 +493,281 @@ def get_version(
 
 def _python_version() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Promoting, deleting and collecting garbage
+
+
+@dataclasses.dataclass(frozen=True)
+class PromoteResult:
+    """What :func:`promote` did in the target store: ``blob`` is ``"copied"`` (it was absent), ``"replaced"``
+    (the target's copy was damaged) or ``"unchanged"`` (the target already held it intact); ``latest_moved`` and
+    ``tag`` say which refs moved; ``detail`` explains."""
+
+    name: str
+    hash: str
+    source: str
+    target: str
+    blob: Literal["copied", "replaced", "unchanged"]
+    latest_moved: bool = False
+    tag: str | None = None
+    detail: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.blob != "unchanged" or self.latest_moved or self.tag is not None
+
+
+def promote(
+    name: str,
+    hash_or_prefix: str,
+    target: Store | str,
+    *,
+    source: Store | str | None = None,
+    tag: str | None = None,
+    make_latest: bool = False,
+) -> PromoteResult:
+    """Copy the version ``name@hash_or_prefix`` from ``source`` (default: the default store) to ``target``,
+    byte for byte, so its signature travels with it; then record a ``promote`` in the target's history.
+
+    The blob is checked before anything is written (digest, name and hash; and the target's trust policy, so a
+    target that trusts keys never receives a blob it would refuse), and read back from the target after the
+    copy; nothing is unpickled. ``make_latest`` also points the target's ``latest`` at it, ``tag`` tags it
+    there. A version the target already holds intact is not copied again (a no-op when no ref moves either).
+
+    >>> staging, prod = Store("memory://promote-doc-a"), Store("memory://promote-doc-b")
+    >>> full = push(Doubler, store=staging)  # doctest: +SKIP
+    >>> promote("Doubler", full[:8], prod, source=staging, make_latest=True).blob  # doctest: +SKIP
+    'copied'
+    """
+    validate_name(name)  # before any store is opened
+    validate_hash(hash_or_prefix)
+    origin, destination = resolve_store(source), resolve_store(target)
+    if origin.url == destination.url and origin.storage_options == destination.storage_options:
+        raise RemoteImportError(f"cannot promote {name} from the store {origin.url} to itself: give another --to")
+    full_hash = origin.resolve(name, hash_or_prefix)
+    if tag is not None:
+        _check_tag_is_free(destination, name, full_hash, tag)
+    data = origin.read_blob(name, full_hash)
+    try:
+        blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=origin.blob_url(name, full_hash))
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"refusing to promote {name}@{full_hash}: its blob in the store {origin.url} is damaged ({exc}). "
+            "Nothing was written. Pushing that version of the class to the source again repairs it."
+        ) from exc
+    where = destination.blob_url(name, full_hash)
+    destination.trust.check(blob.header, where=where, local_store=True)  # refuse before writing; nothing loads here
+    state, detail = _target_copy_state(destination, name, full_hash, data)
+    if state != "unchanged":
+        destination.write_blob(name, full_hash, data, known_absent=True)
+        _verify_copy(destination, name, full_hash, data, remove_on_failure=state == "copied")
+    move = make_latest and destination.latest(name) != full_hash
+    tagged = tag is not None and _tags_of(destination, name).get(tag) != full_hash
+    if state != "unchanged" or move:
+        destination.append_history(
+            Version(name, full_hash, time.time(), _python_version(), action="promote", source=origin.url)
+        )
+    if move:
+        destination.set_latest(name, full_hash)  # after its history entry, as in push
+    if tagged:
+        _tag_function()(name, full_hash, tag, store=destination)  # records its own `tag` history entry
+    return PromoteResult(name, full_hash, origin.url, destination.url, state, move, tag if tagged else None, detail)
+
+
+def _target_copy_state(
+    destination: Store, name: str, full_hash: str, data: bytes
+) -> tuple[Literal["copied", "replaced", "unchanged"], str]:
+    existing = destination.read_blob_if_present(name, full_hash)
+    if existing is None:
+        return "copied", ""
+    try:
+        decode_blob(existing, expected_hash=full_hash, expected_name=name, source=destination.blob_url(name, full_hash))
+    except IncompatibleBlobError:
+        return "unchanged", "the target holds it in a newer blob format; left as it is"
+    except IntegrityError as exc:
+        return "replaced", f"the target's copy was damaged ({exc})"
+    if existing != data:
+        return "unchanged", "the target already holds it intact (its copy differs, e.g. signed otherwise; kept)"
+    return "unchanged", "the target already holds it intact"
+
+
+def _verify_copy(destination: Store, name: str, full_hash: str, data: bytes, *, remove_on_failure: bool) -> None:
+    """Read the copy back and check it as a load would before unpickling (digest, name, hash, trust policy)."""
+    where = destination.blob_url(name, full_hash)
+    written = destination.read_blob_if_present(name, full_hash)
+    try:
+        if written != data:
+            raise IntegrityError(f"{where} does not hold the bytes just written ({_size(written)} read back)")
+        blob = decode_blob(written, expected_hash=full_hash, expected_name=name, source=where)
+        destination.trust.check(blob.header, where=where, local_store=True)
+    except IntegrityError as exc:
+        if remove_on_failure:
+            destination.delete_blob(name, full_hash)  # no ref names it yet
+        raise IntegrityError(
+            f"the copy of {name}@{full_hash} in the store {destination.url} failed its check after writing: {exc}. "
+            "No ref was moved; promote again."
+        ) from exc
+
+
+def _size(data: bytes | None) -> str:
+    return "nothing" if data is None else f"{len(data)} bytes"
+
+
+def _tags_of(store: Store, name: str) -> dict[str, str]:
+    """``{tag: full hash}`` of ``name``, or {} on a release without version tags."""
+    listing = getattr(store, "tags", None)
+    return dict(listing(name)) if callable(listing) else {}
+
+
+def _tag_function() -> Callable[..., str]:
+    tagger = globals().get("tag")
+    if not callable(tagger):
+        raise RemoteImportError("this remoteimport has no version tags: promote without a tag, or upgrade it")
+    return tagger
+
+
+def _check_tag_is_free(destination: Store, name: str, full_hash: str, tag: str) -> None:
+    """Refuse, before anything is written, a tag that already names another version in the target."""
+    if getattr(destination, "tags", None) is None:
+        raise RemoteImportError("this remoteimport has no version tags: promote without a tag, or upgrade it")
+    _tag_function()
+    from remoteimport import names
+
+    validate = getattr(names, "validate_tag", None)
+    if callable(validate):
+        validate(tag)
+    current = _tags_of(destination, name).get(tag)
+    if current is not None and current != full_hash:
+        raise RemoteImportError(
+            f"the tag {tag!r} of {name} already points at {current} in the store {destination.url}; nothing was "
+            f"written. Promote without --tag, then move the tag with `remoteimport tag {name}@{full_hash[:12]} "
+            f"{tag} --force`."
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class DeleteResult:
+    """What :func:`delete` removed: the version's blob, and with ``force`` the refs that named it."""
+
+    name: str
+    hash: str
+    store: str
+    removed_latest: bool = False
+    removed_tags: tuple[str, ...] = ()
+
+
+def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, force: bool = False) -> DeleteResult:
+    """Delete the version ``name@hash_or_prefix``: its blob is removed, the history records a ``delete``.
+
+    The version ``latest`` points at, or a tagged one, is refused (:class:`VersionInUseError`) unless
+    ``force``: then ``latest`` is removed (it never points at a missing blob; ``rollback`` sets it again) and so
+    are the tags. This host's blob cache forgets the version; other hosts' caches may still serve pinned
+    imports of it."""
+    validate_name(name)  # before the store is even opened
+    validate_hash(hash_or_prefix)
+    target = resolve_store(store)
+    full_hash = target.resolve(name, hash_or_prefix)
+    if not target.has_blob(name, full_hash):
+        raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was deleted")
+    is_latest = target.latest(name) == full_hash
+    tagged = tuple(sorted(tag for tag, tagged_hash in _tags_of(target, name).items() if tagged_hash == full_hash))
+    reasons = ["`latest` points at it"] if is_latest else []
+    reasons += [f"it is tagged {', '.join(tagged)}"] if tagged else []
+    if reasons and not force:
+        raise VersionInUseError(
+            f"refusing to delete {name}@{full_hash} from the store {target.url}: {' and '.join(reasons)}. Nothing was "
+            "deleted. Point latest elsewhere first (`remoteimport rollback`), or pass --force (force=True) to delete "
+            "it and remove those refs."
+        )
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="delete"))
+    if is_latest:
+        target.delete_latest(name)  # before the blob: latest never points at a missing blob
+    for tag in tagged:
+        untagger = globals().get("untag")
+        if callable(untagger):
+            untagger(name, tag, store=target)
+        else:
+            target.delete_tag(name, tag)
+    target.delete_blob(name, full_hash)
+    if target.cache is not None:
+        target.cache.discard(name, full_hash)
+    return DeleteResult(name, full_hash, target.url, is_latest, tagged)
+
+
+@dataclasses.dataclass(frozen=True)
+class GarbageItem:
+    """One thing :func:`gc` found: a ``temporary`` file of a crashed write, or an ``unreferenced`` blob (no
+    ``latest``, tag or history entry names it); ``removed`` once gone; ``kept`` with the reason when it is left."""
+
+    kind: Literal["temporary", "unreferenced"]
+    path: str
+    size: int | None = None
+    age: float | None = None  # seconds since it was last written, when the backend says
+    name: str | None = None
+    hash: str | None = None
+    kept: str | None = None  # why it was left (too recent, age unknown), None for a removable item
+    removed: bool = False
+
+
+def gc(
+    store: Store | str | None = None, *, dry_run: bool = True, min_age: float = STALE_TEMPORARY_AGE
+) -> list[GarbageItem]:
+    """Find what nothing needs in a store: temporary files of crashed local writes, and blobs no ``latest``, tag
+    or history entry names (e.g. written by a push that failed before its history entry). Only items older than
+    ``min_age`` seconds (an hour) are removable: a younger one may belong to a push in progress. Removes them
+    only when ``dry_run`` is False. A name whose refs cannot be read (a damaged ref) is left alone.
+
+    >>> gc(Store("memory://gc-doc"))
+    []
+    """
+    target = resolve_store(store)
+    now = time.time()
+    found: list[GarbageItem] = []
+    for path, size, modified in target.temporary_files():
+        age = now - modified
+        kept = None if age >= min_age else f"younger than {min_age:g} s: may be a write in progress"
+        found.append(GarbageItem("temporary", path, size, age, kept=kept))
+    for name in sorted(set(target.blob_names()) | set(target.names())):
+        for full_hash in _unreferenced_hashes(target, name):
+            modified = target.blob_modified(name, full_hash)
+            age = None if modified is None else now - modified
+            kept = None
+            if age is None:
+                kept = "its age is unknown: may belong to a push in progress"
+            elif age < min_age:
+                kept = f"younger than {min_age:g} s: may belong to a push in progress"
+            found.append(
+                GarbageItem("unreferenced", target.blob_path(name, full_hash), None, age, name, full_hash, kept)
+            )
+    if dry_run:
+        return found
+    outcome = []
+    for item in found:
+        if item.kept is None and item.kind == "temporary":
+            target.remove_temporary_file(item.path)
+            item = dataclasses.replace(item, removed=True)
+        elif item.kept is None and item.name is not None and item.hash is not None:
+            # Looked up again just before: a ref written since the listing keeps its blob.
+            if item.hash in _unreferenced_hashes(target, item.name):
+                target.delete_blob(item.name, item.hash)
+                item = dataclasses.replace(item, removed=True)
+            else:
+                item = dataclasses.replace(item, kept="a ref names it now")
+        outcome.append(item)
+    return outcome
+
+
+def _unreferenced_hashes(target: Store, name: str) -> list[str]:
+    """Blobs of ``name`` that no ref or history entry names ([] when a ref cannot be read: keep everything)."""
+    try:
+        referenced = {version.hash for version in target.history(name)}
+        latest = target.latest(name)
+        referenced.update(_tags_of(target, name).values())
+    except IntegrityError as exc:
+        _LOG.warning("gc: leaving %s alone in %s: %s", name, target.url, exc)
+        return []
+    if latest is not None:
+        referenced.add(latest)
+    return [full_hash for full_hash in target.blob_hashes(name) if full_hash not in referenced]

@@ -98,6 +98,7 @@ def generate_key(path: str | os.PathLike[str]) -> str:
             raise RemoteImportError(
                 f"{existing} already exists; remove it or choose another path (keys are never overwritten)"
             )
+    _make_private_folders(os.path.dirname(os.path.abspath(path)))
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -112,6 +113,28 @@ def generate_key(path: str | os.PathLike[str]) -> str:
     with open(public_path, "wb") as file:
         file.write(public_pem)
     return public_path
+
+
+def _make_private_folders(folder: str) -> None:
+    """Create ``folder`` and its missing parents as owner-only (0700): they are made to hold a private key.
+    Existing folders are left as they are."""
+    missing = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(created):
+                raise RemoteImportError(
+                    f"cannot create the folder {created} for the key: a file is in the way"
+                ) from None
+        except OSError as exc:
+            raise RemoteImportError(f"cannot create the folder {created} for the key: {exc}") from exc
 
 
 def _read_pem(path: str, parse: Callable[[bytes], Any], what: str, fix: str) -> Any:

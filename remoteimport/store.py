@@ -4,11 +4,12 @@ Layout under the store's root (every name and hash validated by :mod:`remoteimpo
 
     blobs/<Name>/<hash[:2]>/<hash>.blob         immutable; sharded so a prefix lookup lists one folder
     refs/<Name>/latest                          the current version's full hash
+    refs/<Name>/tags/<tag>                      a tagged version's full hash (names.validate_tag: never a hash)
     refs/<Name>/history/<time_ns>-<hash[:16]>-<random>.json   one object per push: append-only
 
 A ref is written only after its blob is completely written; writes are atomic (a temporary file renamed into
-place on local disks; object stores replace objects whole). Nothing is ever overwritten but ``latest`` (and a
-blob a push found damaged).
+place on local disks; object stores replace objects whole). Nothing is ever overwritten but ``latest`` and tags
+(and a blob a push found damaged).
 
 Request budget on object stores (docs/storage.md): every read is one ranged GET (a plain ``cat_file`` costs
 s3fs a HEAD first), a listing is one LIST per 1,000 keys, transient failures are retried with bounded
@@ -49,9 +50,10 @@ from remoteimport.errors import (
     RemoteImportError,
     StoreError,
     StoreUnreachableError,
+    TagNotFoundError,
     VersionNotFoundError,
 )
-from remoteimport.names import HASH_LENGTH, validate_hash, validate_name
+from remoteimport.names import HASH_LENGTH, is_hash_like, validate_hash, validate_name, validate_tag, validate_version
 from remoteimport.signing import PublicKey, SigningKey, TrustPolicy, signing_key_from
 
 if TYPE_CHECKING:
@@ -86,10 +88,13 @@ class Version:
     hash: str
     time: float
     python: str
-    action: str = "push"  # or "rollback", "repair"
+    action: str = "push"  # or "rollback", "repair", "sign", "promote", "delete"
+    source: str | None = None  # a promote's: the store it was copied from (omitted from JSON when None)
+    tag: str | None = None  # a "tag"'s or "untag"'s: the tag set or removed (omitted from JSON when None)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Optional fields are left out when unset, so entries read by older releases keep their shape.
+        return {key: value for key, value in asdict(self).items() if value is not None or key in _REQUIRED_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Version:
@@ -99,7 +104,12 @@ class Version:
             time=float(data["time"]),
             python=str(data["python"]),
             action=str(data.get("action", "push")),
+            source=None if data.get("source") is None else str(data["source"]),
+            tag=None if data.get("tag") is None else validate_tag(data["tag"]),
         )
+
+
+_REQUIRED_FIELDS = frozenset({"name", "hash", "time", "python", "action"})
 
 
 @dataclass(frozen=True)
@@ -267,6 +277,12 @@ class Store:
     def _history_dir(self, name: str) -> str:
         return self._path("refs", validate_name(name), "history")
 
+    def _tags_dir(self, name: str) -> str:
+        return self._path("refs", validate_name(name), "tags")
+
+    def _tag_path(self, name: str, tag: str) -> str:
+        return self._tags_dir(name) + "/" + validate_tag(tag)
+
     # -- blobs ---------------------------------------------------------------------------------------------
 
     def has_blob(self, name: str, full_hash: str) -> bool:
@@ -390,6 +406,65 @@ class Store:
         for name, full_hash in pointers.items():
             self._latest_memo[name] = (now, full_hash)
 
+    # -- tags: refs/<Name>/tags/<tag>, each holding a full hash, written and validated like `latest` ---------
+
+    def tag_target(self, name: str, tag: str) -> str | None:
+        """The full hash the tag points at, or None when the name has no such tag: one request."""
+        path = self._tag_path(name, tag)
+        data = self._get_many([path])[path]
+        return None if data is None else _hash_in_ref(data, path, self.url, fix=_TAG_FIX.format(name=name, tag=tag))
+
+    def tags(self, name: str) -> dict[str, str]:
+        """``{tag: full hash}`` for every tag of ``name``, sorted: one listing and one read per tag (concurrent
+        on async backends). Files that are not tags (a local write in progress, strays) are skipped."""
+        entries = [path for path in self._list(self._tags_dir(name)) if _is_valid_tag(_base_name(path))]
+        found = self._get_many(entries)
+        return {
+            _base_name(path): _hash_in_ref(data, path, self.url, fix=_TAG_FIX.format(name=name, tag=_base_name(path)))
+            for path, data in sorted(found.items())
+            if data is not None
+        }
+
+    def resolve_version(self, name: str, version: str, *, namespace: str | None = None) -> str:
+        """Full hash of what follows ``@`` in a reference: a hash or prefix (:meth:`resolve`) or a tag
+        (:meth:`resolve_tag`), told apart by :func:`remoteimport.names.is_hash_like`."""
+        if is_hash_like(validate_version(version)):
+            return self.resolve(name, version, namespace=namespace)
+        return self.resolve_tag(name, version, namespace=namespace)
+
+    def resolve_tag(self, name: str, tag: str, *, namespace: str | None = None) -> str:
+        """The full hash the tag points at; :class:`TagNotFoundError` (naming the tags there are) if none."""
+        full_hash = self.tag_target(name, tag)
+        if full_hash is not None:
+            return full_hash
+        if not self.exists(name):
+            raise self.name_not_found(name, namespace)
+        known = ", ".join(self.tags(name)) or "none"
+        raise TagNotFoundError(
+            f"{name} has no tag {tag!r} in the store {self.url} (its tags: {known}). Tag a version with "
+            f"`remoteimport tag {name}@HASH {tag}`."
+        )
+
+    def set_tag(self, name: str, tag: str, full_hash: str) -> None:
+        """Point the tag at a version whose blob is already complete in the store (atomically, like latest)."""
+        self._put_many({self._tag_path(name, tag): validate_hash(full_hash, allow_prefix=False).encode("ascii")})
+
+    def delete_tag(self, name: str, tag: str) -> None:
+        """Remove the tag's ref (nothing else: its version and history stay)."""
+        path = self._tag_path(name, tag)
+
+        def remove() -> None:
+            if self._local:
+                self._check_inside(path)
+                os.remove(path)  # the link itself, were one planted: never what it points at
+            else:
+                self.fs.rm_file(path)
+
+        try:
+            self._attempt("delete", path, remove)
+        except FileNotFoundError:
+            pass  # already gone: the outcome asked for
+
     def append_history(self, version: Version) -> None:
         """Add one history object; concurrent pushes never touch each other's objects."""
         self.append_history_many([version])
@@ -451,6 +526,22 @@ class Store:
     def exists(self, name: str) -> bool:
         return self.latest(name) is not None
 
+    def is_present(self) -> bool:
+        """Whether the store itself exists: its folder (local), or its bucket (object stores, where an empty
+        prefix is not an object and so counts once the bucket exists). An existing empty store is present.
+        One or two requests; for admin tools (``remoteimport ls``), which must tell "missing" from "empty".
+
+        >>> Store("memory://doc-present-never-written").is_present()
+        False
+        """
+        root = self.root.rstrip("/")
+        if self._attempt("check", root or "/", lambda: self.fs.exists(root or "/")):
+            return True
+        bucket = root.lstrip("/").split("/", 1)[0]
+        if self._local or not bucket or bucket == root.lstrip("/"):
+            return False
+        return bool(self._attempt("check", bucket, lambda: self.fs.exists(bucket)))
+
     def _known_versions(self, name: str, shown: int = 10, found: list[str] | None = None) -> str:
         """The versions a user can choose from, for error messages (one recursive listing; errors only)."""
         found = self.blob_hashes(name) if found is None else found
@@ -483,6 +574,81 @@ class Store:
         error = NameNotFoundError(f"no class named {name!r} in the store {self.url}{where}.{hint}")
         error.name = f"{namespace}.{name}" if namespace else name
         return error
+
+    # -- removal and audits (delete, gc: remoteimport.registry) ---------------------------------------------
+
+    def delete_blob(self, name: str, full_hash: str) -> None:
+        """Remove a version's blob (a no-op when it is absent). Callers first make sure no ref needs it."""
+        self._remove(self.blob_path(name, full_hash))
+
+    def delete_latest(self, name: str) -> None:
+        """Remove the ``latest`` pointer of ``name`` (a no-op when there is none)."""
+        self._remove(self._latest_path(name))
+        self._latest_memo.pop(name, None)
+
+    def blob_names(self) -> list[str]:
+        """Names that have a folder under ``blobs/``, sorted: also those with no refs at all (a first push that
+        failed before its history entry). Entries that are not valid names are skipped."""
+        folder = self._path("blobs")
+        entries = self._list(folder, detail=True)
+        return sorted(
+            _base_name(entry["name"])
+            for entry in entries
+            if entry.get("type") == "directory"
+            and not (self._local and entry.get("islink"))
+            and _is_valid_name(_base_name(entry["name"]))
+        )
+
+    def blob_modified(self, name: str, full_hash: str) -> float | None:
+        """When the blob was last written (seconds since the epoch), None when the backend cannot say."""
+        path = self.blob_path(name, full_hash)
+        if self._local:
+            self._check_inside(path)
+            return os.stat(path, follow_symlinks=False).st_mtime
+        try:
+            return self._attempt("check", path, lambda: self.fs.modified(path)).timestamp()
+        except (NotImplementedError, AttributeError, KeyError):
+            return None
+
+    def temporary_files(self) -> list[tuple[str, int, float]]:
+        """``(path, size, modification time)`` of every temporary file (``.tmp-*``) under a local store: writes
+        in progress, or writes that crashed. Object stores have none (a PUT replaces an object whole)."""
+        if not self._local:
+            return []
+        self._check_inside(self.root)
+        found = []
+        for folder, _, files in os.walk(self.root):  # links to folders are not walked into
+            for base in files:
+                if base.startswith(TEMPORARY_PREFIX):
+                    path = os.path.join(folder, base)
+                    try:
+                        status = os.stat(path, follow_symlinks=False)
+                    except OSError:
+                        continue  # finished (renamed) meanwhile
+                    found.append((path, status.st_size, status.st_mtime))
+        return sorted(found)
+
+    def remove_temporary_file(self, path: str) -> None:
+        """Remove one temporary file :meth:`temporary_files` listed (nothing else: the name is checked)."""
+        if not os.path.basename(path).startswith(TEMPORARY_PREFIX):
+            raise StoreError(f"refusing to remove {path}: it is not a temporary file ({TEMPORARY_PREFIX}*)")
+        self._remove(path)
+
+    def _remove(self, path: str) -> None:
+        def remove() -> None:
+            if self._local:
+                self._check_inside(os.path.dirname(path))
+                try:
+                    os.unlink(path)  # a link planted there is removed itself, never followed
+                except FileNotFoundError:
+                    pass
+                return
+            try:
+                self.fs.rm_file(path)
+            except FileNotFoundError:
+                pass
+
+        self._attempt("remove", path, remove)
 
     # -- mechanics -----------------------------------------------------------------------------------------
 
@@ -847,13 +1013,18 @@ def _base_name(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _hash_in_ref(data: bytes, path: str, url: str) -> str:
+_TAG_FIX = "Point it at a good version with `remoteimport tag {name}@HASH {tag} --force`."
+
+
+def _hash_in_ref(
+    data: bytes, path: str, url: str, *, fix: str = "Point it at a good version with `remoteimport rollback NAME HASH`."
+) -> str:
     try:
         return validate_hash(data.decode("ascii").strip(), allow_prefix=False)
     except (UnicodeDecodeError, InvalidNameError):
         raise IntegrityError(
             f"the ref {path} in the store {url} does not hold a full hash ({_describe_ref(data)}); it was altered "
-            "or damaged. Point it at a good version with `remoteimport rollback NAME HASH`."
+            f"or damaged. {fix}"
         ) from None
 
 
@@ -889,6 +1060,14 @@ def _describe_history_error(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"the key {exc.args[0]!r} is missing"
     return f"a field has a wrong type or value ({type(exc).__name__})"
+
+
+def _is_valid_tag(text: str) -> bool:
+    try:
+        validate_tag(text)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def _is_valid_name(text: str) -> bool:

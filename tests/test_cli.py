@@ -143,10 +143,12 @@ def test_ls_log_and_show_as_text_and_json(tmp_path, store, capsys):
 
     code, out, _ = run_main(capsys, "ls", "--store", str(store))
     assert code == 0
-    assert out.splitlines()[1].split() == ["NAME", "LATEST"]
-    assert out.splitlines()[2].split() == ["Thing", second[:12]]
+    assert out.splitlines()[1].split() == ["NAME", "LATEST", "TIME", "PYTHON", "SIGNER", "TAGS"]
+    assert out.splitlines()[2].split()[:2] == ["Thing", second[:12]]
     code, out, _ = run_main(capsys, "--json", "ls", "--store", str(store))
-    assert json.loads(out) == {"store": str(store), "classes": [{"name": "Thing", "latest": second}]}
+    document = json.loads(out)
+    assert document["store"] == str(store)
+    assert [(c["name"], c["latest"]) for c in document["classes"]] == [("Thing", second)]
 
     code, out, _ = run_main(capsys, "log", "Thing", "--store", str(store))
     rows = [line.split() for line in out.splitlines()[2:]]
@@ -180,6 +182,7 @@ def test_ls_log_and_show_as_text_and_json(tmp_path, store, capsys):
 
 
 def test_ls_on_an_empty_store_says_how_to_start(store, capsys):
+    store.mkdir()  # an existing empty store (a missing one is an error: tests/test_cli_lifecycle.py)
     code, out, _ = run_main(capsys, "ls", "--store", str(store))
     assert code == 0 and "no classes" in out and "remoteimport push" in out
 
@@ -243,7 +246,7 @@ def test_rollback_moves_latest_and_is_logged(tmp_path, store, capsys):
 
 
 def test_quickstart_works_twice(tmp_path, store):
-    first = run_cli("quickstart", store=store, cwd=tmp_path)
+    first = run_cli("quickstart", "--store", str(store), store=tmp_path / "unused", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     lines = [line for line in first.stdout.splitlines() if line[:1].isdigit()]
     assert [line[:3] for line in lines] == ["1. ", "2. ", "3. ", "4. ", "5. "]
@@ -283,7 +286,7 @@ def test_unknown_name_names_the_store_without_a_traceback(store):
     ("args", "code", "message"),
     [
         (["show", "../etc"], 1, "invalid class name"),
-        (["show", "Thing@xyz"], 1, "invalid hash"),
+        (["show", "Thing@9xyz"], 1, "invalid hash"),
         (["rollback", "Thing", "12"], 1, "invalid hash"),
         (["push", "no_colon_here"], 2, "invalid TARGET 'no_colon_here'"),
         (["hash", "my-module:Class"], 2, "invalid TARGET"),

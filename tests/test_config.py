@@ -288,7 +288,7 @@ def test_build_of_a_name_without_version_follows_the_namespace(
         ({"clazz": "x.Y", "extra": 1}, ConfigError, r"unknown keys \['extra'\]"),
         ({"clazz": 3}, ConfigError, "clazz must be a string"),
         ({"clazz": "Scale"}, InvalidNameError, "expected 'namespace.Name'"),
-        ({"clazz": "labchain_remote.Scale@xyz"}, InvalidNameError, "invalid hash"),
+        ({"clazz": "labchain_remote.Scale@9xyz"}, InvalidNameError, "invalid hash"),
         ({"clazz": "labchain_remote.../etc"}, InvalidNameError, "invalid"),
         ({"clazz": "os.path:../x"}, ConfigError, "expected 'package.module:Class'"),
         ({"clazz": "fractions:Nope"}, ConfigError, "fractions has no attribute 'Nope'"),

@@ -220,7 +220,7 @@ MALFORMED = [
     "MyFilter@abcdef1",  # prefix shorter than 8
     "MyFilter@",
     "MyFilter@../../etc",
-    "MyFilter@zzzzzzzz",
+    "MyFilter@9zzzzzzz",  # neither a hash nor a tag (a tag starts with a letter: tests/test_tags.py)
     "MyFilter@abcdef12/..",
     "a/b@abcdef12",
     "..",

@@ -14,6 +14,7 @@ from remoteimport.names import (
     MIN_PREFIX,
     Reference,
     format_reference,
+    is_hash_like,
     parse_reference,
     split_versioned,
     validate_hash,
@@ -134,8 +135,10 @@ def test_arbitrary_text_never_parses_to_a_path_like_name(text: str) -> None:
     for part in [*reference.namespace.split("."), reference.name]:
         assert IDENTIFIER.fullmatch(part), reference
         assert not {"/", "\\", ".", "\x00"} & set(part) and part not in ("", "..")
-    if reference.version is not None:
+    if reference.version is not None and is_hash_like(reference.version):
         assert LOWER_HEX.fullmatch(reference.version) and MIN_PREFIX <= len(reference.version) <= HASH_LENGTH
+    elif reference.version is not None:  # a tag (tests/test_tags.py): a plain word, never a path
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", reference.version), reference
 
 
 @given(risky_text)

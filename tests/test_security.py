@@ -347,7 +347,7 @@ def test_the_malicious_payload_really_runs_when_unpickled(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "reference",
-    ["../Genuine", "Genuine/../x", "..", "Genuine@../../etc", "Genuine@0123abc", "Gen uine", "Genuine@zzzzzzzz", ""],
+    ["../Genuine", "Genuine/../x", "..", "Genuine@../../etc", "Genuine@0123abc", "Gen uine", "Genuine@9zzzzzzz", ""],
 )
 def test_traversal_and_malformed_names_never_reach_storage(reference: str, forbidden_store: Store) -> None:
     finder = remoteimport.install(forbidden_store, namespace="traversal_remote")

@@ -8,49 +8,26 @@ reason, so one hostile file never takes a page down.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from datetime import datetime, timezone
 from typing import Any
 
-from remoteimport.blob import BlobHeader, decode_blob
+# The compare page shows what `remoteimport diff` prints: both come from remoteimport.compare.
+from remoteimport.compare import (  # noqa: F401 (FileDiff, source_diff, header_changes: used by app.py)
+    NAMESPACE,
+    FileDiff,
+    VersionInfo,
+    header_changes,
+    read_version,
+    requirements_text,
+    source_diff,
+)
 from remoteimport.errors import RemoteImportError
 from remoteimport.names import validate_hash, validate_name
-from remoteimport.signing import TrustPolicy, signature_status
+from remoteimport.signing import TrustPolicy
 from remoteimport.store import Store
 
 PAGE_SIZE = 50
-NAMESPACE = "labchain_remote"
-
-
-@dataclasses.dataclass(frozen=True)
-class VersionInfo:
-    """One version's header as the pages show it (``problem`` is set instead when it cannot be read)."""
-
-    name: str
-    hash: str
-    header: BlobHeader | None = None
-    signature: str = ""
-    trust: str = ""  # "trusted" (a key this host trusts signed it), "unverified" (accepted, no key checked), "refused"
-    problem: str = ""
-
-    @property
-    def pinned(self) -> str:
-        return f"{NAMESPACE}.{self.name}@{self.hash}"
-
-
-def read_version(store: Store, name: str, full_hash: str, policy: TrustPolicy) -> VersionInfo:
-    """The header of ``name@full_hash``, its digest checked; a damaged blob gives ``problem`` instead."""
-    try:
-        data = store.read_blob(name, full_hash)
-        header = decode_blob(
-            data, expected_hash=full_hash, expected_name=name, source=store.blob_url(name, full_hash)
-        ).header
-    except (RemoteImportError, OSError, RecursionError, MemoryError) as exc:
-        return VersionInfo(name, full_hash, problem=f"{type(exc).__name__}: {exc}")
-    signature, acceptable = signature_status(header, policy)
-    trust = "refused" if not acceptable else "trusted" if policy.trusted else "unverified"
-    return VersionInfo(name, full_hash, header, signature, trust)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,58 +79,6 @@ def config_snippet(info: VersionInfo) -> str:
     return json.dumps({"clazz": info.pinned, "params": {}})
 
 
-@dataclasses.dataclass(frozen=True)
-class FileDiff:
-    filename: str
-    lines: list[tuple[str, str]]  # (kind: "add" | "del" | "hunk" | "ctx" | "file", text)
-
-
-def source_diff(old: BlobHeader, new: BlobHeader) -> list[FileDiff]:
-    """A unified diff per shipped file, from ``old`` to ``new`` (a file only one of them ships is all added or
-    all removed)."""
-    diffs = []
-    for filename in sorted(set(old.source) | set(new.source)):
-        before = old.source.get(filename, "").splitlines(keepends=True)
-        after = new.source.get(filename, "").splitlines(keepends=True)
-        if before == after:
-            continue
-        lines = []
-        for line in difflib.unified_diff(before, after, f"{filename} (a)", f"{filename} (b)", n=3):
-            text = line.rstrip("\n")
-            if line.startswith(("---", "+++")):
-                kind = "file"
-            elif line.startswith("@@"):
-                kind = "hunk"
-            elif line.startswith("+"):
-                kind = "add"
-            elif line.startswith("-"):
-                kind = "del"
-            else:
-                kind = "ctx"
-            lines.append((kind, text))
-        diffs.append(FileDiff(filename, lines))
-    return diffs
-
-
-def header_changes(old: VersionInfo, new: VersionInfo) -> list[tuple[str, str, str]]:
-    """(field, old value, new value) for the header fields that differ: Python, cloudpickle, requirements,
-    signer, module and creation time."""
-    assert old.header is not None and new.header is not None
-    pairs = [
-        ("python", old.header.python, new.header.python),
-        ("cloudpickle", old.header.cloudpickle, new.header.cloudpickle),
-        ("requirements", _requirements(old.header), _requirements(new.header)),
-        ("signature", old.signature, new.signature),
-        ("original", f"{old.header.module}:{old.header.qualname}", f"{new.header.module}:{new.header.qualname}"),
-        ("created", old.header.created, new.header.created),
-    ]
-    return [(field, a, b) for field, a, b in pairs if a != b]
-
-
-def _requirements(header: BlobHeader) -> str:
-    return ", ".join(f"{dist}=={version}" for dist, version in sorted(header.requirements.items())) or "none"
-
-
 def header_fields(info: VersionInfo) -> list[tuple[str, str]]:
     header = info.header
     assert header is not None
@@ -162,7 +87,7 @@ def header_fields(info: VersionInfo) -> list[tuple[str, str]]:
         ("hash", header.hash),
         ("python", header.python),
         ("cloudpickle", header.cloudpickle),
-        ("requirements", _requirements(header)),
+        ("requirements", requirements_text(header)),
         ("created", header.created),
         ("payload", f"{header.payload_size} bytes, sha256 {header.payload_sha256} (checked)"),
         ("original", f"{header.module}:{header.qualname}" if header.module else "unknown"),

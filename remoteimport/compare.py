@@ -1,0 +1,166 @@
+"""Compare two stored versions of a class: the unified diff of their shipped source and the header changes.
+
+:func:`source_diff` and :func:`header_changes` are pure over blob headers; :func:`read_version` reads one
+version's header (its payload digest checked, nothing unpickled) from a store it is given, and
+:func:`diff_versions` puts the three together. ``remoteimport diff`` and the web view's compare page both use
+this module, so they always show the same thing.
+
+>>> from remoteimport.blob import make_header
+>>> old, new = make_header("A", "0" * 64, b""), make_header("A", "1" * 64, b"")
+>>> old.source["a.py"], new.source["a.py"] = "x = 1\\n", "x = 2\\n"
+>>> [text for kind, text in source_diff(old, new)[0].lines if kind in ("add", "del")]
+['-x = 1', '+x = 2']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from remoteimport.blob import BlobHeader, decode_blob
+from remoteimport.errors import IntegrityError, RemoteImportError, VersionNotFoundError
+from remoteimport.signing import TrustPolicy, signature_status
+
+if TYPE_CHECKING:  # the store is passed in; this module does no I/O of its own
+    from remoteimport.store import Store
+
+__all__ = ["VersionInfo", "FileDiff", "VersionDiff", "read_version", "source_diff", "header_changes", "diff_versions"]
+
+NAMESPACE = "labchain_remote"  # the pinned reference shown for a version (registry.DEFAULT_NAMESPACE)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionInfo:
+    """One version's header as tools show it (``problem`` is set instead when it cannot be read)."""
+
+    name: str
+    hash: str
+    header: BlobHeader | None = None
+    signature: str = ""
+    trust: str = ""  # "trusted" (a key this host trusts signed it), "unverified" (accepted, no key checked), "refused"
+    problem: str = ""
+
+    @property
+    def pinned(self) -> str:
+        return f"{NAMESPACE}.{self.name}@{self.hash}"
+
+
+def read_version(store: Store, name: str, full_hash: str, policy: TrustPolicy) -> VersionInfo:
+    """The header of ``name@full_hash``, its digest checked; a damaged blob gives ``problem`` instead."""
+    try:
+        data = store.read_blob(name, full_hash)
+        header = decode_blob(
+            data, expected_hash=full_hash, expected_name=name, source=store.blob_url(name, full_hash)
+        ).header
+    except (RemoteImportError, OSError, RecursionError, MemoryError) as exc:
+        return VersionInfo(name, full_hash, problem=f"{type(exc).__name__}: {exc}")
+    signature, acceptable = signature_status(header, policy)
+    trust = "refused" if not acceptable else "trusted" if policy.trusted else "unverified"
+    return VersionInfo(name, full_hash, header, signature, trust)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileDiff:
+    filename: str
+    lines: list[tuple[str, str]]  # (kind: "add" | "del" | "hunk" | "ctx" | "file", text)
+
+
+def source_diff(old: BlobHeader, new: BlobHeader) -> list[FileDiff]:
+    """A unified diff per shipped file, from ``old`` to ``new`` (a file only one of them ships is all added or
+    all removed)."""
+    diffs = []
+    for filename in sorted(set(old.source) | set(new.source)):
+        before = old.source.get(filename, "").splitlines(keepends=True)
+        after = new.source.get(filename, "").splitlines(keepends=True)
+        if before == after:
+            continue
+        lines = []
+        for line in difflib.unified_diff(before, after, f"{filename} (a)", f"{filename} (b)", n=3):
+            text = line.rstrip("\n")
+            if line.startswith(("---", "+++")):
+                kind = "file"
+            elif line.startswith("@@"):
+                kind = "hunk"
+            elif line.startswith("+"):
+                kind = "add"
+            elif line.startswith("-"):
+                kind = "del"
+            else:
+                kind = "ctx"
+            lines.append((kind, text))
+        diffs.append(FileDiff(filename, lines))
+    return diffs
+
+
+def header_changes(old: VersionInfo, new: VersionInfo) -> list[tuple[str, str, str]]:
+    """(field, old value, new value) for the header fields that differ: Python, cloudpickle, requirements,
+    signature (the signer), module and creation time."""
+    assert old.header is not None and new.header is not None
+    pairs = [
+        ("python", old.header.python, new.header.python),
+        ("cloudpickle", old.header.cloudpickle, new.header.cloudpickle),
+        ("requirements", requirements_text(old.header), requirements_text(new.header)),
+        ("signature", old.signature, new.signature),
+        ("original", f"{old.header.module}:{old.header.qualname}", f"{new.header.module}:{new.header.qualname}"),
+        ("created", old.header.created, new.header.created),
+    ]
+    return [(field, a, b) for field, a, b in pairs if a != b]
+
+
+def requirements_text(header: BlobHeader) -> str:
+    """``"numpy==1.26.4, pandas==2.2.2"``, or ``"none"``."""
+    return ", ".join(f"{dist}=={version}" for dist, version in sorted(header.requirements.items())) or "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionDiff:
+    """What changed from version ``old`` to version ``new`` of one class."""
+
+    old: VersionInfo
+    new: VersionInfo
+    changes: list[tuple[str, str, str]]
+    files: list[FileDiff]
+
+    @property
+    def identical(self) -> bool:
+        return not self.changes and not self.files
+
+    def unified(self) -> str:
+        """The source diff as one ``diff -u`` text (empty when the shipped source is the same)."""
+        return "".join(text + "\n" for file in self.files for _, text in file.lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.old.name,
+            "a": self.old.hash,
+            "b": self.new.hash,
+            "header_changes": [{"field": field, "a": a, "b": b} for field, a, b in self.changes],
+            "files": [
+                {"filename": file.filename, "lines": [{"kind": kind, "text": text} for kind, text in file.lines]}
+                for file in self.files
+            ],
+            "unified": self.unified(),
+        }
+
+
+def diff_versions(store: Store, name: str, old_hash: str, new_hash: str) -> VersionDiff:
+    """Compare two stored versions of ``name`` (full hashes or 8+ hex digit prefixes) under the store's trust
+    policy; a damaged version raises :class:`~remoteimport.errors.IntegrityError` naming it.
+
+    >>> diff_versions(store, "MyFilter", "0123abcd", "4567cdef").unified()  # doctest: +SKIP
+    """
+    infos = []
+    for version in (old_hash, new_hash):
+        full_hash = store.resolve(name, version)  # a prefix or tag is looked up; a full hash is taken as given
+        if full_hash == version and not store.has_blob(name, full_hash):
+            raise VersionNotFoundError(
+                f"no version {full_hash} of {name} in the store {store.url}; `remoteimport log {name}` lists them"
+            )
+        info = read_version(store, name, full_hash, store.trust)
+        if info.header is None:
+            raise IntegrityError(f"cannot compare {name}@{info.hash}: {info.problem}")
+        infos.append(info)
+    old, new = infos
+    assert old.header is not None and new.header is not None
+    return VersionDiff(old, new, header_changes(old, new), source_diff(old.header, new.header))
