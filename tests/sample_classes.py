@@ -17,6 +17,18 @@ def make_filter(scale: object) -> type:
     return MyFilter
 
 
+def greeter(text: str) -> type:
+    """A ``Greeter`` class; each text is another version."""
+
+    class Greeter:
+        greeting = text
+
+        def greet(self) -> str:
+            return self.greeting
+
+    return Greeter
+
+
 def forget_loaded(*, namespace: str | None = None, name: str | None = None) -> None:
     """Make the next load of the versions of ``namespace`` (or of the class ``name``) in this process load
     again, as a new process would: drops them from the loader's memo and ``sys.modules``."""

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sample_classes import greeter
 
 import remoteimport
 from remoteimport.cli import main
@@ -27,18 +28,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-def greeter(text: str) -> type:
-    """A ``Greeter`` class; each text is another version."""
-
-    class Greeter:
-        greeting = text
-
-        def greet(self) -> str:
-            return self.greeting
-
-    return Greeter
 
 
 def counter(start: int) -> type:

@@ -18,6 +18,7 @@ import pytest
 from e2e.support import delete, run_consumer, run_producer, write_files
 from hypothesis import example, given
 from hypothesis import strategies as st
+from sample_classes import greeter
 
 import remoteimport
 from remoteimport import registry
@@ -42,18 +43,6 @@ from remoteimport.names import (
     validate_tag,
 )
 from remoteimport.store import Store, Version
-
-
-def greeter(text: str) -> type:
-    """A ``Greeter`` class; each text is another version."""
-
-    class Greeter:
-        greeting = text
-
-        def greet(self) -> str:
-            return self.greeting
-
-    return Greeter
 
 
 @pytest.fixture
