@@ -676,10 +676,12 @@ def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, 
     reasons = ["`latest` points at it"] if is_latest else []
     reasons += [f"it is tagged {', '.join(tagged)}"] if tagged else []
     if reasons and not force:
+        first = (["point latest elsewhere (`remoteimport rollback`)"] if is_latest else []) + (
+            [f"remove the tag{'s' if len(tagged) > 1 else ''} (`remoteimport untag {name} TAG`)"] if tagged else []
+        )
         raise VersionInUseError(
             f"refusing to delete {name}@{full_hash} from the store {target.url}: {' and '.join(reasons)}. Nothing was "
-            "deleted. Point latest elsewhere first (`remoteimport rollback`), or pass --force (force=True) to delete "
-            "it and remove those refs."
+            f"deleted. First {' and '.join(first)}, or pass --force (force=True) to delete it and remove those refs."
         )
     target.append_history(Version(name, full_hash, time.time(), _python_version(), action="delete"))
     if is_latest:
