@@ -185,3 +185,12 @@ def test_the_ui_command_serves_and_says_where(pushed: list[str], store: Store) -
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+def test_tags_show_on_the_class_list_and_the_versions(pushed: list[str], store: Store, server: str) -> None:
+    remoteimport.registry.tag("Scaler", pushed[0], "prod", store=store)
+    status, index = get(server)
+    assert status == 200 and re.search(rf'class="badge" href="/c/Scaler/{pushed[0]}">prod</a>', index)
+    status, versions = get(f"{server}c/Scaler")
+    row = versions[versions.index(f'data-hash="{pushed[0]}"') :].split("</tr>")[0]
+    assert '<span class="badge tag">prod</span>' in row

@@ -107,6 +107,7 @@ class App:
             "class.html",
             name=name,
             rows=rows,
+            tags=views.version_tags(self.store, name),
             latest=latest,
             next_url=next_url,
             offset=offset,

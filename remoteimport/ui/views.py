@@ -35,6 +35,7 @@ class ClassRow:
     name: str
     latest: VersionInfo | None
     problem: str = ""
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)  # tag -> full hash
 
 
 def class_page(store: Store, policy: TrustPolicy, *, after: str | None) -> tuple[list[ClassRow], list[str], str | None]:
@@ -49,7 +50,12 @@ def class_page(store: Store, policy: TrustPolicy, *, after: str | None) -> tuple
         except RemoteImportError as exc:
             rows.append(ClassRow(name, None, f"{type(exc).__name__}: {exc}"))
             continue
-        rows.append(ClassRow(name, read_version(store, name, latest, policy) if latest else None))
+        try:
+            tags = store.tags(name)
+        except RemoteImportError as exc:
+            rows.append(ClassRow(name, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        rows.append(ClassRow(name, read_version(store, name, latest, policy) if latest else None, tags=tags))
     skipped = [f"{entry.path} ({entry.reason})" for entry in listing.skipped]
     return rows, skipped, names[-1] if len(listing.names) > PAGE_SIZE else None
 
@@ -61,6 +67,14 @@ class HistoryRow:
     python: str
     action: str
     is_latest: bool
+
+
+def version_tags(store: Store, name: str) -> dict[str, list[str]]:
+    """``{full hash: [tags]}`` of ``name``, for marking versions on the class page."""
+    tagged: dict[str, list[str]] = {}
+    for tag, full_hash in store.tags(name).items():
+        tagged.setdefault(full_hash, []).append(tag)
+    return tagged
 
 
 def history_page(store: Store, name: str, *, offset: int) -> tuple[list[HistoryRow], str | None, int | None]:
