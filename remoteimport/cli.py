@@ -569,12 +569,10 @@ def class_summary(store: Store, name: str, full_hash: str) -> dict[str, Any]:
     }
     if info.problem:
         summary["damaged"] = info.problem
-    tags_of = getattr(store, "tags", None)  # stores from before tags have none
-    if callable(tags_of):
-        try:
-            summary["tags"] = dict(tags_of(name))
-        except RemoteImportError as exc:
-            summary["tags"], summary["damaged"] = {}, str(exc)
+    try:
+        summary["tags"] = store.tags(name)
+    except RemoteImportError as exc:
+        summary["tags"], summary["damaged"] = {}, str(exc)
     return summary
 
 

@@ -404,6 +404,9 @@ def tag(name: str, hash_or_prefix: str, tag: str, store: Store | str | None = No
     return full_hash
 
 
+_tag_version = tag  # for promote, whose parameter `tag` hides the function
+
+
 def untag(name: str, tag: str, store: Store | str | None = None) -> str:
     """Remove the tag ``tag`` of ``name`` (recorded in the history: action ``untag``); return the full hash it
     pointed at. The version itself stays. An absent tag raises :class:`TagNotFoundError`."""
@@ -564,7 +567,7 @@ def promote(
         destination.write_blob(name, full_hash, data, known_absent=True)
         _verify_copy(destination, name, full_hash, data, remove_on_failure=state == "copied")
     move = make_latest and destination.latest(name) != full_hash
-    tagged = tag is not None and _tags_of(destination, name).get(tag) != full_hash
+    tagged = tag is not None and destination.tags(name).get(tag) != full_hash
     if state != "unchanged" or move:
         destination.append_history(
             Version(name, full_hash, time.time(), _python_version(), action="promote", source=origin.url)
@@ -572,7 +575,7 @@ def promote(
     if move:
         destination.set_latest(name, full_hash)  # after its history entry, as in push
     if tagged:
-        _tag_function()(name, full_hash, tag, store=destination)  # records its own `tag` history entry
+        _tag_version(name, full_hash, tag, store=destination)  # records its own `tag` history entry
     return PromoteResult(name, full_hash, origin.url, destination.url, state, move, tag if tagged else None, detail)
 
 
@@ -615,30 +618,10 @@ def _size(data: bytes | None) -> str:
     return "nothing" if data is None else f"{len(data)} bytes"
 
 
-def _tags_of(store: Store, name: str) -> dict[str, str]:
-    """``{tag: full hash}`` of ``name``, or {} on a release without version tags."""
-    listing = getattr(store, "tags", None)
-    return dict(listing(name)) if callable(listing) else {}
-
-
-def _tag_function() -> Callable[..., str]:
-    tagger = globals().get("tag")
-    if not callable(tagger):
-        raise RemoteImportError("this remoteimport has no version tags: promote without a tag, or upgrade it")
-    return tagger
-
-
 def _check_tag_is_free(destination: Store, name: str, full_hash: str, tag: str) -> None:
     """Refuse, before anything is written, a tag that already names another version in the target."""
-    if getattr(destination, "tags", None) is None:
-        raise RemoteImportError("this remoteimport has no version tags: promote without a tag, or upgrade it")
-    _tag_function()
-    from remoteimport import names
-
-    validate = getattr(names, "validate_tag", None)
-    if callable(validate):
-        validate(tag)
-    current = _tags_of(destination, name).get(tag)
+    validate_tag(tag)
+    current = destination.tags(name).get(tag)
     if current is not None and current != full_hash:
         raise RemoteImportError(
             f"the tag {tag!r} of {name} already points at {current} in the store {destination.url}; nothing was "
@@ -672,7 +655,7 @@ def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, 
     if not target.has_blob(name, full_hash):
         raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was deleted")
     is_latest = target.latest(name) == full_hash
-    tagged = tuple(sorted(tag for tag, tagged_hash in _tags_of(target, name).items() if tagged_hash == full_hash))
+    tagged = tuple(sorted(tag for tag, tagged_hash in target.tags(name).items() if tagged_hash == full_hash))
     reasons = ["`latest` points at it"] if is_latest else []
     reasons += [f"it is tagged {', '.join(tagged)}"] if tagged else []
     if reasons and not force:
@@ -766,7 +749,7 @@ def _unreferenced_hashes(target: Store, name: str) -> list[str]:
     try:
         referenced = {version.hash for version in target.history(name)}
         latest = target.latest(name)
-        referenced.update(_tags_of(target, name).values())
+        referenced.update(target.tags(name).values())
     except IntegrityError as exc:
         _LOG.warning("gc: leaving %s alone in %s: %s", name, target.url, exc)
         return []
