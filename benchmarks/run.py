@@ -7,6 +7,11 @@ in the same run, so the ratios mean something on any machine:
   parsing included) and for a repeated hash; baseline: importing the same module from source;
 - import: a class imported through the hook from a local store — pinned by full hash (cold: first import in
   the process) and latest — against ``import module`` of the same class from its source (with its .pyc);
+- process: wall time of a whole fresh interpreter (``python -S``: no ``.pth`` files) that imports a pinned
+  10-method class and calls it — from a local store, and from a warm blob cache of an S3 store that is never
+  contacted — against one that imports the same class from source; which heavy modules each one imported;
+  a push of a new class (requirements included) and the first ``class_hash`` against ``compile()`` of the
+  class's module (``--process-only`` runs just this table);
 - storage (``benchmarks/storage.py``, skip with ``--skip-storage``): requests per operation counted on moto's
   S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store.
 """
@@ -21,7 +26,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Modules a pinned import has no need for (docs/performance.md): each child reports which it imported.
+HEAVY_MODULES = ("fsspec", "s3fs", "platformdirs", "cryptography", "importlib.metadata")
 
 
 def class_source(name: str, methods: int) -> str:
@@ -149,6 +159,147 @@ def bench_import(work: Path, env: dict[str, str], repeat: int) -> list[tuple[str
     ]
 
 
+def child_environment(*, bytecode: bool = True) -> dict[str, str]:
+    """The environment of every child: no REMOTEIMPORT_* settings, this checkout importable first, and
+    ``.pyc`` files written and used as in any second run (unless ``bytecode`` is False: every module is then
+    compiled from source in every process, as with ``PYTHONDONTWRITEBYTECODE=1``)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REMOTEIMPORT_")}
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def bench_process(work: Path, env: dict[str, str], repeat: int) -> list[tuple[str, float, str, float, str]]:
+    """Whole-process figures, ``(label, ms, baseline label, baseline ms, heavy modules imported)``."""
+    import site
+
+    # -S: no .pth file runs (the zero-code hook, editable installs, sandbox hooks), so both sides pay only for
+    # the interpreter and what they import; site-packages is put on the path by hand instead.
+    plain_env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], *site.getsitepackages()])}
+    folder = work / "process"
+    producer = folder / "producer"
+    producer.mkdir(parents=True)
+    (producer / "proc_filters.py").write_text(class_source("ProcFilter", 10))
+    store = folder / "store"
+    pushed = run_child(
+        f"""
+        import json, remoteimport, proc_filters
+        print(json.dumps({{"hash": remoteimport.push(proc_filters.ProcFilter, store={str(store)!r})}}))
+        """,
+        producer,
+        env,
+    )["hash"]
+    # A warm cache for an S3 store that is never contacted: its blob copied in, its endpoint a closed port.
+    cache = folder / "cache"
+    blob = next(store.glob(f"blobs/ProcFilter/*/{pushed}.blob"))
+    (cache / "blobs" / "ProcFilter" / pushed[:2]).mkdir(parents=True)
+    (cache / "blobs" / "ProcFilter" / pushed[:2] / blob.name).write_bytes(blob.read_bytes())
+    cached_env = {**plain_env, "REMOTEIMPORT_CACHE_DIR": str(cache), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    # Cheap to report (no json import in the baseline's figure): which heavy modules the process imported.
+    report = f"import sys; print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    pinned = (
+        "import remoteimport, importlib; remoteimport.install({store!r}, namespace='bench_remote'); "
+        f"importlib.import_module('bench_remote.ProcFilter@{pushed}').ProcFilter().method_0(3); " + report
+    )
+    cases = {
+        "source": ("from proc_filters import ProcFilter; ProcFilter().method_0(3); " + report, producer, plain_env),
+        "local": (pinned.format(store=str(store)), folder, plain_env),
+        "cache": (pinned.format(store="s3://remoteimport-bench/classes"), folder, cached_env),
+    }
+    times: dict[str, list[float]] = {case: [] for case in cases}
+    cpu: dict[str, list[float]] = {case: [] for case in cases}  # less sensitive to other jobs than wall time
+    imported: dict[str, list[str]] = {}
+    for code, cwd, case_env in cases.values():  # warm-up: .pyc files and the page cache
+        subprocess.run([sys.executable, "-S", "-c", code], cwd=cwd, env=case_env, capture_output=True, check=True)
+    for _ in range(repeat):  # round by round, so machine noise hits every case alike
+        for case, (code, cwd, case_env) in cases.items():
+            start, used = time.perf_counter(), _children_cpu()
+            done = subprocess.run(
+                [sys.executable, "-S", "-c", code], cwd=cwd, env=case_env, capture_output=True, text=True
+            )
+            times[case].append(time.perf_counter() - start)
+            cpu[case].append(_children_cpu() - used)
+            if done.returncode != 0:
+                raise SystemExit(f"benchmark child ({case}) failed:\n{done.stderr}")
+            last = (done.stdout.strip().splitlines() or [""])[-1]
+            imported[case] = [name for name in last.split(",") if name]
+    source = median(times["source"]) * 1e3
+    source_cpu = median(cpu["source"]) * 1e3
+
+    # A push of a new class (its requirements looked up: it references an installed package) and the first
+    # class_hash in a process, against compile() of the class's module source.
+    (producer / "proc_push.py").write_text(
+        "import platformdirs\n"
+        + class_source("ProcPush", 10).replace(
+            "self.k = k", "self.k = k\n        self.where = platformdirs.user_data_dir"
+        )
+    )
+    push_code = f"""
+        import json, time, uuid
+        import remoteimport, remoteimport.registry, proc_push
+        cls = proc_push.ProcPush
+        cls.salt = uuid.uuid4().hex  # a new version every time
+        t0 = time.perf_counter()
+        remoteimport.push(cls, store={str(folder / "push-store")!r})
+        t1 = time.perf_counter()
+        text = open(proc_push.__file__).read()
+        t2 = time.perf_counter()
+        compile(text, proc_push.__file__, "exec")
+        t3 = time.perf_counter()
+        print(json.dumps({{"push": t1 - t0, "compile": t3 - t2}}))
+    """
+    hash_code = """
+        import json, time
+        import proc_filters
+        from remoteimport.hashing import class_hash
+        text = open(proc_filters.__file__).read()
+        t0 = time.perf_counter()
+        compile(text, proc_filters.__file__, "exec")
+        t1 = time.perf_counter()
+        class_hash(proc_filters.ProcFilter)
+        t2 = time.perf_counter()
+        print(json.dumps({"compile": t1 - t0, "hash": t2 - t1}))
+    """
+    pushes = [run_child(push_code, producer, env) for _ in range(repeat)]
+    hashes = [run_child(hash_code, producer, env) for _ in range(repeat)]
+    compile_ms = median([h["compile"] for h in hashes]) * 1e3
+    return [
+        ("pinned import, local store", median(times["local"]) * 1e3, "source", source, ", ".join(imported["local"])),
+        (
+            "pinned import, warm cache (S3 store)",
+            median(times["cache"]) * 1e3,
+            "source",
+            source,
+            ", ".join(imported["cache"]),
+        ),
+        ("(source import of the same class)", source, "source", source, ", ".join(imported["source"])),
+        ("pinned import, local store: CPU time", median(cpu["local"]) * 1e3, "source CPU", source_cpu, ""),
+        ("pinned import, warm cache: CPU time", median(cpu["cache"]) * 1e3, "source CPU", source_cpu, ""),
+        ("push of a new class, in process", median([p["push"] for p in pushes]) * 1e3, "compile()", compile_ms, ""),
+        ("first class_hash, 10 methods", median([h["hash"] for h in hashes]) * 1e3, "compile()", compile_ms, ""),
+    ]
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used by the finished child processes so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def print_process_table(rows: list[tuple[str, float, str, float, str]]) -> None:
+    print("\nWhole process (python -S: interpreter start-up included) and publishing")
+    header = f"{'measurement':<40} {'ms':>8} {'baseline':>11} {'ms':>8} {'ratio':>7}  heavy modules imported"
+    print(header)
+    print("-" * len(header))
+    for label, value, baseline, base, heavy in rows:
+        print(f"{label:<40} {value:>8.2f} {baseline:>11} {base:>8.2f} {value / base:>6.2f}x  {heavy or '-'}")
+
+
 def print_table(title: str, rows: list[tuple[str, float, float]], baseline: str) -> None:
     print(f"\n{title}")
     header = f"{'measurement':<46} {'µs':>10} {baseline + ' µs':>22} {'ratio':>7}"
@@ -162,11 +313,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per figure (median)")
     parser.add_argument("--skip-storage", action="store_true", help="skip benchmarks/storage.py (S3, minutes)")
+    parser.add_argument("--process-only", action="store_true", help="only the whole-process table (seconds)")
+    parser.add_argument("--no-pyc", action="store_true", help="compile every module in every process (no .pyc)")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REMOTEIMPORT_")}
+    env = child_environment(bytecode=not args.no_pyc)
     with tempfile.TemporaryDirectory(prefix="remoteimport-bench-") as tmp:
         work = Path(tmp)
-        print(f"python {sys.version.split()[0]}, median of {args.repeat} fresh interpreters per figure")
+        pyc = "without .pyc files" if args.no_pyc else "with .pyc files"
+        print(f"python {sys.version.split()[0]}, median of {args.repeat} fresh interpreters per figure, {pyc}")
+        print_process_table(bench_process(work, env, args.repeat))
+        if args.process_only:
+            return
         print_table("Hashing", bench_hashing(work, env, args.repeat), "source import")
         print_table("Import", bench_import(work, env, args.repeat), "source import")
     if not args.skip_storage:  # requests, cache, push_all and scale on moto's S3 server: its own interpreter

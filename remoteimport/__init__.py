@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from remoteimport.errors import (
     AmbiguousPrefixError,
+    ConfigError,
     DependencyError,
     IncompatibleBlobError,
     IntegrityError,
     InvalidNameError,
+    LockError,
     NameNotFoundError,
     PushError,
     RemoteImportError,
@@ -51,9 +53,8 @@ _LAZY = {
     "uninstall": "remoteimport.hook",
     "dump": "remoteimport.config",
     "build": "remoteimport.config",
-    "ConfigError": "remoteimport.config",
+    "metrics": "remoteimport._metrics",
     "Lock": "remoteimport.lock",
-    "LockError": "remoteimport.lock",
     "read_lock": "remoteimport.lock",
     "update_lock": "remoteimport.lock",
 }
@@ -61,10 +62,12 @@ _LAZY = {
 __all__ = [
     *_LAZY,
     "AmbiguousPrefixError",
+    "ConfigError",
     "DependencyError",
     "IncompatibleBlobError",
     "IntegrityError",
     "InvalidNameError",
+    "LockError",
     "NameNotFoundError",
     "PushError",
     "RemoteImportError",
@@ -83,10 +86,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
     from typing import Any
 
-    from remoteimport.config import ConfigError, build, dump  # noqa: F401
+    from remoteimport._metrics import metrics  # noqa: F401
+    from remoteimport.config import build, dump  # noqa: F401
     from remoteimport.hashing import class_hash  # noqa: F401
     from remoteimport.hook import install, uninstall  # noqa: F401
-    from remoteimport.lock import Lock, LockError, read_lock, update_lock  # noqa: F401
+    from remoteimport.lock import Lock, read_lock, update_lock  # noqa: F401
     from remoteimport.registry import (  # noqa: F401
         PushResult,
         get_version,

@@ -34,6 +34,7 @@ from typing import Any
 from remoteimport.errors import IncompatibleBlobError, IntegrityError
 
 __all__ = [
+    "CROSS_PYTHON_FORMAT",
     "FORMAT_VERSION",
     "MAGIC",
     "Blob",
@@ -47,9 +48,14 @@ __all__ = [
 ]
 
 MAGIC = b"RIMPORT\x00"
-# 2: code objects in the payload are rebuilt by remoteimport.code_objects (older releases cannot load them,
-#    and say so: "written by a newer remoteimport"); 1: cloudpickle's own code objects (still read).
-FORMAT_VERSION = 2
+# 3: code objects carry a locator (remoteimport.code_objects, code format 2): every supported CPython loads the
+#    payload, compiling the shipped source where the bytecode is another Python's;
+# 2: code objects in the payload are rebuilt by remoteimport.code_objects, on the pushing Python only;
+# 1: cloudpickle's own code objects. All three are read; a release older than a blob's format refuses it
+#    ("written by a newer remoteimport") before anything is unpickled, and never replaces it.
+FORMAT_VERSION = 3
+#: The first format whose payloads every supported CPython loads (loader._check_host).
+CROSS_PYTHON_FORMAT = 3
 
 _HEADER_LENGTH = struct.Struct(">I")
 _PREFIX_SIZE = len(MAGIC) + _HEADER_LENGTH.size

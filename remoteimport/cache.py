@@ -23,21 +23,27 @@ bound and is removed once it is :data:`STALE_TEMPORARY_AGE` old. Entries are rea
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import stat
 import time
 import warnings
 from collections.abc import Iterator
 
+from remoteimport import _env, _metrics
 from remoteimport._files import STALE_TEMPORARY_AGE, TEMPORARY_PREFIX, read_regular_file, write_atomically
 from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
 from remoteimport.names import validate_hash, validate_name
 
-ENV_CACHE_DIR = "REMOTEIMPORT_CACHE_DIR"
-ENV_CACHE_SIZE = "REMOTEIMPORT_CACHE_SIZE"
-DISABLED = "off"  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
-DEFAULT_MAX_BYTES = 1_000_000_000
+ENV_CACHE_DIR = _env.CACHE_DIR
+ENV_CACHE_SIZE = _env.CACHE_SIZE
+DISABLED = _env.CACHE_OFF  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
+DEFAULT_MAX_BYTES = _env.DEFAULT_CACHE_BYTES
+_LOG = logging.getLogger("remoteimport")
+
+_ENVIRONMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
 
@@ -60,15 +66,12 @@ class BlobCache:
     def default(cls) -> BlobCache | None:
         """The cache named by ``$REMOTEIMPORT_CACHE_DIR`` (None when it is ``off``), else a folder in the
         user's cache directory; bounded by ``$REMOTEIMPORT_CACHE_SIZE``."""
-        configured = os.environ.get(ENV_CACHE_DIR, "").strip()
+        configured = _env.text(ENV_CACHE_DIR)
         if configured.lower() == DISABLED:
             return None
         if not configured:
-            import platformdirs
-
-            configured = platformdirs.user_cache_dir("remoteimport", appauthor=False)
-        size = os.environ.get(ENV_CACHE_SIZE, "").strip()
-        return cls(configured, parse_size(size, ENV_CACHE_SIZE) if size else DEFAULT_MAX_BYTES)
+            configured = _env.user_dir("cache")  # platformdirs' answer, without importing it on Linux
+        return cls(configured, _configured_size())
 
     def __repr__(self) -> str:
         return f"BlobCache({self.directory!r}, max_bytes={self.max_bytes})"
@@ -80,16 +83,23 @@ class BlobCache:
 
     def get(self, name: str, full_hash: str) -> Blob | None:
         """The verified blob of ``name@full_hash``, or None when absent (or corrupt: then it is dropped)."""
+        with _metrics.phase("cache"):
+            return self._get(name, full_hash)
+
+    def _get(self, name: str, full_hash: str) -> Blob | None:
         path = self.path(name, full_hash)
         try:
             data = read_regular_file(path)  # never blocks on a FIFO, never follows a link
-        except OSError:  # absent, evicted meanwhile, not a plain file, or an unreadable cache: fetch from the store
+        except OSError as exc:  # absent, evicted meanwhile, not a plain file, or unreadable: fetch from the store
+            _LOG.debug("cache miss for %s@%s (%s)", name, full_hash[:12], type(exc).__name__)
             return None
         try:
             blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=path)
         except IncompatibleBlobError:  # written by a newer remoteimport sharing this cache: not ours to drop
+            _LOG.debug("cache entry %s is of a newer format: fetching from the store", path)
             return None
-        except IntegrityError:
+        except IntegrityError as exc:
+            _LOG.debug("dropping the damaged cache entry %s: %s", path, exc)
             self.discard(name, full_hash)
             return None
         try:
@@ -117,6 +127,36 @@ class BlobCache:
                     RuntimeWarning,
                     stacklevel=2,
                 )
+
+    # -- re-hash records: "this payload re-hashed to this hash here" (docs/security.md) -------------------
+
+    def _rehash_record(self, name: str, full_hash: str, payload_sha256: str, environment: str) -> str:
+        if not _ENVIRONMENT_KEY.fullmatch(environment):
+            raise ValueError(f"not an environment key: {environment!r}")
+        return os.path.join(
+            self.directory,
+            "rehashed",
+            environment,
+            validate_name(name),
+            f"{validate_hash(full_hash, allow_prefix=False)}-{validate_hash(payload_sha256, allow_prefix=False)}",
+        )
+
+    def rehashed(self, name: str, full_hash: str, payload_sha256: str, environment: str) -> bool:
+        """True when a payload with this SHA-256, unpickled in ``environment`` (Python, remoteimport and
+        cloudpickle versions), re-hashed to ``full_hash`` on this host before: the loader need not re-hash it
+        again. One ``stat``; a record that is not a plain file does not count."""
+        try:
+            status = os.stat(self._rehash_record(name, full_hash, payload_sha256, environment), follow_symlinks=False)
+        except (OSError, ValueError):
+            return False
+        return stat.S_ISREG(status.st_mode)
+
+    def record_rehashed(self, name: str, full_hash: str, payload_sha256: str, environment: str) -> None:
+        """Remember that the payload re-hashed to ``full_hash`` (see :meth:`rehashed`); best effort, private."""
+        try:
+            write_atomically(self._rehash_record(name, full_hash, payload_sha256, environment), b"", private=True)
+        except (OSError, ValueError) as exc:
+            _LOG.debug("could not record the re-hash of %s@%s: %s", name, full_hash[:12], exc)
 
     def discard(self, name: str, full_hash: str) -> None:
         """Drop one entry (a no-op when it is absent)."""
@@ -164,6 +204,9 @@ class BlobCache:
         for path, _, changed in entries + temporaries:
             if path.endswith(".blob") or changed < stale_before:
                 _unlink(path)
+        import shutil
+
+        shutil.rmtree(os.path.join(self.directory, "rehashed"), ignore_errors=True)  # links are not followed
 
     def _scan(self) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
         """``(entries, temporary files)``, each a list of ``(path, size, modification time)``: one walk."""
@@ -190,8 +233,13 @@ def resolve_cache(value: BlobCache | str | os.PathLike[str] | bool | None, *, lo
         return BlobCache.default()
     if value is False:
         return None
-    size = os.environ.get(ENV_CACHE_SIZE, "").strip()
-    return BlobCache(value, parse_size(size, ENV_CACHE_SIZE) if size else DEFAULT_MAX_BYTES)
+    return BlobCache(value, _configured_size())
+
+
+def _configured_size() -> int:
+    """``$REMOTEIMPORT_CACHE_SIZE`` in bytes, else the default bound."""
+    size = _env.text(ENV_CACHE_SIZE)
+    return parse_size(size, ENV_CACHE_SIZE) if size else DEFAULT_MAX_BYTES
 
 
 def parse_size(text: str, what: str = "size") -> int:

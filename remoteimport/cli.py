@@ -30,22 +30,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn, TextIO, TypeVar
 
-from remoteimport import __version__, registry
+from remoteimport import __version__, _env, registry
 from remoteimport.blob import decode_blob
 from remoteimport.compare import diff_versions, read_version
 from remoteimport.errors import RemoteImportError, StoreError
 from remoteimport.hashing import class_hash
 from remoteimport.hook import install
-from remoteimport.lock import ENV_LOCK, LOCK_FILENAME, update_lock
+from remoteimport.lock import LOCK_FILENAME, update_lock
 from remoteimport.names import is_hash_like, split_versioned
-from remoteimport.signing import (
-    ENV_SIGNING_KEY,
-    ENV_TRUSTED_KEYS,
-    generate_key,
-    load_public_key,
-    signature_status,
-)
-from remoteimport.store import ENV_STORE, Store, default_store_url
+from remoteimport.signing import generate_key, load_public_key, signature_status
+from remoteimport.store import Store, default_store_url
 
 __all__ = ["main", "build_parser"]
 
@@ -284,6 +278,8 @@ def command_push(args: argparse.Namespace, out: Output) -> None:
         detail = f"signed: {pushed.detail}"
     elif result == "repaired":
         detail = f"repaired: the stored copy of this version was replaced by a verified one: {pushed.detail}"
+    elif result == "upgraded":
+        detail = f"upgraded: {pushed.detail}"
     elif result == "moved":
         detail = f"already stored: latest was {previous[:SHORT_HASH] if previous else 'unset'}, now this version"
     elif previous is None:
@@ -303,7 +299,7 @@ def command_ls(args: argparse.Namespace, out: Output) -> None:
     if not listing.names and not listing.skipped and not store.is_present():  # missing, not empty
         raise StoreError(
             f"the store {store.url} does not exist (no such {'folder' if store.is_local else 'bucket or folder'}). "
-            f"Check --store or ${ENV_STORE}; pushing a class creates a folder store."
+            f"Check --store or ${_env.STORE}; pushing a class creates a folder store."
         )
     page, more = listing.names[: args.limit], len(listing.names) > args.limit
     damaged: dict[str, str] = {}
@@ -903,8 +899,8 @@ def command_keygen(args: argparse.Namespace, out: Output) -> None:
     out.line(f"private key: {args.path}  (owner-only; keep it secret)")
     out.line(f"public key:  {public_path}  (give this to the hosts that import your classes)")
     out.line(f"fingerprint: {fingerprint}")
-    out.line(f"sign pushes:   export {ENV_SIGNING_KEY}={os.path.abspath(args.path)}")
-    out.line(f"trust on a host: export {ENV_TRUSTED_KEYS}=/path/to/{os.path.basename(public_path)}")
+    out.line(f"sign pushes:   export {_env.SIGNING_KEY}={os.path.abspath(args.path)}")
+    out.line(f"trust on a host: export {_env.TRUSTED_KEYS}=/path/to/{os.path.basename(public_path)}")
 
 
 def command_verify(args: argparse.Namespace, out: Output) -> None:
@@ -1167,7 +1163,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "sign",
         "sign stored versions over their whole header (or re-sign old-style signatures)",
         "Sign the stored versions of NAME (all of them), or NAME@HASH (one), with the private key --key (default: "
-        f"${ENV_SIGNING_KEY}). Signatures made by releases before blob format 2 covered only the name, hash and "
+        f"${_env.SIGNING_KEY}). Signatures made by releases before blob format 2 covered only the name, hash and "
         "payload, and hosts that trust keys refuse them; this re-signs the versions your key signed that way. "
         "Unsigned versions are signed only with --include-unsigned: you then vouch for what was written to the "
         "store, so check them with `remoteimport show` first. Each version is loaded and re-hashed here before "
@@ -1180,19 +1176,19 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "keygen",
         "create an Ed25519 key pair for signing pushes",
         "Write a new Ed25519 private key at PATH (readable by you only) and its public key at PATH.pub. "
-        f"Publishers sign every push by setting {ENV_SIGNING_KEY}=PATH; hosts that import set "
-        f"{ENV_TRUSTED_KEYS} to the .pub files they trust, and then refuse anything unsigned or signed by "
+        f"Publishers sign every push by setting {_env.SIGNING_KEY}=PATH; hosts that import set "
+        f"{_env.TRUSTED_KEYS} to the .pub files they trust, and then refuse anything unsigned or signed by "
         "another key, before unpickling it. Existing files are never overwritten.",
-        f"remoteimport keygen ~/.remoteimport/publisher\nexport {ENV_SIGNING_KEY}=~/.remoteimport/publisher",
+        f"remoteimport keygen ~/.remoteimport/publisher\nexport {_env.SIGNING_KEY}=~/.remoteimport/publisher",
     ),
     (
         "verify",
         "check every stored version's digest and signature",
         "Read every version of every class in the store (without unpickling anything) and check its payload "
         "digest, that it is stored under its own name and hash, and its signature: intact, and trusted by "
-        f"this host ({ENV_TRUSTED_KEYS}). Prints one row per version; exits with status 1 if any version is "
+        f"this host ({_env.TRUSTED_KEYS}). Prints one row per version; exits with status 1 if any version is "
         "damaged or would be refused here.",
-        f"remoteimport verify --store s3://bucket/classes\n{ENV_TRUSTED_KEYS}=publisher.pub remoteimport verify",
+        f"remoteimport verify --store s3://bucket/classes\n{_env.TRUSTED_KEYS}=publisher.pub remoteimport verify",
     ),
     (
         "lock",
@@ -1224,7 +1220,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         f"(`python -E`, in an empty directory) that installs the import hook, runs `from labchain_remote "
         f"import {QUICKSTART_CLASS}`, calls a method and also imports the version pinned by an 8-character "
         "hash prefix. Without --store it uses a temporary store, deleted afterwards unless --keep (never "
-        f"${ENV_STORE}, which may be a production bucket); with --store, that store (safe to run again: the "
+        f"${_env.STORE}, which may be a production bucket); with --store, that store (safe to run again: the "
         "push is then 'unchanged').",
         "remoteimport quickstart\nremoteimport quickstart --keep\nremoteimport quickstart --store /tmp/demo-store",
     ),
@@ -1324,7 +1320,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "--store",
         metavar="URL",
         default=argparse.SUPPRESS if suppress else None,
-        help=f"folder path or fsspec URL of the store (now: {default_store_url()}; default: ${ENV_STORE} "
+        help=f"folder path or fsspec URL of the store (now: {default_store_url()}; default: ${_env.STORE} "
         "when set, else a folder in your user data directory)",
     )
     group.add_argument(
@@ -1375,7 +1371,7 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--open", action="store_true", help="open the page in a web browser")
     elif name == "sign":
         parser.add_argument("reference", metavar="NAME[@HASH]", help="a class (all its versions) or one version")
-        parser.add_argument("--key", metavar="PATH", help=f"the private key (default: ${ENV_SIGNING_KEY})")
+        parser.add_argument("--key", metavar="PATH", help=f"the private key (default: ${_env.SIGNING_KEY})")
         parser.add_argument(
             "--include-unsigned", action="store_true", help="also sign unsigned versions (you vouch for them)"
         )
@@ -1395,7 +1391,7 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         )
         parser.add_argument("--upgrade", action="store_true", help="move the pins to the current latest versions")
         parser.add_argument(
-            "--lock", metavar="PATH", help=f"the lock file (default: ${ENV_LOCK}, else ./{LOCK_FILENAME})"
+            "--lock", metavar="PATH", help=f"the lock file (default: ${_env.LOCK}, else ./{LOCK_FILENAME})"
         )
         parser.add_argument("--namespace", help="the namespace a new lock applies to (default: labchain_remote)")
     elif name == "promote":
@@ -1419,7 +1415,7 @@ def _add_command_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--lock",
             metavar="PATH",
-            help=f"use this lock file (default: ${ENV_LOCK}, else ./{LOCK_FILENAME} if present)",
+            help=f"use this lock file (default: ${_env.LOCK}, else ./{LOCK_FILENAME} if present)",
         )
         parser.add_argument(
             "--namespace", help="the namespace to serve (default: $REMOTEIMPORT_NAMESPACE or labchain_remote)"

@@ -28,15 +28,14 @@ import contextlib
 import importlib
 import inspect
 import math
-import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from remoteimport._startup import default_namespace
+from remoteimport import _env
 from remoteimport.capture import REMOTE_MODULE_MARKER
-from remoteimport.errors import RemoteImportError
+from remoteimport.errors import ConfigError
 from remoteimport.names import format_reference, parse_reference, validate_hash, validate_namespace
 
 if TYPE_CHECKING:
@@ -45,11 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["ConfigError", "ENV_BUILD_ALLOW", "dump", "build", "recorded_arguments"]
 
 _CONFIG_KEYS = ("clazz", "params")
-ENV_BUILD_ALLOW = "REMOTEIMPORT_BUILD_ALLOW"  # comma-separated installed classes build() may construct
-
-
-class ConfigError(RemoteImportError, ValueError):
-    """An object cannot be dumped as a config, or a config cannot be built."""
+ENV_BUILD_ALLOW = _env.BUILD_ALLOW  # comma-separated installed classes build() may construct
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -138,7 +133,7 @@ def dump(obj: Any, *, store: Store | str | None = None, namespace: str | None = 
         >>> config                                                               # doctest: +SKIP
         {'clazz': 'labchain_remote.MyFilter@9f2c...', 'params': {'scale': 3}}
     """
-    namespace = validate_namespace(namespace if namespace is not None else default_namespace())
+    namespace = validate_namespace(namespace if namespace is not None else _env.namespace())
     if not _is_dumpable_instance(obj):
         raise ConfigError(
             f"dump() takes an instance of a @remoteimport.persist class (or of a class imported through the "
@@ -302,7 +297,7 @@ def _allowed_installed_classes(allow: Iterable[str] | None) -> frozenset[str]:
     if isinstance(allow, str):
         raise ConfigError(f"allow must be a list of 'package.module:Class' names, not the string {allow!r}")
     given = list(allow or [])
-    given += [part.strip() for part in os.environ.get(ENV_BUILD_ALLOW, "").split(",") if part.strip()]
+    given += _env.items(ENV_BUILD_ALLOW)
     for entry in given:
         module_name, colon, qualname = entry.partition(":") if isinstance(entry, str) else ("", "", "")
         names_ok = all(part.isidentifier() for part in module_name.split("."))
@@ -350,7 +345,7 @@ def resolve_class(
     reference = parse_reference(clazz)  # InvalidNameError for anything malformed, before any storage access
     from remoteimport import hook
     from remoteimport.loader import load_class
-    from remoteimport.registry import resolve_store
+    from remoteimport.store import resolve_store
 
     finder = hook.installed().get(reference.namespace)
     if finder is None and store is None:

@@ -68,5 +68,22 @@ class DependencyError(RemoteImportError, ImportError):
     """An installed dependency (e.g. cloudpickle) is outside what this remoteimport was checked against."""
 
 
+class ConfigError(RemoteImportError, ValueError):
+    """An object cannot be dumped as a config, or a config cannot be built."""
+
+
+class LockError(RemoteImportError, ImportError):
+    """A lock file is malformed, does not match the store, or does not pin the name being imported."""
+
+
 class VersionInUseError(RemoteImportError):
     """A version a ref names (``latest``, a tag) was not deleted; ``force=True`` (``--force``) deletes it."""
+
+
+class NamespaceNotServedError(RemoteImportError, ModuleNotFoundError):
+    """A pinned version (``ns.Name@hash``) was imported in a process that serves no store for ``ns``."""
+
+
+class RemoteObjectUnavailableError(RemoteImportError, ImportError):
+    """An instance of a pinned class arrived (unpickled) in a process that could not load its class; raised on
+    first use of the placeholder it was rebuilt as, so that a Dask worker fails the task instead of dying."""

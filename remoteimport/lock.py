@@ -30,10 +30,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from remoteimport import _env
 from remoteimport._files import write_atomically
-from remoteimport._startup import DEFAULT_NAMESPACE, default_namespace
-from remoteimport.errors import RemoteImportError
+from remoteimport.errors import LockError
 from remoteimport.names import split_versioned, validate_hash, validate_name, validate_namespace
+from remoteimport.store import normalized_store_url, resolve_store
 
 if TYPE_CHECKING:
     from remoteimport.store import Store
@@ -41,14 +42,10 @@ if TYPE_CHECKING:
 __all__ = ["LOCK_FILENAME", "ENV_LOCK", "Lock", "LockError", "read_lock", "write_lock", "find_lock", "update_lock"]
 
 LOCK_FILENAME = "remoteimport.lock"
-ENV_LOCK = "REMOTEIMPORT_LOCK"
+ENV_LOCK = _env.LOCK
 LOCK_FORMAT = 1
 Unlisted = Literal["error", "latest"]
 _UNLISTED = ("error", "latest")
-
-
-class LockError(RemoteImportError, ImportError):
-    """A lock file is malformed, does not match the store, or does not pin the name being imported."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ class Lock:
 
     store: str
     pins: Mapping[str, str] = field(default_factory=dict)
-    namespace: str = DEFAULT_NAMESPACE
+    namespace: str = _env.DEFAULT_NAMESPACE
     unlisted: Unlisted = "error"
     path: str | None = None
 
@@ -161,7 +158,7 @@ def read_lock(path: str | os.PathLike[str]) -> Lock:
     return Lock(
         store=store,  # type: ignore[arg-type]  # validated by Lock
         pins=pins,
-        namespace=data.get("namespace", DEFAULT_NAMESPACE),
+        namespace=data.get("namespace", _env.DEFAULT_NAMESPACE),
         unlisted=data.get("unlisted", "error"),
         path=path,
     )
@@ -176,7 +173,7 @@ def write_lock(lock: Lock, path: str | os.PathLike[str]) -> str:
 
 def default_lock_path() -> str:
     """``$REMOTEIMPORT_LOCK`` when set, else ``remoteimport.lock`` in the working directory."""
-    return os.environ.get(ENV_LOCK) or os.path.abspath(LOCK_FILENAME)
+    return os.environ.get(_env.LOCK) or os.path.abspath(LOCK_FILENAME)
 
 
 def find_lock(namespace: str) -> Lock | None:
@@ -184,7 +181,7 @@ def find_lock(namespace: str) -> Lock | None:
 
     A lock applies to the namespace it names (``namespace = ...``, by default ``labchain_remote``); None when
     there is no lock or it names another namespace."""
-    configured = os.environ.get(ENV_LOCK)
+    configured = os.environ.get(_env.LOCK)
     if configured:
         lock = read_lock(configured)
     elif os.path.isfile(LOCK_FILENAME):
@@ -217,11 +214,7 @@ def check_store(lock: Lock, store_url: str, namespace: str) -> None:
 
 def _normalized_url(url: str) -> str:
     """Local stores are named by their absolute path (like :attr:`Store.url`); other URLs as written."""
-    if url.startswith("file://"):
-        url = url[len("file://") :]
-    if "://" not in url:
-        return os.path.normpath(os.path.abspath(url))
-    return url.rstrip("/")
+    return normalized_store_url(url)
 
 
 def update_lock(
@@ -238,7 +231,6 @@ def update_lock(
 
     Names already pinned keep their pin unless ``upgrade``; ``upgrade`` with no names moves every pin.
     ``store`` defaults to the existing lock's store, else the default store."""
-    from remoteimport.registry import resolve_store
 
     path = os.path.abspath(os.fspath(path) if path is not None else default_lock_path())
     # NAME, or NAME@HASH / NAME@TAG for an exact version (a tag is resolved now: a lock holds full hashes only)
@@ -259,7 +251,7 @@ def update_lock(
                 f"the lock {path} is for the namespace {existing.namespace!r}, not {namespace!r}; "
                 "use another lock file (--lock PATH) or delete it"
             )
-    lock = existing or Lock(store=target.url, namespace=validate_namespace(namespace or default_namespace()))
+    lock = existing or Lock(store=target.url, namespace=validate_namespace(namespace or _env.namespace()))
     pins = dict(lock.pins)
     to_move = names or (list(pins) if upgrade else [])
     changes: dict[str, tuple[str | None, str]] = {}

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from remoteimport import _env
+
 if TYPE_CHECKING:
     from remoteimport.store import Store
 
@@ -100,12 +102,12 @@ def run_isolated(
     installed packages only, not the test's source. Not ``-I``, which would hide user-site installs too.
     """
     store_url = _store_url(store)
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("REMOTEIMPORT_")}
+    environment = _env.without_settings(os.environ)
     environment["PYTHONDONTWRITEBYTECODE"] = "1"
     if store_url is not None:
-        environment["REMOTEIMPORT_STORE"] = store_url
+        environment[_env.STORE] = store_url
     if namespace is not None:
-        environment["REMOTEIMPORT_NAMESPACE"] = namespace
+        environment[_env.NAMESPACE] = namespace
     environment.update(env or {})
     source = textwrap.dedent(code)
     program = _CHILD.format(install=_INSTALL if install and store_url is not None else "", source=source)

@@ -27,9 +27,11 @@ import weakref
 from collections.abc import Callable
 from typing import Literal, TypeVar, overload
 
+from remoteimport import _env
 from remoteimport._files import STALE_TEMPORARY_AGE
-from remoteimport.blob import decode_blob, encode_blob, make_header
+from remoteimport.blob import CROSS_PYTHON_FORMAT, decode_blob, encode_blob, make_header
 from remoteimport.capture import capture_class
+from remoteimport.code_objects import python_tag
 from remoteimport.errors import (
     IncompatibleBlobError,
     IntegrityError,
@@ -43,7 +45,7 @@ from remoteimport.hashing import class_hash
 from remoteimport.loader import class_from_blob, load_class, stored_blob_problem
 from remoteimport.names import validate_hash, validate_name, validate_namespace, validate_tag
 from remoteimport.signing import ENV_SIGNING_KEY, SigningKey, signature_state, signing_key_from
-from remoteimport.store import Store, Version
+from remoteimport.store import Store, Version, resolve_store
 
 __all__ = [
     "persist",
@@ -68,7 +70,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
 ]
 
-DEFAULT_NAMESPACE = "labchain_remote"
+DEFAULT_NAMESPACE = _env.DEFAULT_NAMESPACE
 Status = Literal["synced", "out_of_sync", "untracked"]
 C = TypeVar("C", bound=type)
 
@@ -76,15 +78,6 @@ C = TypeVar("C", bound=type)
 _PERSISTED: dict[str, type] = {}
 # class -> (name, store) options given to @persist
 _OPTIONS: weakref.WeakKeyDictionary[type, tuple[str, Store | str | None]] = weakref.WeakKeyDictionary()
-
-
-def resolve_store(store: Store | str | None) -> Store:
-    """A :class:`Store` from a Store, a URL/path, or None (the default store)."""
-    if isinstance(store, Store):
-        return store
-    if store is None:
-        return Store.default()
-    return Store(store)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -154,7 +147,7 @@ class PushResult:
     name: str
     hash: str
     store: str
-    action: Literal["new", "unchanged", "moved", "repaired", "signed"]
+    action: Literal["new", "unchanged", "moved", "repaired", "signed", "upgraded"]
     detail: str = ""
 
 
@@ -242,12 +235,25 @@ class _StoredState:
     """What a push must do about the stored blob of a version: ``ok`` (nothing), ``absent``, ``damaged``,
     ``broken`` (intact but does not load here) or ``unsigned`` (to be signed with the push's key)."""
 
-    kind: Literal["ok", "absent", "damaged", "broken", "unsigned"]
+    kind: Literal["ok", "absent", "damaged", "broken", "unsigned", "upgradable"]
     detail: str = ""
 
 
-_ACTIONS = {"absent": "new", "damaged": "repaired", "broken": "repaired", "unsigned": "signed"}
-_HISTORY = {"ok": "push", "absent": "push", "damaged": "repair", "broken": "repair", "unsigned": "sign"}
+_ACTIONS = {
+    "absent": "new",
+    "damaged": "repaired",
+    "broken": "repaired",
+    "unsigned": "signed",
+    "upgradable": "upgraded",
+}
+_HISTORY = {
+    "ok": "push",
+    "absent": "push",
+    "damaged": "repair",
+    "broken": "repair",
+    "unsigned": "sign",
+    "upgradable": "upgrade",
+}
 _LOG = logging.getLogger("remoteimport")
 # (store URL, name, hash, payload digest) of stored blobs this process has seen load and re-hash
 _VERIFIED: set[tuple[str, str, str, str]] = set()
@@ -279,6 +285,18 @@ def _stored_state(data: bytes | None, target: Store, name: str, full_hash: str) 
             )
         if state == "invalid":
             return _StoredState("ok", "signed by another key; left as it is")
+    if blob.header.format < CROSS_PYTHON_FORMAT and blob.header.python == python_tag():
+        # It loads on its own Python only; a fresh blob loads there too and on every other. Never at the cost of
+        # a signature: a signed copy is upgraded only by a push that signs with the same key.
+        signed = blob.header.signature is not None
+        if not signed or (
+            target.signing_key is not None and signature_state(blob.header, target.signing_key.public) == "valid"
+        ):
+            return _StoredState(
+                "upgradable",
+                f"the stored copy (blob format {blob.header.format}) loaded on Python {python_tag()} only; "
+                "now every supported Python loads it",
+            )
     return _StoredState("ok")
 
 

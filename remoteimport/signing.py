@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from remoteimport import _env, _metrics
 from remoteimport.blob import BlobHeader, legacy_signed_message, signed_message
 from remoteimport.errors import RemoteImportError, UntrustedBlobError
 
-ENV_SIGNING_KEY = "REMOTEIMPORT_SIGNING_KEY"
-ENV_TRUSTED_KEYS = "REMOTEIMPORT_TRUSTED_KEYS"
-ENV_REQUIRE_SIGNATURES = "REMOTEIMPORT_REQUIRE_SIGNATURES"
+ENV_SIGNING_KEY = _env.SIGNING_KEY
+ENV_TRUSTED_KEYS = _env.TRUSTED_KEYS
+ENV_REQUIRE_SIGNATURES = _env.REQUIRE_SIGNATURES
 ALGORITHM = "ed25519"
 SCOPE = "header-v2"  # what a signature covers: the whole header (blob.signed_message); absent = name, hash, digest
 
@@ -202,14 +203,17 @@ class TrustPolicy:
         """Explicit keys, else ``$REMOTEIMPORT_TRUSTED_KEYS``; ``$REMOTEIMPORT_REQUIRE_SIGNATURES=1`` refuses
         unsigned blobs even when no key is trusted."""
         if trusted_keys is None:
-            env = os.environ.get(ENV_TRUSTED_KEYS, "")
-            trusted_keys = [part.strip() for part in env.split(",") if part.strip()]
+            trusted_keys = _env.items(ENV_TRUSTED_KEYS)
         keys = tuple(key if isinstance(key, PublicKey) else load_public_key(key) for key in trusted_keys)
-        require = os.environ.get(ENV_REQUIRE_SIGNATURES, "").strip().lower() in ("1", "true", "yes")
+        require = _env.flag(ENV_REQUIRE_SIGNATURES)
         return cls(keys, require)
 
     def check(self, header: BlobHeader, *, where: str, local_store: bool) -> None:
         """Refuse (before unpickling) a blob this policy does not accept."""
+        with _metrics.phase("verify"):
+            self._check(header, where=where, local_store=local_store)
+
+    def _check(self, header: BlobHeader, *, where: str, local_store: bool) -> None:
         what = f"{header.name}@{header.hash[:12]} ({where})"
         how = (
             f"To trust a publisher's key, add its .pub file to {ENV_TRUSTED_KEYS} (comma-separated paths) "

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from remoteimport import _env, _metrics
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport.errors import (
     AmbiguousPrefixError,
@@ -61,15 +62,15 @@ if TYPE_CHECKING:
 
     from remoteimport.cache import BlobCache
 
-ENV_STORE = "REMOTEIMPORT_STORE"
-ENV_ALLOW_HTTP = "REMOTEIMPORT_ALLOW_HTTP"
-ENV_LATEST_TTL = "REMOTEIMPORT_LATEST_TTL"
-DEFAULT_LATEST_TTL = 1.0  # seconds an import may reuse a `latest` it has just read (see Store.latest)
-ENV_TIMEOUT = "REMOTEIMPORT_TIMEOUT"
-ENV_RETRIES = "REMOTEIMPORT_RETRIES"
-# A dead endpoint fails in about (DEFAULT_RETRIES + 1) x DEFAULT_TIMEOUT plus backoff: ~20 s (docs/storage.md).
-DEFAULT_TIMEOUT = 4.0  # seconds a request may wait for a connection, or for the next bytes of an answer
-DEFAULT_RETRIES = 3  # extra attempts after a transient failure
+# The settings' names and defaults live in remoteimport._env; these names stay importable from here.
+ENV_STORE = _env.STORE
+ENV_ALLOW_HTTP = _env.ALLOW_HTTP
+ENV_LATEST_TTL = _env.LATEST_TTL
+DEFAULT_LATEST_TTL = _env.DEFAULT_LATEST_TTL  # seconds an import may reuse a `latest` it has just read
+ENV_TIMEOUT = _env.TIMEOUT
+ENV_RETRIES = _env.RETRIES
+DEFAULT_TIMEOUT = _env.DEFAULT_TIMEOUT
+DEFAULT_RETRIES = _env.DEFAULT_RETRIES
 RETRY_DELAY = 0.02  # seconds before the first retry; x3 each time (0.02, 0.06, 0.18: bounded, < 0.3 s)
 DEADLINE_MARGIN = 8.0  # seconds a whole network operation may take beyond timeout x attempts (backoff, TLS)
 _LOCAL_PROTOCOLS = ("file", "local")
@@ -130,12 +131,10 @@ class NameListing(NamedTuple):
 
 def default_store_url() -> str:
     """``$REMOTEIMPORT_STORE`` if set, else ``<user data dir>/remoteimport/store`` (the embedded default)."""
-    configured = os.environ.get(ENV_STORE)
+    configured = _env.store_url()
     if configured:
         return configured
-    import platformdirs
-
-    return os.path.join(platformdirs.user_data_dir("remoteimport", appauthor=False), "store")
+    return os.path.join(_env.user_dir("data"), "store")
 
 
 class Store:
@@ -166,7 +165,7 @@ class Store:
         url = os.fspath(url)
         if not url:
             raise StoreError("empty store URL: give a path or an fsspec URL such as 's3://bucket/prefix'")
-        if url.lower().startswith("http://") and not (allow_http or os.environ.get(ENV_ALLOW_HTTP) == "1"):
+        if url.lower().startswith("http://") and not (allow_http or os.environ.get(_env.ALLOW_HTTP) == "1"):
             raise StoreError(
                 f"refusing the plain-http store {url}: anyone on the network path could swap the code you import. "
                 f"Use https://, or pass allow_http=True / set {ENV_ALLOW_HTTP}=1 if you accept that risk."
@@ -184,7 +183,11 @@ class Store:
         self._local = protocol in _LOCAL_PROTOCOLS
         # memory:// lives in this process: as private as a local folder.
         self.is_local = self._local or protocol == "memory"
-        if self.is_local or "::" in url:
+        if self._local and "::" not in url and os.sep == "/":
+            # A plain local folder is read and written with os calls alone (fsspec is imported only by the
+            # admin operations that list through it): a pinned import from a folder imports no fsspec.
+            self.__dict__["root"] = _local_root(url)
+        elif self.is_local or "::" in url:
             self._open()  # no third-party backend to import: open now and name local stores by their path
         else:
             _check_backend(url, protocol)  # cheap: the backend is imported on the first storage access
@@ -313,7 +316,8 @@ class Store:
 
     def read_blob(self, name: str, full_hash: str, *, namespace: str | None = None) -> bytes:
         path = self.blob_path(name, full_hash)
-        data = self._get_many([path])[path]
+        with _metrics.phase("fetch"):
+            data = self._get_many([path])[path]
         if data is not None:
             return data
         if not self.exists(name):
@@ -428,9 +432,10 @@ class Store:
     def resolve_version(self, name: str, version: str, *, namespace: str | None = None) -> str:
         """Full hash of what follows ``@`` in a reference: a hash or prefix (:meth:`resolve`) or a tag
         (:meth:`resolve_tag`), told apart by :func:`remoteimport.names.is_hash_like`."""
-        if is_hash_like(validate_version(version)):
-            return self.resolve(name, version, namespace=namespace)
-        return self.resolve_tag(name, version, namespace=namespace)
+        with _metrics.phase("resolve"):
+            if is_hash_like(validate_version(version)):
+                return self.resolve(name, version, namespace=namespace)
+            return self.resolve_tag(name, version, namespace=namespace)
 
     def resolve_tag(self, name: str, tag: str, *, namespace: str | None = None) -> str:
         """The full hash the tag points at; :class:`TagNotFoundError` (naming the tags there are) if none."""
@@ -659,7 +664,7 @@ class Store:
         pending = list(dict.fromkeys(paths))
 
         def fetch() -> None:
-            if len(pending) > 1 and getattr(self.fs, "async_impl", False):
+            if len(pending) > 1 and not self._local and getattr(self.fs, "async_impl", False):
                 from fsspec.asyn import sync
 
                 coroutines = [_read_whole_async(self.fs, path) for path in pending]
@@ -692,7 +697,7 @@ class Store:
         """Write whole objects (replacing any): concurrent PUTs on async backends, atomic renames locally."""
         if not files:
             return
-        if len(files) > 1 and getattr(self.fs, "async_impl", False):
+        if len(files) > 1 and not self._local and getattr(self.fs, "async_impl", False):
             from fsspec.asyn import sync
 
             def put() -> None:
@@ -765,7 +770,7 @@ class Store:
         ``retries`` times with bounded exponential backoff, here unless the backend retries by itself (s3fs,
         gcsfs: configured with the same budget by :func:`_backend_options`); other backend failures become
         :class:`StoreUnreachableError` naming the store; our own errors and missing files pass through."""
-        retries = 0 if _retries_by_itself(self.fs) else self.retries
+        retries = 0 if not self._local and _retries_by_itself(self.fs) else self.retries
         delay = RETRY_DELAY
         attempt = 0
         while True:
@@ -949,14 +954,72 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _protocol(url: str) -> str:
-    from fsspec.core import split_protocol
+    """The protocol of the (first) filesystem of ``url``, as fsspec's ``split_protocol`` reads it: ``file``
+    for a plain path. Without importing fsspec: local stores never need it."""
+    first = url.split("::", 1)[0]
+    if "://" in first:
+        protocol = first.split("://", 1)[0]
+        if len(protocol) > 1:  # not a Windows drive letter
+            return protocol
+    if first.startswith("data:"):
+        return "data"
+    return "file"
 
-    protocol, _ = split_protocol(url.split("::", 1)[0])
-    return protocol or "file"
+
+def resolve_store(store: Store | str | os.PathLike[str] | None) -> Store:
+    """A :class:`Store` from a Store, a URL/path, or None (the default store: ``$REMOTEIMPORT_STORE``, else a
+    folder in the user's data directory).
+
+    >>> resolve_store("memory://doc-example").url
+    'memory://doc-example'
+    """
+    if isinstance(store, Store):
+        return store
+    if store is None:
+        return Store.default()
+    return Store(store)
+
+
+def normalized_store_url(url: str) -> str:
+    """The one way store URLs are compared (a lock's store against the served one, ...), without opening the
+    store: a local folder by its absolute, normalised path (``file://``, ``~`` and ``..`` resolved as
+    :attr:`Store.url` resolves them); other URLs as written, without a trailing slash.
+
+    >>> normalized_store_url("file:///srv/classes/"), normalized_store_url("s3://bucket/classes/")
+    ('/srv/classes', 's3://bucket/classes')
+    """
+    if _protocol(url) in _LOCAL_PROTOCOLS and "::" not in url:
+        if os.sep == "/":
+            return os.path.normpath(_local_root(url))
+        return os.path.normpath(os.path.abspath(url.removeprefix("file://")))
+    return url.rstrip("/")
+
+
+def _local_root(url: str) -> str:
+    """A local store's root, exactly as fsspec's ``LocalFileSystem`` makes it (POSIX): the URL without
+    ``file://``/``local://``, absolute, without a trailing slash."""
+    for prefix in ("file://", "file:", "local://", "local:"):
+        if url.startswith(prefix):
+            url = url[len(prefix) :]
+            break
+    if url.startswith("~"):
+        url = os.path.expanduser(url)
+    elif not url.startswith("/"):
+        relative = "" if url == "." else url[2:] if url.startswith("./") else url
+        url = f"{os.getcwd()}/{relative}"
+    return url.rstrip("/") or "/"
+
+
+# The backends of the common object stores: when installed, a store on them is accepted without importing
+# fsspec (a pinned import served from the blob cache needs neither). Other protocols ask fsspec's registry.
+_COMMON_BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
 
 
 def _check_backend(url: str, protocol: str) -> None:
     """Refuse a URL whose fsspec backend is unknown or not installed, without importing the backend."""
+    common = _COMMON_BACKENDS.get(protocol)
+    if common is not None and importlib.util.find_spec(common) is not None:
+        return
     from fsspec.registry import known_implementations, registry
 
     if protocol in registry:
@@ -988,25 +1051,16 @@ def _number_setting(value: T | None, variable: str, default: T, parse: Callable[
     """``value`` when given, else the environment variable ``variable`` when set, else ``default``."""
     if value is not None:
         return value
-    configured = os.environ.get(variable, "").strip()
-    if not configured:
-        return default
     try:
-        return parse(configured)
-    except ValueError:
-        raise StoreError(f"{variable}={configured!r} is not {expected}") from None
+        return _env.number(variable, default, parse, expected)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _latest_ttl(value: float | None) -> float:
     if value is not None:
         return float(value)
-    configured = os.environ.get(ENV_LATEST_TTL, "").strip()
-    if not configured:
-        return DEFAULT_LATEST_TTL
-    try:
-        return float(configured)
-    except ValueError:
-        raise StoreError(f"{ENV_LATEST_TTL}={configured!r} is not a number of seconds (e.g. 1 or 0.5)") from None
+    return _number_setting(None, ENV_LATEST_TTL, DEFAULT_LATEST_TTL, float, "a number of seconds (e.g. 1 or 0.5)")
 
 
 def _base_name(path: str) -> str:

@@ -1,0 +1,115 @@
+"""Per-phase timings of imports: where a pinned import spends its time (stdlib only, always on, cheap).
+
+Every import of a stored version goes through a few phases — ``resolve`` (a tag or prefix to a full hash),
+``cache`` (reading the local blob cache), ``fetch`` (reading the store), ``verify`` (signature checks),
+``requirements``, ``unpickle``, ``rehash`` — and each records its wall time here: two ``perf_counter``
+calls and a dict update, so it stays on. Read the totals with :func:`remoteimport.metrics`; with
+``REMOTEIMPORT_PROFILE=1`` they are also logged at exit (``logging.getLogger("remoteimport")``, printed to
+stderr when logging is not configured), and every phase is logged at DEBUG level as it ends.
+
+    >>> reset()
+    >>> with phase("fetch"):
+    ...     pass
+    >>> record("unpickle", 0.002)
+    >>> sorted(metrics())
+    ['fetch', 'unpickle']
+    >>> metrics()["unpickle"]["count"], metrics()["unpickle"]["seconds"]
+    (1, 0.002)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from remoteimport import _env
+
+__all__ = ["PHASES", "metrics", "phase", "record", "reset"]
+
+# The phases the library records, in the order an import goes through them (others may be added).
+PHASES = ("resolve", "cache", "fetch", "verify", "requirements", "unpickle", "rehash")
+
+_LOG = logging.getLogger("remoteimport")
+_GUARD = threading.Lock()
+_TOTALS: dict[str, list[float]] = {}  # phase -> [seconds, count, max seconds]
+_REPORT_REGISTERED = False
+
+
+def record(name: str, seconds: float) -> None:
+    """Add one run of phase ``name`` that took ``seconds``."""
+    with _GUARD:
+        totals = _TOTALS.get(name)
+        if totals is None:
+            _TOTALS[name] = [seconds, 1, seconds]
+        else:
+            totals[0] += seconds
+            totals[1] += 1
+            totals[2] = max(totals[2], seconds)
+    if _LOG.isEnabledFor(logging.DEBUG):
+        _LOG.debug("%s took %.3f ms", name, seconds * 1e3)
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Time the block as one run of phase ``name`` (recorded even when it raises)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        record(name, time.perf_counter() - start)
+
+
+def metrics() -> dict[str, dict[str, float]]:
+    """``{phase: {"seconds": total, "count": runs, "max": longest run}}`` for every phase that ran in this
+    process since it started (or since :func:`reset`), in the order of :data:`PHASES`.
+
+    >>> import remoteimport
+    >>> isinstance(remoteimport.metrics(), dict)
+    True
+    """
+    with _GUARD:
+        snapshot = {name: list(totals) for name, totals in _TOTALS.items()}
+    order = {name: index for index, name in enumerate(PHASES)}
+    return {
+        name: {"seconds": totals[0], "count": int(totals[1]), "max": totals[2]}
+        for name, totals in sorted(snapshot.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    }
+
+
+def reset() -> None:
+    """Forget every recorded phase (for measuring one stretch of a long process)."""
+    with _GUARD:
+        _TOTALS.clear()
+
+
+def format_report(figures: dict[str, dict[str, float]] | None = None) -> str:
+    """The figures as a small table (what ``REMOTEIMPORT_PROFILE=1`` logs at exit)."""
+    figures = metrics() if figures is None else figures
+    lines = [f"{'phase':<14} {'count':>6} {'total ms':>10} {'max ms':>9}"]
+    for name, figure in figures.items():
+        lines.append(f"{name:<14} {figure['count']:>6} {figure['seconds'] * 1e3:>10.3f} {figure['max'] * 1e3:>9.3f}")
+    return "\n".join(lines)
+
+
+def report_at_exit_if_asked() -> None:
+    """With ``REMOTEIMPORT_PROFILE=1``, log :func:`format_report` once when the process exits (checked when
+    this module is imported; call it again after setting the variable later in the process)."""
+    global _REPORT_REGISTERED
+    if _REPORT_REGISTERED or not _env.flag(_env.PROFILE):
+        return
+    _REPORT_REGISTERED = True
+    import atexit
+
+    atexit.register(_report)
+
+
+def _report() -> None:
+    figures = metrics()
+    if figures:
+        _LOG.warning("remoteimport: time per import phase (%s=1)\n%s", _env.PROFILE, format_report(figures))
+
+
+report_at_exit_if_asked()  # imported by every import path (store, cache): REMOTEIMPORT_PROFILE needs no call
