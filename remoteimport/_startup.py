@@ -14,6 +14,12 @@ An explicit :func:`remoteimport.install` of the same namespace replaces the star
 ``-S`` (no ``site``) or unset the variables to turn it off; ``python -m remoteimport run script.py`` is the
 explicit alternative.
 
+With neither variable set at start, the ``.pth`` line appends a *late finder* it defines itself (importing
+nothing), asked only about imports no other finder satisfied. When such a name is pinned (``ns.Name@hash``),
+is ``labchain_remote``, or a variable has been set since (``LocalCluster(env=...)``, Dask's ``Environ``
+plugin), it calls :func:`late_find_spec`: the namespace is then served as if the variables had been set at
+start, or a clear :class:`~remoteimport.errors.NamespaceNotServedError` says how to serve it.
+
 This module is imported during interpreter start-up: it must stay tiny and import only built-in modules.
 """
 
@@ -23,17 +29,19 @@ import _thread
 import os
 import sys
 
-__all__ = ["ENV_NAMESPACE", "PTH_NAME", "StartupFinder", "activate", "default_namespace"]
+from remoteimport import _env  # os and sys only: cheap at start-up
 
-ENV_STORE = "REMOTEIMPORT_STORE"  # the same name as remoteimport.store.ENV_STORE (not imported: too heavy here)
-ENV_NAMESPACE = "REMOTEIMPORT_NAMESPACE"
-DEFAULT_NAMESPACE = "labchain_remote"  # registry.DEFAULT_NAMESPACE, repeated so start-up imports no registry
+__all__ = ["ENV_NAMESPACE", "PTH_NAME", "StartupFinder", "activate", "default_namespace", "late_find_spec"]
+
+ENV_STORE = _env.STORE
+ENV_NAMESPACE = _env.NAMESPACE
+DEFAULT_NAMESPACE = _env.DEFAULT_NAMESPACE
 PTH_NAME = "remoteimport.pth"  # the file setup.py installs at the root of site-packages
 
 
 def default_namespace() -> str:
     """The namespace served when none is given: ``$REMOTEIMPORT_NAMESPACE``, else ``labchain_remote``."""
-    return os.environ.get(ENV_NAMESPACE) or DEFAULT_NAMESPACE
+    return _env.namespace()
 
 
 class StartupFinder:
@@ -70,17 +78,74 @@ class StartupFinder:
         pass
 
 
-def activate() -> None:
+def activate() -> bool:
     """Append a :class:`StartupFinder` for the configured namespace (once). Called by ``remoteimport.pth``.
 
-    It never raises: an error in a ``.pth`` line would print a traceback at every interpreter start."""
+    True when the namespace is served (by this finder or an installed one). It never raises: an error in a
+    ``.pth`` line would print a traceback at every interpreter start."""
     try:
-        namespace = default_namespace()
-        if not all(part.isidentifier() for part in namespace.split(".")):
-            raise ValueError(f"${ENV_NAMESPACE}={namespace!r} is not a module name such as 'labchain_remote'")
-        for finder in sys.meta_path:
-            if getattr(finder, "remoteimport_startup", False) and getattr(finder, "namespace", None) == namespace:
-                return
-        sys.meta_path.append(StartupFinder(namespace))
+        return _startup_finder(default_namespace()) is not None
     except Exception as exc:  # pragma: no cover - reported, never fatal
         print(f"remoteimport: start-up hook not installed: {exc}", file=sys.stderr)
+        return False
+
+
+def _startup_finder(namespace: str) -> StartupFinder | None:
+    """The namespace's start-up finder, appended when missing; None when install() already serves it."""
+    if not all(part.isidentifier() for part in namespace.split(".")):
+        raise ValueError(f"${ENV_NAMESPACE}={namespace!r} is not a module name such as 'labchain_remote'")
+    for finder in sys.meta_path:
+        if getattr(finder, "namespace", None) == namespace:
+            if getattr(finder, "remoteimport_startup", False):
+                return finder  # type: ignore[no-any-return]
+            if not getattr(finder, "remoteimport_late", False):
+                return None  # a RemoteFinder: remoteimport.install() serves it
+    finder = StartupFinder(namespace)
+    sys.meta_path.append(finder)
+    return finder
+
+
+def late_find_spec(fullname: str, path: object = None, target: object = None) -> object:
+    """The slow path of the late finder ``remoteimport.pth`` always appends (when the variables were unset at
+    start): reached by an import no other finder satisfied, once ``$REMOTEIMPORT_STORE`` or
+    ``$REMOTEIMPORT_NAMESPACE`` is set, or for ``labchain_remote`` and pinned names (``ns.Name@hash``).
+
+    Variables set after interpreter start (``LocalCluster(env=...)``, Dask's ``Environ`` plugin,
+    ``os.environ[...] = ...``) switch the hook on at the namespace's first import, as if they had been set at
+    start. Those names, when no finder serves them, raise :class:`~remoteimport.errors.NamespaceNotServedError`, whose
+    message says how to serve it (instead of Python's bare "No module named ...")."""
+    configured = os.environ.get(ENV_STORE) or os.environ.get(ENV_NAMESPACE)
+    if configured:
+        namespace = default_namespace()
+        if fullname == namespace or fullname.startswith(namespace + "."):
+            try:
+                finder = _startup_finder(namespace)
+            except ValueError as exc:
+                raise ImportError(f"remoteimport: {exc}", name=fullname) from None
+            if finder is None:
+                return None  # an installed RemoteFinder answers
+            # The import system is iterating over sys.meta_path, which may just have grown: answer now.
+            return finder.find_spec(fullname, path, target)
+    head, dot, last = fullname.rpartition(".")
+    if fullname == DEFAULT_NAMESPACE:
+        head = fullname  # `import labchain_remote` with no store anywhere: say how to configure one
+    elif not dot or "@" not in last:
+        return None
+    for finder in sys.meta_path:
+        if getattr(finder, "namespace", None) == head and not getattr(finder, "remoteimport_late", False):
+            return None  # served: that finder answers (it comes later in sys.meta_path)
+    from remoteimport.errors import NamespaceNotServedError
+
+    raise NamespaceNotServedError(not_served_message(fullname, head), name=fullname)
+
+
+def not_served_message(fullname: str, namespace: str) -> str:
+    """Why ``fullname`` (a pinned version) cannot be imported here, and the fixes."""
+    rename = "" if namespace == DEFAULT_NAMESPACE else f" and {ENV_NAMESPACE}={namespace}"
+    return (
+        f"No module named {fullname!r} in this process (pid {os.getpid()}): remoteimport serves that namespace, "
+        f"but no store is configured for {namespace!r} here. Set {ENV_STORE}=<store URL>{rename} in "
+        f"its environment or call remoteimport.install(store, namespace={namespace!r}); on Dask, "
+        "client.register_plugin(remoteimport.integrations.dask.RemoteImportPlugin(store)); on Ray, "
+        "ray.init(runtime_env=remoteimport.integrations.ray.runtime_env(store)) (docs/engines.md)"
+    )

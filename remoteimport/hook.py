@@ -23,7 +23,6 @@ loaders ask :mod:`remoteimport.registry` for verified classes.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import os
 import sys
 import threading
@@ -32,13 +31,11 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
-from remoteimport import loader
-from remoteimport._startup import default_namespace
+from remoteimport import _env, loader
 from remoteimport.errors import NameNotFoundError
 from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
-from remoteimport.registry import resolve_store
-from remoteimport.store import Store
+from remoteimport.store import Store, resolve_store
 
 __all__ = ["RemoteFinder", "install", "uninstall", "installed"]
 
@@ -46,7 +43,7 @@ _FINDERS: dict[str, RemoteFinder] = {}
 _INSTALL_LOCK = threading.Lock()
 
 
-class RemoteFinder(importlib.abc.MetaPathFinder):
+class RemoteFinder:  # a sys.meta_path finder (importlib.abc costs ~10 ms of imports)
     """Finds ``<namespace>`` and ``<namespace>.<Name>@<hash>`` for one store."""
 
     def __init__(self, store: Store, namespace: str, lock: Lock | None = None) -> None:
@@ -97,7 +94,7 @@ class RemoteFinder(importlib.abc.MetaPathFinder):
         return self.store.names()
 
 
-class _NamespaceLoader(importlib.abc.Loader):
+class _NamespaceLoader:
     def __init__(self, finder: RemoteFinder) -> None:
         self.finder = finder
 
@@ -129,7 +126,7 @@ class _NamespaceLoader(importlib.abc.Loader):
         module.__dir__ = __dir__  # type: ignore[attr-defined]
 
 
-class _VersionLoader(importlib.abc.Loader):
+class _VersionLoader:
     def __init__(self, finder: RemoteFinder, name: str, version: str) -> None:
         self.finder, self.name, self.version = finder, name, version
 
@@ -171,7 +168,7 @@ def install(
     gives; None (the default) uses ``$REMOTEIMPORT_LOCK`` or ``./remoteimport.lock`` when it names this
     namespace; False uses no lock. The lock's store must be this store (docs/configs.md).
     """
-    namespace = validate_namespace(namespace if namespace is not None else default_namespace())  # before I/O
+    namespace = validate_namespace(namespace if namespace is not None else _env.namespace())  # before I/O
     resolved = resolve_store(store)
     if trusted_keys is not None:
         resolved = resolved.with_trust(trusted_keys)
@@ -198,7 +195,7 @@ def uninstall(namespace: str | RemoteFinder | None = None) -> None:
 
     ``namespace`` defaults to ``$REMOTEIMPORT_NAMESPACE``, else ``labchain_remote``."""
     if namespace is None:
-        namespace = default_namespace()
+        namespace = _env.namespace()
     name = namespace.namespace if isinstance(namespace, RemoteFinder) else validate_namespace(namespace)
     with _INSTALL_LOCK:
         finder = _FINDERS.pop(name, None)

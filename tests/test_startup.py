@@ -118,7 +118,7 @@ def test_with_the_variables_nothing_heavy_is_imported_until_the_namespace_is(
         install=False,
     )
     assert result == {
-        "before": ["remoteimport", "remoteimport._startup", "remoteimport.errors"],
+        "before": ["remoteimport", "remoteimport._env", "remoteimport._startup", "remoteimport.errors"],
         "untouched": [],
         "value": 7,
         "finders": ["RemoteFinder"],  # the start-up finder handed over to the real one
