@@ -15,6 +15,9 @@ What they are for:
 - ``_builtin_type``: blobs pushed before remoteimport shipped code objects itself (``code_objects``) hold
   cloudpickle's own code-object reduction, ``_builtin_type("CodeType")(*args)``. The loader intercepts it to
   give those code objects their shipped file (:func:`legacy_code_interceptor`). New blobs do not need it.
+- ``_class_setstate``: fills a by-value class from its pickled namespace. Loading a version pushed from another
+  Python, the loader keeps the members this Python's ``typing``/``enum``/``abc`` put on the new class instead
+  of the pushing Python's (:func:`class_setstate_constructor`, :mod:`remoteimport.regenerate`).
 - ``_is_registered_pickle_by_value``: a module the *user* registered for pickling by value stays registered
   after a push (:func:`is_registered_pickle_by_value`).
 """
@@ -31,6 +34,7 @@ from remoteimport.errors import DependencyError
 __all__ = [
     "CHECKED_VERSIONS",
     "check_internals",
+    "class_setstate_constructor",
     "installed_version",
     "is_registered_pickle_by_value",
     "legacy_code_constructor",
@@ -46,6 +50,7 @@ _INTERNALS: dict[str, tuple[str, ...]] = {
     "_make_skeleton_enum": ("bases", "name", "qualname", "members", "module", "class_tracker_id", "extra"),
     "_builtin_type": ("name",),
     "_is_registered_pickle_by_value": ("module",),
+    "_class_setstate": ("obj", "state"),
 }
 
 
@@ -136,3 +141,9 @@ def legacy_code_interceptor(adopt: Callable[[Any], Any]) -> Callable[[str], Any]
         return make_code
 
     return intercepted
+
+
+def class_setstate_constructor() -> Callable[[Any, Any], Any]:
+    """cloudpickle's ``_class_setstate(obj, (namespace, slot state))``, which payloads of by-value classes name."""
+    check_internals()
+    return _module()._class_setstate

@@ -27,6 +27,7 @@ bytecode, whatever file name cloudpickle left on it.
 
 from __future__ import annotations
 
+import functools
 import marshal
 import sys
 import types
@@ -36,8 +37,10 @@ from remoteimport.errors import IncompatibleBlobError, IntegrityError
 
 __all__ = ["CODE_FORMAT", "CodeRebuilder", "rebuild_code", "reduce_code", "version_filename"]
 
-#: Version of the argument layout of :func:`rebuild_code`; a newer one is refused with an upgrade hint.
-CODE_FORMAT = 1
+#: Version of the argument layout of :func:`rebuild_code` (2 added the locator); a newer one is refused with an
+#: upgrade hint. Format 1 (no locator) is still read.
+CODE_FORMAT = 2
+_READABLE_CODE_FORMATS = (1, 2)
 
 
 def python_tag() -> str:
@@ -55,7 +58,8 @@ def version_filename(filename: str, label: str) -> str:
 
 
 def reduce_code(code: types.CodeType) -> tuple[object, tuple[object, ...]]:
-    """The pickle reduction of ``code``: ``rebuild_code(format, python, file, name, first line, marshal bytes)``."""
+    """The pickle reduction of ``code``:
+    ``rebuild_code(format, python, file, name, first line, marshal bytes, locator)``."""
     return rebuild_code, (
         CODE_FORMAT,
         python_tag(),
@@ -63,31 +67,82 @@ def reduce_code(code: types.CodeType) -> tuple[object, tuple[object, ...]]:
         code.co_name,
         code.co_firstlineno,
         marshal.dumps(code),
+        _locator(code),
     )
 
 
+def _locator(code: types.CodeType) -> dict[str, object]:
+    """What another Python needs to find this code object among those its own compiler makes of the shipped
+    file: the names of its free variables (the closure the payload carries must fit), and, for code objects
+    whose name and first line need not be unique in a file (``<lambda>``, ``<genexpr>`` ...), which of the
+    same-named ones on that line it is, counted in the compiler's order."""
+    locator: dict[str, object] = {"freevars": list(code.co_freevars)}
+    if code.co_name.startswith("<"):
+        same_place = _compiled_file(code.co_filename).get((code.co_name, code.co_firstlineno), [])
+        locator["ordinal"] = next((i for i, candidate in enumerate(same_place) if candidate == code), None)
+    return locator
+
+
+def _compiled_file(filename: str) -> dict[tuple[str, int], list[types.CodeType]]:
+    """The code objects the pushing host compiles ``filename`` (its text in ``linecache``) to, by place."""
+    import linecache
+
+    text = "".join(linecache.getlines(filename))
+    if not text:
+        return {}
+    return _index_by_place(filename, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_by_place(filename: str, text: str) -> dict[tuple[str, int], list[types.CodeType]]:
+    """``{(name, first line): [code, ...]}`` for every code object ``text`` compiles to, in pre-order (each
+    code object before the ones nested in it, siblings in the compiler's order, which is source order).
+    ``compile`` runs nothing; ``dont_inherit`` keeps this module's own ``__future__`` flags out. Raises
+    SyntaxError (and the like) when this Python cannot compile ``text``."""
+    index: dict[tuple[str, int], list[types.CodeType]] = {}
+    stack = [compile(text, filename, "exec", dont_inherit=True)]
+    while stack:
+        code = stack.pop()
+        index.setdefault((code.co_name, code.co_firstlineno), []).append(code)
+        stack.extend(reversed([const for const in code.co_consts if isinstance(const, types.CodeType)]))
+    return index
+
+
 def rebuild_code(
-    code_format: int, python: str, filename: str, name: str, firstlineno: int, data: bytes
+    code_format: int,
+    python: str,
+    filename: str,
+    name: str,
+    firstlineno: int,
+    data: bytes,
+    locator: object = None,
 ) -> types.CodeType:
     """The code object as it was compiled (file name unchanged): what a plain ``pickle.loads`` of a payload
-    gives. The loader substitutes :meth:`CodeRebuilder.rebuild`, which also tags the file name."""
-    return _unmarshal(code_format, python, filename, name, firstlineno, data)
-
-
-def _unmarshal(
-    code_format: object, python: object, filename: object, name: object, firstlineno: object, data: object
-) -> types.CodeType:
-    where = f"the code of {name!r} ({filename}, line {firstlineno})"
-    if code_format != CODE_FORMAT:
-        raise IncompatibleBlobError(
-            f"{where} is stored in code format {code_format!r}; this remoteimport reads format {CODE_FORMAT}. "
-            "Upgrade remoteimport on this host."
-        )
+    gives, on the Python that made it. The loader substitutes :meth:`CodeRebuilder.rebuild`, which also tags
+    the file name and rebuilds code pushed from another Python from the shipped source."""
+    _check_format(code_format, _where(name, filename, firstlineno))
     if python != python_tag():
         raise IncompatibleBlobError(
-            f"{where} was compiled by Python {python}; this is Python {python_tag()}, which cannot run that "
-            f"bytecode. Load it with Python {python}."
+            f"{_where(name, filename, firstlineno)} was compiled by Python {python}; this is Python "
+            f"{python_tag()}. Load it through remoteimport (which rebuilds it from the shipped source)."
         )
+    return _unmarshal(name, filename, firstlineno, data)
+
+
+def _where(name: object, filename: object, firstlineno: object) -> str:
+    return f"the code of {name!r} ({filename}, line {firstlineno})"
+
+
+def _check_format(code_format: object, where: str) -> None:
+    if code_format not in _READABLE_CODE_FORMATS:
+        raise IncompatibleBlobError(
+            f"{where} is stored in code format {code_format!r}; this remoteimport reads formats "
+            f"{', '.join(map(str, _READABLE_CODE_FORMATS))}. Upgrade remoteimport on this host."
+        )
+
+
+def _unmarshal(name: object, filename: object, firstlineno: object, data: object) -> types.CodeType:
+    where = _where(name, filename, firstlineno)
     if not isinstance(data, bytes):
         raise IntegrityError(f"{where} is not stored as bytes in the payload; nothing of it was run")
     try:
@@ -99,22 +154,102 @@ def _unmarshal(
     return code
 
 
+_STAND_IN_ERROR = "__remoteimport_stand_in_error__"
+
+
 class CodeRebuilder:
     """Builds a loaded version's code objects with version-tagged file names (see the module docstring).
 
     ``label`` tags the file names (``Name@hash-prefix``); ``sources`` are the blob's shipped files (file name ->
-    text), used to place code objects of blobs made before remoteimport shipped file names itself."""
+    text): code pushed from another Python is compiled from them by this one, and code of blobs made before
+    remoteimport shipped file names itself is placed in them.
 
-    def __init__(self, label: str, sources: Mapping[str, str]) -> None:
+    Code with no shipped source (made by ``exec``, as dataclasses and namedtuple make their methods) cannot
+    be rebuilt for another Python: it becomes a stand-in that raises :class:`IncompatibleBlobError` when
+    called, recorded in :attr:`stand_ins` so the loader can generate such methods again
+    (:mod:`remoteimport.regenerate`) and refuse a class that still has one."""
+
+    def __init__(self, label: str, sources: Mapping[str, str], *, pushed_from: str | None = None) -> None:
         self.label = label
         self.sources = sources
+        self.pushed_from = pushed_from  # the Python the blob's header names
+        self.stand_ins: dict[types.CodeType, str] = {}  # stand-in code -> what it stands for
+        self.classes: list[type] = []  # the by-value classes the payload made, in order (bases first)
         self._index: dict[tuple[str, int], list[tuple[str, bytes]]] | None = None
 
     def rebuild(
-        self, code_format: int, python: str, filename: str, name: str, firstlineno: int, data: bytes
+        self,
+        code_format: int,
+        python: str,
+        filename: str,
+        name: str,
+        firstlineno: int,
+        data: bytes,
+        locator: object = None,
     ) -> types.CodeType:
         """Stands in for :func:`rebuild_code` while the loader unpickles."""
-        return self._tag_tree(_unmarshal(code_format, python, filename, name, firstlineno, data))
+        _check_format(code_format, _where(name, filename, firstlineno))
+        if python == python_tag():
+            return self._tag_tree(_unmarshal(name, filename, firstlineno, data))
+        if not isinstance(locator, dict):
+            locator = {}
+        return self._from_source(str(python), str(filename), str(name), int(firstlineno), locator)
+
+    def _from_source(self, python: str, filename: str, name: str, firstlineno: int, locator: dict) -> types.CodeType:
+        """This Python's compilation of the code at ``name``/``firstlineno`` in the shipped ``filename``; a
+        stand-in (see the class docstring) when there is none."""
+        text = self.sources.get(filename)
+        freevars = locator.get("freevars")
+        problem = "it has no shipped source"
+        candidates: list[types.CodeType] = []
+        if text is not None:
+            try:
+                candidates = _index_by_place(filename, text).get((name, firstlineno), [])
+                problem = f"its shipped source has {len(candidates) or 'no'} code objects of that name at that line"
+            except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+                problem = f"its shipped source does not compile here ({type(exc).__name__}: {exc})"
+        ordinal = locator.get("ordinal")  # counted among all code objects at this place, as the pusher did
+        if isinstance(ordinal, int) and not isinstance(ordinal, bool) and 0 <= ordinal < len(candidates):
+            candidates = [candidates[ordinal]]
+        if isinstance(freevars, list):  # the pickled closure must fit the code
+            candidates = [code for code in candidates if list(code.co_freevars) == freevars]
+        if len(candidates) == 1:
+            return self._tag_tree(candidates[0])
+        if not isinstance(freevars, list):  # code format 1: not even a stand-in can be made
+            raise IncompatibleBlobError(
+                f"{_where(name, filename, firstlineno)} was compiled by Python {python}, and this Python "
+                f"{python_tag()} cannot rebuild it: {problem}. Load it with Python {python}."
+            )
+        return self._stand_in(python, filename, name, firstlineno, tuple(map(str, freevars)), problem)
+
+    def _stand_in(
+        self, python: str, filename: str, name: str, firstlineno: int, freevars: tuple[str, ...], problem: str
+    ) -> types.CodeType:
+        what = f"{name!r} ({filename}, line {firstlineno}, compiled by Python {python}): {problem}"
+        message = (
+            f"{self.label}: this Python {python_tag()} could not rebuild the code of {what}. "
+            f"Load {self.label} with Python {python}."
+        )
+        for variable in freevars:
+            if not variable.isidentifier():
+                raise IntegrityError(f"{_where(name, filename, firstlineno)} names a free variable {variable!r}")
+        outer = "def outer():\n"
+        if freevars:
+            outer += f"    {' = '.join(freevars)} = None\n"
+        outer += "    def stand_in(*args, **kwargs):\n"
+        if freevars:
+            outer += f"        ({', '.join(freevars)},)\n"
+        outer += f"        raise {_STAND_IN_ERROR!r}\n    return stand_in\n"
+        module_code = compile(outer, version_filename(filename, self.label), "exec", dont_inherit=True)
+        outer_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
+        code = next(c for c in outer_code.co_consts if isinstance(c, types.CodeType))
+        # The error is a constant of the code (no global or builtin lookups: the function's globals are the
+        # pickled ones); `raise <constant>` raises it.
+        error = IncompatibleBlobError(message)
+        consts = tuple(error if const == _STAND_IN_ERROR else const for const in code.co_consts)
+        code = code.replace(co_name=name, co_firstlineno=max(1, firstlineno), co_consts=consts)
+        self.stand_ins[code] = what
+        return code
 
     def adopt(self, code: types.CodeType) -> types.CodeType:
         """Tag one code object built by cloudpickle's own reduction (older blobs). Its nested code objects were

@@ -24,22 +24,26 @@ import sys
 import threading
 from types import ModuleType
 
-from remoteimport import _cloudpickle
-from remoteimport.blob import Blob, BlobHeader, decode_blob
+from remoteimport import _cloudpickle, _env, _metrics, references
+from remoteimport.blob import CROSS_PYTHON_FORMAT, Blob, BlobHeader, decode_blob
+from remoteimport.cache import BlobCache
 from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, unpickle_class
-from remoteimport.code_objects import python_tag, version_filename
+from remoteimport.code_objects import CodeRebuilder, python_tag, version_filename
 from remoteimport.errors import (
     IncompatibleBlobError,
     IntegrityError,
     RemoteImportError,
     UntrustedBlobError,
 )
-from remoteimport.hashing import class_hash
 from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
+from remoteimport.regenerate import regenerate
 from remoteimport.signing import TrustPolicy
 from remoteimport.store import Store
 
 __all__ = ["load_class", "stored_blob_problem"]
+
+#: The CPython versions whose blobs load on each other (docs/compatibility.md); CI proves every pair.
+CROSS_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +108,10 @@ def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> 
     re-hashes), for ``push``, which then replaces it. A blob this host's trust policy refuses is reported as
     None: it is not unpickled here, and not ours to replace (another publisher may have signed it)."""
     where = store.blob_url(name, full_hash)
+    if blob.header.python != python_tag():
+        # Another Python's blob: it serves hosts of that Python natively. Replacing it because this host could
+        # not rebuild it would take it from them (and a version with source loads here anyway).
+        return None
     try:
         store.trust.check(blob.header, where=where, local_store=True)  # no warning: this host is publishing
         _check_host(blob.header, where)
@@ -118,11 +126,12 @@ def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> 
     return None
 
 
-def class_from_blob(blob: Blob, *, where: str, signature_checked: bool) -> type:
+def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: bool = True) -> type:
     """Unpickle a verified, trusted blob and check that the class re-hashes to the blob's hash.
 
     ``signature_checked``: the trust policy verified the blob's signature against a trusted key (so a
-    re-hash mismatch is not tampering after signing).
+    re-hash mismatch is not tampering after signing). ``rehash=False`` only for a payload this host has
+    re-hashed before in this environment (:func:`_rehashed_before`; the argument is in docs/security.md).
 
     Raises :class:`IncompatibleBlobError` when this host cannot rebuild it (another Python, a missing
     requirement, a cloudpickle payload it cannot read) and :class:`IntegrityError` when the class it holds
@@ -131,8 +140,10 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool) -> type:
     label = _label(header)
     _check_host(header, where)
     _register_source(header.source, label)
+    rebuilder = CodeRebuilder(label, header.source, pushed_from=header.python)
     try:
-        cls = unpickle_class(blob.payload, label=label, sources=header.source)
+        with _metrics.phase("unpickle"):
+            cls = unpickle_class(blob.payload, rebuilder)
     except RemoteImportError:
         raise
     except Exception as exc:
@@ -140,11 +151,22 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool) -> type:
             f"{label} ({where}) could not be unpickled on this host: {type(exc).__name__}: {exc}. "
             f"{_environments(header)} {_how_to_repair(header)}"
         ) from exc
+    if isinstance(cls, type):
+        regenerate(cls, rebuilder)  # methods made by exec on another Python (dataclasses, namedtuple)
     if not isinstance(cls, type):
         raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
-    actual = class_hash(cls)
-    if actual != header.hash:
-        raise _rehash_error(header, where, actual, signature_checked=signature_checked)
+    if rehash:
+        # Not imported at all when every load is known good. A blob stored before format 3 was hashed by the
+        # rules of its day (remoteimport/_legacy/hashing_v1.py): it is verified by them.
+        if header.format < CROSS_PYTHON_FORMAT:
+            from remoteimport._legacy.hashing_v1 import class_hash
+        else:
+            from remoteimport.hashing import class_hash
+
+        with _metrics.phase("rehash"):
+            actual = class_hash(cls)
+        if actual != header.hash:
+            raise _rehash_error(header, where, actual, signature_checked=signature_checked)
     return cls
 
 
@@ -153,11 +175,23 @@ def _label(header: BlobHeader) -> str:
 
 
 def _check_host(header: BlobHeader, where: str) -> None:
-    """Refuse, before unpickling, a blob made for another Python or needing distributions this host lacks."""
-    if header.python != python_tag():
+    """Refuse, before unpickling, a blob this host cannot rebuild: made for another Python by a release whose
+    payloads only that Python reads, or needing distributions this host lacks.
+
+    A blob of format 3 or later loads on every supported CPython: its code is compiled from the shipped
+    source where the bytecode is another Python's (:class:`~remoteimport.code_objects.CodeRebuilder`)."""
+    if header.python != python_tag() and header.python not in CROSS_PYTHONS:
         raise IncompatibleBlobError(
-            f"{_label(header)} was pushed from Python {header.python} but this is Python {python_tag()}: its "
-            f"payload holds bytecode for Python {header.python} only. Load it with Python {header.python} ({where})."
+            f"{_label(header)} was pushed from Python {header.python}, which this remoteimport does not know how to "
+            f"load on Python {python_tag()} (it loads versions pushed from CPython {', '.join(CROSS_PYTHONS)} on "
+            f"each other). Load it with Python {header.python} ({where})."
+        )
+    if header.python != python_tag() and header.format < CROSS_PYTHON_FORMAT:
+        raise IncompatibleBlobError(
+            f"{_label(header)} was pushed from Python {header.python} by an older remoteimport (blob format "
+            f"{header.format}), whose payloads only that Python reads; this is Python {python_tag()}. Load it "
+            f"with Python {header.python}, or push it again from its source with Python {header.python} and this "
+            f"remoteimport, which stores a payload every supported Python loads ({where})."
         )
     check_requirements(header.requirements, what=_label(header))
 
@@ -166,17 +200,49 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     where = store.blob_url(name, full_hash)
     policies = _policies(store, namespace)
     blob, fetched = _trusted_blob(store, namespace, name, full_hash, policies)
+    records = store.cache if store.cache is not None else _default_records()
+    payload_sha256, environment = blob.header.payload_sha256, _environment_key(blob.header)
+    known_good = records is not None and records.rehashed(name, full_hash, payload_sha256, environment)
     try:
-        cls = class_from_blob(blob, where=where, signature_checked=any(policy.trusted for policy in policies))
+        cls = class_from_blob(
+            blob,
+            where=where,
+            signature_checked=any(policy.trusted for policy in policies),
+            rehash=not known_good,
+        )
     except IntegrityError:
         if store.cache is not None:
             store.cache.discard(name, full_hash)
         raise
+    if records is not None and not known_good:
+        records.record_rehashed(name, full_hash, payload_sha256, environment)
     cls.__module__ = format_reference(namespace, name, full_hash)
     cls.__qualname__ = name
     if fetched is not None and store.cache is not None:
         store.cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
     return _Loaded(cls, blob.header)
+
+
+_RECORDS: dict[str, BlobCache | None] = {}
+
+
+def _default_records() -> BlobCache | None:
+    """Where re-hash records go for a store without a cache (a local folder): the default cache folder
+    (None when ``$REMOTEIMPORT_CACHE_DIR=off``: then every load re-hashes). One object per setting."""
+    setting = _env.text(_env.CACHE_DIR)
+    if setting not in _RECORDS:
+        _RECORDS[setting] = BlobCache.default()
+    return _RECORDS[setting]
+
+
+def _environment_key(header: BlobHeader) -> str:
+    """What a re-hash record is valid for: a payload unpickles to the same class, and hashes the same way, with
+    the same Python, remoteimport and cloudpickle, under the same hashing rules (which depend on the blob's
+    format: see :func:`class_from_blob`)."""
+    from remoteimport import __version__
+
+    rules = "h1" if header.format < CROSS_PYTHON_FORMAT else "h2"
+    return f"py{python_tag()}-ri{__version__}-cp{_cloudpickle.installed_version()}-{rules}".replace("+", "_")
 
 
 def _trusted_blob(
@@ -266,4 +332,7 @@ def _publish(module_name: str, name: str, cls: type, full_hash: str) -> None:
         sys.modules[module_name] = module
     setattr(module, name, cls)
     setattr(module, REMOTE_MODULE_MARKER, full_hash)
+    # Its instances pickle through remoteimport.references: they unpickle everywhere (a placeholder that fails
+    # on use where the version cannot load), on every route that loads it (hook, get_version, configs).
+    references.register(cls)
     module.__dict__.setdefault("__all__", [name])

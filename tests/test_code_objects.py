@@ -4,6 +4,7 @@ the version-tagged file name on every nested code object."""
 from __future__ import annotations
 
 import io
+import linecache
 import marshal
 import pickle
 import re
@@ -132,3 +133,82 @@ def test_property_round_trip_keeps_behaviour_and_tags_the_whole_tree(body: str, 
             copy(2)
     else:
         assert copy(2) == expected
+
+
+# -- code pushed from another Python: compiled from the shipped source -------------------------------------
+# The loading Python is simulated by the `python` argument: any other version takes the path another CPython
+# takes (tests/e2e/test_cross_python.py runs the real pairs). The bytecode is replaced by garbage to prove it is
+# never unmarshalled on that path.
+
+OTHER = "3.99"
+
+
+def _shipped(filename: str, source: str) -> None:
+    """Put ``source`` in linecache as the pushing host has it (what the locator compiles)."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+
+
+def _as_if_pushed_from_another_python(code: types.CodeType) -> list[object]:
+    args = list(reduce_code(code)[1])
+    args[1], args[5] = OTHER, b"\x00not this Python's bytecode"
+    return args
+
+
+def test_code_of_another_python_is_compiled_from_the_shipped_source() -> None:
+    _shipped("/src/other.py", SOURCE)
+    code = _function_code(SOURCE, "/src/other.py")
+    rebuilder = CodeRebuilder("f@0123abcd4567", {"/src/other.py": SOURCE}, pushed_from=OTHER)
+    rebuilt = rebuilder.rebuild(*_as_if_pushed_from_another_python(code))
+    assert rebuilt.co_code == code.co_code and rebuilt.co_freevars == code.co_freevars
+    assert {c.co_filename for c in _all_code(rebuilt)} == {"/src/other.py [f@0123abcd4567]"}
+    assert rebuilder.stand_ins == {}
+
+
+_LAMBDA_BODIES = st.lists(st.sampled_from(["x", "x + 1", "x * 2", "-x", "x * x", "(lambda y: y + x)(1)"]), min_size=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bodies=_LAMBDA_BODIES)
+def test_property_lambdas_sharing_a_line_are_told_apart(bodies: list[str]) -> None:
+    """Same name, same first line, maybe the same bytecode: the locator's ordinal picks the right one."""
+    source = f"fs = [{', '.join(f'lambda x: {body}' for body in bodies)}]\n"
+    filename = f"/src/lambdas_{abs(hash(source))}.py"
+    _shipped(filename, source)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec", dont_inherit=True), namespace)
+    rebuilder = CodeRebuilder("L@0123abcd4567", {filename: source}, pushed_from=OTHER)
+    for function in namespace["fs"]:
+        rebuilt = rebuilder.rebuild(*_as_if_pushed_from_another_python(function.__code__))
+        assert types.FunctionType(rebuilt, {})(5) == function(5)
+
+
+def test_code_without_shipped_source_becomes_a_stand_in_that_says_why() -> None:
+    code = _function_code(SOURCE, "/src/mod.py", "f").co_consts  # f's nested `inner` closes over n
+    inner = next(c for c in code if isinstance(c, types.CodeType) and c.co_name == "inner")
+    rebuilder = CodeRebuilder("f@0123abcd4567", {}, pushed_from=OTHER)
+    stand_in = rebuilder.rebuild(*_as_if_pushed_from_another_python(inner))
+    assert stand_in.co_name == "inner" and stand_in.co_freevars == inner.co_freevars == ("n",)
+    assert stand_in in rebuilder.stand_ins
+    function = types.FunctionType(stand_in, {}, "inner", None, (types.CellType(2),))
+    with pytest.raises(IncompatibleBlobError) as caught:
+        function(1)
+    message = str(caught.value)
+    assert "'inner' (/src/mod.py, line 4, compiled by Python 3.99): it has no shipped source" in message
+    assert f"this Python {python_tag()}" in message and "with Python 3.99" in message
+
+
+def test_shipped_source_this_python_cannot_compile_becomes_a_stand_in_naming_the_syntax_error() -> None:
+    code = _function_code(SOURCE, "/src/mod.py")
+    rebuilder = CodeRebuilder("f@0123abcd4567", {"/src/mod.py": "def f(:\n"}, pushed_from=OTHER)
+    rebuilt = rebuilder.rebuild(*_as_if_pushed_from_another_python(code))
+    assert "does not compile here (SyntaxError" in rebuilder.stand_ins[rebuilt]
+
+
+def test_code_format_1_of_another_python_is_compiled_when_its_place_is_unique_and_refused_otherwise() -> None:
+    code = _function_code(SOURCE, "/src/mod.py")
+    args = _as_if_pushed_from_another_python(code)[:6]
+    args[0] = 1
+    rebuilt = CodeRebuilder("f@0123abcd4567", {"/src/mod.py": SOURCE}, pushed_from=OTHER).rebuild(*args)
+    assert rebuilt.co_code == code.co_code
+    with pytest.raises(IncompatibleBlobError, match="has no shipped source. Load it with Python 3.99"):
+        CodeRebuilder("f@0123abcd4567", {}, pushed_from=OTHER).rebuild(*args)
