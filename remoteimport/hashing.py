@@ -31,20 +31,30 @@ from __future__ import annotations
 import ast
 import collections
 import contextlib
+import copyreg
 import dataclasses
+import dis
 import enum
 import functools
 import hashlib
 import inspect
 import linecache
+import re
+import struct
 import sys
+import threading
 import types
 import typing
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from remoteimport.capture import module_travels_by_value, object_travels_by_value
+from remoteimport.capture import (
+    installed_method_name,
+    is_singledispatch,
+    module_travels_by_value,
+    object_travels_by_value,
+)
 from remoteimport.errors import UnhashableObjectError
 
 __all__ = ["SCHEME", "class_hash", "register", "unregister"]
@@ -75,6 +85,18 @@ def register(type_: type, encoder: Callable[[Any], Any]) -> None:
 def unregister(type_: type) -> None:
     """Remove an encoder added with :func:`register` (no error if none was registered)."""
     _ENCODERS.pop(type_, None)
+
+
+# Built-in encoders, in the very table register() feeds (like cloudpickle's dispatch table): each gives an
+# object's constructor arguments, which are what the object means, and the same on every Python version.
+# Other objects the standard library pickles through copyreg are encoded by their copyreg reduction (reduced()).
+register(re.Pattern, lambda pattern: (pattern.pattern, pattern.flags))
+register(struct.Struct, lambda packer: packer.format)
+# Per-thread storage is state, not behaviour; it arrives empty on the remote host (capture.py): its type only.
+register(threading.local, lambda storage: type(storage))
+# The entries alive now, as they are pickled (capture.py; cloudpickle does the same for WeakSet).
+register(weakref.WeakKeyDictionary, lambda mapping: dict(mapping))
+register(weakref.WeakValueDictionary, lambda mapping: dict(mapping))
 
 
 def class_hash(obj: Any) -> str:
@@ -113,6 +135,8 @@ _DERIVED_MEMBERS = frozenset(
         "__non_callable_proto_members__",
         "_is_protocol",
         "_is_runtime_protocol",
+        "__readonly_keys__",  # 3.13's TypedDict: derived from the annotations (ReadOnly[...]), which are encoded
+        "__mutable_keys__",
         "__dataclass_fields__",  # encoded separately, field by field
         "__dataclass_params__",
     }
@@ -171,20 +195,43 @@ def _enum_members(cls: Any) -> dict[str, Any]:
     return members
 
 
+_ABSENT = object()
+
+
+def _inherited_namespace(cls: type) -> Mapping[str, Any]:
+    """What the direct bases define, the way cloudpickle sees it: it leaves out of a pickled class every member
+    that *is* the base's (the ``__hash__ = None`` Python adds next to ``__eq__`` ...); the class it rebuilds then
+    inherits that member. Both must hash alike, so such members are no part of the encoding either."""
+    if len(cls.__bases__) == 1:
+        return vars(cls.__bases__[0])
+    merged: dict[str, Any] = {}
+    for base in reversed(cls.__bases__):
+        merged.update(vars(base))
+    return merged
+
+
 def _class_members(cls: type) -> list[tuple[str, Any]]:
     namespace = vars(cls)
     is_namedtuple = issubclass(cls, tuple) and "_fields" in namespace
-    generates_methods = "__dataclass_fields__" in namespace or is_namedtuple
+    # Class factories that record the fields they generate methods from on the class: dataclasses, named
+    # tuples, attrs (whose generated __hash__ embeds a str hash, which PYTHONHASHSEED changes). The fields are
+    # encoded; the generated code (exec'd from a string, no source file) is not.
+    generates_methods = "__dataclass_fields__" in namespace or is_namedtuple or "__attrs_attrs__" in namespace
     is_dataclass = "__dataclass_fields__" in namespace
     is_enum = isinstance(cls, enum.EnumMeta)
+    inherited = _inherited_namespace(cls)
     members = []
     for name, value in namespace.items():
         if name in _DERIVED_MEMBERS or type(value).__name__ == "member_descriptor":
             continue
+        if inherited.get(name, _ABSENT) is value:
+            continue  # the very object a base defines (``__hash__ = None`` next to ``__eq__``): inherited anyway
         if name == "__doc__" and (value is None or is_enum and value == "An enumeration."):
             continue
         if name == "__annotations__" and not value:
             continue
+        if name == "__orig_bases__" and not any(typing.get_origin(base) for base in value):
+            continue  # no generic parameters, only what the bases say (3.12 adds it to NamedTuple, TypedDict)
         if _is_framework_member(value) or (generates_methods and _is_generated_code(value)):
             continue
         if is_enum and (name in cls.__members__ or isinstance(value, cls)):
@@ -445,20 +492,32 @@ def _source_encoding(code: types.CodeType) -> tuple[str | None, list[str]]:
         out: list[str] = []
         found: set[str] = set()
         _encode_ast(node, out, found)
-        # Only names the code can read at run time: a name used just in an annotation or a decorator is
-        # not shipped with the function (cloudpickle sends exactly these), so it cannot be identity.
+        # Only names the code reads as globals at run time: a name used just in an annotation or a decorator,
+        # or a local that shares its name with an attribute, is not shipped with the function (cloudpickle
+        # sends exactly these), so it cannot be identity.
         readable = set(_code_names(code))
         text, names = "".join(out), sorted(name for name in found if name.partition(".")[0] in readable)
     _SOURCE_CACHE[code] = (lines, text, names)
     return text, names
 
 
+_GLOBAL_OPS = frozenset(dis.opmap[name] for name in ("LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL"))
+_GLOBAL_NAMES: weakref.WeakKeyDictionary[types.CodeType, list[str]] = weakref.WeakKeyDictionary()
+
+
 def _code_names(code: types.CodeType) -> list[str]:
-    names: set[str] = set(code.co_names)
+    """The global names ``code`` (and code nested in it) uses: those of its global-access instructions, which
+    are the globals cloudpickle ships with a function. (``co_names`` holds attribute names too: ``self.x``
+    next to a module-level ``x`` that the function never reads.)"""
+    cached = _GLOBAL_NAMES.get(code)
+    if cached is not None:
+        return cached
+    names = {instruction.argval for instruction in dis.get_instructions(code) if instruction.opcode in _GLOBAL_OPS}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names.update(_code_names(const))
-    return sorted(names)
+    found = _GLOBAL_NAMES[code] = sorted(names)
+    return found
 
 
 def _resolve_global(func_globals: dict[str, Any], dotted: str) -> tuple[str, Any] | None:
@@ -501,12 +560,17 @@ _BUILTIN_CALLABLES = (
     types.MemberDescriptorType,
 )
 _TYPING_MODULES = frozenset({"typing", "typing_extensions"})
+# The commonest types, whose base classes need no look-up in the table of encoders (one per value: hot).
+_UNREGISTERED_BUILTINS = frozenset({str, int, float, bool, bytes, tuple, list, dict, type(None), types.FunctionType})
 
 
-def _is_singledispatch(func: types.FunctionType) -> bool:
-    """A ``functools.singledispatch`` function: identified by its registry (type -> implementation), never
-    by functools' own wrapper, caches and closures, which differ between versions and fill up with use."""
-    return func.__code__.co_filename == functools.__file__ and isinstance(getattr(func, "registry", None), Mapping)
+def _public_module(module: str, value: Any) -> str:
+    """The public module that exposes a built-in under its name: ``open`` says it comes from ``io`` on 3.11 and
+    from ``_io`` on 3.12; both are ``io.open``."""
+    public = module.lstrip("_")
+    if public != module and getattr(sys.modules.get(public), getattr(value, "__name__", ""), None) is value:
+        return public
+    return module
 
 
 def _is_typing_object(value: Any) -> bool:
@@ -516,6 +580,26 @@ def _is_typing_object(value: Any) -> bool:
     if isinstance(value, type) and value.__module__ in _TYPING_MODULES:
         return True
     return type(value).__name__ in ("GenericAlias", "UnionType") and type(value).__module__ == "types"
+
+
+def _canonical_state(cls: type, state: Any) -> Any:
+    """Instance state split the way pickle splits it for real slots: ``(__dict__ or None, {slot: value})``.
+
+    cloudpickle rebuilds a class with ``__slots__`` as one whose instances keep those attributes in their
+    ``__dict__``; an instance of it pickles as one dict where the original gave the pair. Splitting by the slot
+    names the class declares gives both the original's form."""
+    if type(state) is tuple and len(state) == 2 and all(part is None or type(part) is dict for part in state):
+        merged = {**(state[0] or {}), **(state[1] or {})}
+    elif type(state) is dict:
+        merged = state
+    else:
+        return state
+    names = copyreg._slotnames(cls)  # type: ignore[attr-defined]  # pickle's own list (mangled, whole MRO)
+    if not names:
+        return state
+    slots = {name: merged[name] for name in names if name in merged}
+    rest = {name: value for name, value in merged.items() if name not in slots} or None
+    return (rest, slots) if slots else rest
 
 
 class _Encoder:
@@ -548,6 +632,11 @@ class _Encoder:
             f"{sys.getrecursionlimit()}). Store the data flatter, or as one str or bytes value "
             "(e.g. json.dumps(...)), which hashes whatever the depth of its content"
         )
+
+    def _user_typing_class(self, value: Any) -> bool:
+        """A user's Protocol or TypedDict: its metaclass comes from typing, but it is a class like any other,
+        encoded by content (not by its name, as typing's own forms are)."""
+        return isinstance(value, type) and value.__module__ not in _TYPING_MODULES and not self._by_reference(value)
 
     def _by_reference(self, obj: Any) -> bool:
         return obj is not self.root_object and not object_travels_by_value(obj)
@@ -668,13 +757,13 @@ class _Encoder:
                 out.append("E(")
                 self.value(type(value), out, path)
                 out.append(_atom(value.name) + ")")
-            elif _is_typing_object(value):
+            elif _is_typing_object(value) and not self._user_typing_class(value):
                 self.typing_object(value, out, path)
             elif isinstance(value, types.ModuleType):
                 out.append("M" + _atom(value.__name__))
             elif isinstance(value, type):
                 self.klass(value, out, path)
-            elif isinstance(value, types.FunctionType) and _is_singledispatch(value):
+            elif isinstance(value, types.FunctionType) and is_singledispatch(value):
                 self._container(value, out, "singledispatch", (dict(value.registry),), path)
             elif isinstance(value, functools.singledispatchmethod):
                 self._container(value, out, "singledispatchmethod", (dict(value.dispatcher.registry),), path)
@@ -685,7 +774,11 @@ class _Encoder:
                 self.value(value.__func__, out, path)
                 out.append(")")
             elif isinstance(value, types.MethodType):
-                self._container(value, out, "method", (value.__func__, value.__self__), path)
+                exposed = installed_method_name(value)
+                if exposed is not None:  # random.choice: by name, not the state of random's own Random
+                    out.append("attr" + _atom(f"{exposed[0].__name__}:{exposed[1]}"))
+                else:
+                    self._container(value, out, "method", (value.__func__, value.__self__), path)
             elif isinstance(value, property):
                 self._container(value, out, "property", (value.fget, value.fset, value.fdel), path)
             elif isinstance(value, functools.cached_property):
@@ -719,9 +812,10 @@ class _Encoder:
             raise
 
     def _registered_encoder(self, kind: type) -> Callable[[Any], Any] | None:
-        if not _ENCODERS:
-            return None
-        for base in kind.__mro__:
+        encoder = _ENCODERS.get(kind)
+        if encoder is not None or kind in _UNREGISTERED_BUILTINS:
+            return encoder
+        for base in kind.__mro__[1:]:
             encoder = _ENCODERS.get(base)
             if encoder is not None:
                 return encoder
@@ -842,7 +936,8 @@ class _Encoder:
         elif bound is not None and not isinstance(bound, (types.ModuleType, type)):
             self.value(bound, out, f"{path}.__self__")
         else:
-            out.append(_atom(getattr(value, "__module__", None) or getattr(bound, "__name__", "") or ""))
+            module = getattr(value, "__module__", None) or getattr(bound, "__name__", "") or ""
+            out.append(_atom(_public_module(module, value)))
 
     def typing_object(self, value: Any, out: list[str], path: str) -> None:
         origin = typing.get_origin(value)
@@ -851,7 +946,7 @@ class _Encoder:
             out.append("forwardref" + _atom(value.__forward_arg__))
         elif origin is typing.Union or type(value).__name__ == "UnionType":
             self._container(value, out, "union", args, path)
-        elif origin is not None:
+        elif origin is not None and origin is not value:  # get_origin(typing.Generic) is Generic itself
             out.append("generic(")
             self.value(origin, out, path)
             self.value(args, out, path)
@@ -884,10 +979,21 @@ class _Encoder:
         except RecursionError:
             raise  # the stack is full (deep nesting), not a verdict on the object: see value()
         except Exception as exc:
-            raise self._fail(value, path, str(exc)) from None
-        if isinstance(reduced, str) or not isinstance(reduced, tuple) or len(reduced) < 2:
+            # A type that pickles only through copyreg's dispatch table (copyreg.pickle(...)). Not consulted
+            # first: loaded classes' instances have an entry there too (references.py), which names the version.
+            reducer = copyreg.dispatch_table.get(type(value))
+            if reducer is None:
+                raise self._fail(value, path, str(exc)) from None
+            reduced = reducer(value)
+        if isinstance(reduced, str):
+            # A module-level singleton pickled by its name (a sentinel such as jinja2's ``missing``): its class
+            # and that name. (The remote host gets it by value: capture.py.)
+            self._container(value, out, "named", (type(value), reduced), f"{path} -> {type(value).__qualname__}")
+            return
+        if not isinstance(reduced, tuple) or len(reduced) < 2:
             raise self._fail(value, path, "its __reduce_ex__ gives no constructor and arguments")
         parts = list(reduced[:5]) + [None] * (5 - len(reduced[:5]))
+        parts[2] = _canonical_state(type(value), parts[2])
         for index in (3, 4):  # list and dict items arrive as iterators
             if parts[index] is not None:
                 parts[index] = list(parts[index])
