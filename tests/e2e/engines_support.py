@@ -76,3 +76,12 @@ def without_remoteimport_variables() -> dict[str, str]:
     """Take every REMOTEIMPORT_ variable (but the session's cache folder) out of os.environ; return them."""
     names = [k for k in os.environ if k.startswith("REMOTEIMPORT_") and k != "REMOTEIMPORT_CACHE_DIR"]
     return {name: os.environ.pop(name) for name in names}
+
+
+@dataclass
+class Versions:
+    """What an engine test's fixture gives: the pushed versions and the two classes, loaded pinned."""
+
+    pushed: Pushed
+    V1: type
+    V2: type

@@ -16,11 +16,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from engines_support import Pushed, push_two_versions, without_remoteimport_variables
+from engines_support import Versions, push_two_versions, without_remoteimport_variables
 
 pytest.importorskip("distributed")
 
@@ -35,13 +34,6 @@ from remoteimport.lock import Lock, write_lock  # noqa: E402
 
 NS = "engines_dask_remote"
 WAIT = 60  # seconds: the bound of every wait on a cluster
-
-
-@dataclass
-class Versions:
-    pushed: Pushed
-    V1: type
-    V2: type
 
 
 @pytest.fixture(scope="module")

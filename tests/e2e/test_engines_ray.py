@@ -11,11 +11,10 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from engines_support import Pushed, push_two_versions, without_remoteimport_variables
+from engines_support import Versions, push_two_versions, without_remoteimport_variables
 
 ray = pytest.importorskip("ray")
 
@@ -26,13 +25,6 @@ from remoteimport.lock import Lock, write_lock  # noqa: E402
 
 NS = "engines_ray_remote"
 WAIT = 120  # seconds: the bound of every ray.get (a first task in a new runtime_env starts a worker)
-
-
-@dataclass
-class Versions:
-    pushed: Pushed
-    V1: type
-    V2: type
 
 
 @pytest.fixture(scope="module")
