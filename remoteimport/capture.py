@@ -107,6 +107,25 @@ def object_travels_by_value(obj: object) -> bool:
     return module_travels_by_value(getattr(obj, "__module__", None))
 
 
+# Modules whose class factories and metaclasses put functions on user classes (``Protocol.__init__``,
+# namedtuple's ``_make`` ...): such members are the framework's, not the user's code.
+FRAMEWORK_MODULES = frozenset({"typing", "typing_extensions", "enum", "abc", "_abc", "dataclasses", "collections"})
+
+
+def unwrap_method(value: Any) -> Any:
+    """The function of a ``staticmethod`` or ``classmethod``; anything else as it is."""
+    return value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+
+
+def is_framework_member(value: Any) -> bool:
+    """A function that typing/enum/abc/dataclasses/namedtuple put on a class (hashing leaves it out; a class
+    loaded on another Python keeps its own Python's: :mod:`remoteimport.regenerate`)."""
+    target = unwrap_method(value)
+    if not callable(target) or isinstance(target, type):
+        return False
+    return getattr(target, "__module__", None) in FRAMEWORK_MODULES
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Pickling a class for the store, and checking its requirements on the way back.
 

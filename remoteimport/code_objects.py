@@ -28,6 +28,7 @@ bytecode, whatever file name cloudpickle left on it.
 from __future__ import annotations
 
 import functools
+import keyword
 import marshal
 import sys
 import types
@@ -175,7 +176,6 @@ class CodeRebuilder:
         self.pushed_from = pushed_from  # the Python the blob's header names
         self.stand_ins: dict[types.CodeType, str] = {}  # stand-in code -> what it stands for
         self.classes: list[type] = []  # the by-value classes the payload made, in order (bases first)
-        self._index: dict[tuple[str, int], list[tuple[str, bytes]]] | None = None
 
     def rebuild(
         self,
@@ -231,7 +231,7 @@ class CodeRebuilder:
             f"Load {self.label} with Python {python}."
         )
         for variable in freevars:
-            if not variable.isidentifier():
+            if not variable.isidentifier() or keyword.iskeyword(variable):
                 raise IntegrityError(f"{_where(name, filename, firstlineno)} names a free variable {variable!r}")
         outer = "def outer():\n"
         if freevars:
@@ -269,27 +269,13 @@ class CodeRebuilder:
     def _shipped_file_of(self, code: types.CodeType) -> str | None:
         """The one shipped file that compiles to a code object of this name at this line (the same bytecode,
         where several do), or None."""
-        if self._index is None:
-            self._index = _index_code_objects(self.sources)
-        candidates = self._index.get((code.co_name, code.co_firstlineno), [])
+        candidates: list[tuple[str, bytes]] = []
+        for filename, text in self.sources.items():
+            try:
+                at_place = _index_by_place(filename, text).get((code.co_name, code.co_firstlineno), [])
+            except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+                continue  # not this file, whatever it holds
+            candidates.extend((filename, compiled.co_code) for compiled in at_place)
         same_bytecode = {filename for filename, bytecode in candidates if bytecode == code.co_code}
         files = same_bytecode or {filename for filename, _ in candidates}
         return files.pop() if len(files) == 1 else None
-
-
-def _index_code_objects(sources: Mapping[str, str]) -> dict[tuple[str, int], list[tuple[str, bytes]]]:
-    """``{(name, first line): [(file, bytecode)]}`` for every code object the shipped files compile to.
-
-    ``compile`` runs nothing; ``dont_inherit`` keeps this module's own ``__future__`` flags out."""
-    index: dict[tuple[str, int], list[tuple[str, bytes]]] = {}
-    for filename, text in sources.items():
-        try:
-            module_code = compile(text, filename, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-            continue  # not this file, whatever it holds
-        stack = [module_code]
-        while stack:
-            code = stack.pop()
-            index.setdefault((code.co_name, code.co_firstlineno), []).append((filename, code.co_code))
-            stack.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
-    return index

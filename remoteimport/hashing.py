@@ -51,9 +51,11 @@ from typing import Any
 
 from remoteimport.capture import (
     installed_method_name,
+    is_framework_member,
     is_singledispatch,
     module_travels_by_value,
     object_travels_by_value,
+    unwrap_method,
 )
 from remoteimport.errors import UnhashableObjectError
 
@@ -152,18 +154,10 @@ _DATACLASS_PARAMS = ("init", "repr", "eq", "order", "unsafe_hash", "frozen")
 _FIELD_ATTRS = ("init", "repr", "hash", "compare", "kw_only")
 
 
-# Modules whose class factories and metaclasses inject functions into user classes.
-_FRAMEWORK_MODULES = frozenset({"typing", "typing_extensions", "enum", "abc", "_abc", "dataclasses", "collections"})
-
-
-def _unwrap_method(value: Any) -> Any:
-    return value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
-
-
 def _is_generated_code(func: Any) -> bool:
     """Code exec'd from a string by a class factory (dataclass ``__init__``, namedtuple ``__new__``),
     also when wrapped with ``functools.wraps`` (3.10's dataclass ``__repr__``)."""
-    func = _unwrap_method(func)
+    func = unwrap_method(func)
     while hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     code = getattr(func, "__code__", None)
@@ -172,16 +166,8 @@ def _is_generated_code(func: Any) -> bool:
 
 
 def _is_user_function(value: Any) -> bool:
-    target = _unwrap_method(value)
+    target = unwrap_method(value)
     return isinstance(target, types.FunctionType) and object_travels_by_value(target)
-
-
-def _is_framework_member(value: Any) -> bool:
-    """Functions injected by typing/enum/abc/dataclasses/namedtuple (``Protocol.__init__``, ``_make`` ...)."""
-    target = _unwrap_method(value)
-    if not callable(target) or isinstance(target, type):
-        return False
-    return getattr(target, "__module__", None) in _FRAMEWORK_MODULES
 
 
 def _enum_members(cls: Any) -> dict[str, Any]:
@@ -232,7 +218,7 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
             continue
         if name == "__orig_bases__" and not any(typing.get_origin(base) for base in value):
             continue  # no generic parameters, only what the bases say (3.12 adds it to NamedTuple, TypedDict)
-        if _is_framework_member(value) or (generates_methods and _is_generated_code(value)):
+        if is_framework_member(value) or (generates_methods and _is_generated_code(value)):
             continue
         if is_enum and (name in cls.__members__ or isinstance(value, cls)):
             continue  # members (and aliases held as plain attributes) are encoded by _enum_members

@@ -131,7 +131,7 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
 
     ``signature_checked``: the trust policy verified the blob's signature against a trusted key (so a
     re-hash mismatch is not tampering after signing). ``rehash=False`` only for a payload this host has
-    re-hashed before in this environment (:func:`_rehashed_before`; the argument is in docs/security.md).
+    re-hashed before in this environment (:func:`_unpickle_verified`; the argument is in docs/security.md).
 
     Raises :class:`IncompatibleBlobError` when this host cannot rebuild it (another Python, a missing
     requirement, a cloudpickle payload it cannot read) and :class:`IntegrityError` when the class it holds
@@ -151,10 +151,9 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
             f"{label} ({where}) could not be unpickled on this host: {type(exc).__name__}: {exc}. "
             f"{_environments(header)} {_how_to_repair(header)}"
         ) from exc
-    if isinstance(cls, type):
-        regenerate(cls, rebuilder)  # methods made by exec on another Python (dataclasses, namedtuple)
     if not isinstance(cls, type):
         raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
+    regenerate(cls, rebuilder)  # methods made by exec on another Python (dataclasses, namedtuple)
     if rehash:
         # Not imported at all when every load is known good. A blob stored before format 3 was hashed by the
         # rules of its day (remoteimport/_legacy/hashing_v1.py): it is verified by them.

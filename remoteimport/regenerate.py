@@ -30,6 +30,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from remoteimport.capture import FRAMEWORK_MODULES, is_framework_member, unwrap_method
 from remoteimport.code_objects import CodeRebuilder, python_tag
 from remoteimport.errors import IncompatibleBlobError
 
@@ -66,10 +67,6 @@ def substitute_class(found: Any, *, cross_version: bool) -> Any:
     return found
 
 
-# Modules whose class factories and metaclasses put functions on user classes (as hashing leaves them out).
-_FRAMEWORK_MODULES = frozenset({"typing", "typing_extensions", "enum", "abc", "_abc", "dataclasses", "collections"})
-
-
 class VanishedGlobal:
     """What a private name of the standard library that this Python lacks unpickles as (another Python's
     helper, referenced by a member this Python replaces); using it says what happened."""
@@ -97,12 +94,7 @@ def vanished_global(module: str, name: str) -> VanishedGlobal | None:
 
 
 def _is_framework_function(value: Any) -> bool:
-    target = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
-    if isinstance(target, VanishedGlobal):
-        return True
-    if not callable(target) or isinstance(target, type):
-        return False
-    return getattr(target, "__module__", None) in _FRAMEWORK_MODULES
+    return isinstance(unwrap_method(value), VanishedGlobal) or is_framework_member(value)
 
 
 # What the pushing Python derived from a class body that this one derives its own way or not at all: left out
@@ -177,8 +169,8 @@ def regenerate(cls: type, rebuilder: CodeRebuilder) -> None:
         name, value = next((n, v) for n, v in vars(klass).items() if _stand_ins_of(v, rebuilder))
         what = rebuilder.stand_ins[_stand_ins_of(value, rebuilder)[0]]
         raise IncompatibleBlobError(
-            f"{rebuilder.label}: {klass.__qualname__}.{name} cannot run on this Python {python_tag()}: the code of {what}. "
-            f"Load {rebuilder.label} with Python {rebuilder.pushed_from}."
+            f"{rebuilder.label}: {klass.__qualname__}.{name} cannot run on this Python {python_tag()}: "
+            f"the code of {what}. Load {rebuilder.label} with Python {rebuilder.pushed_from}."
         )
 
 
@@ -187,8 +179,7 @@ def _drop_vanished_members(classes: list[type]) -> None:
     ``__replace__`` is ``dataclasses._replace``): this Python would not have added them, so they go."""
     for klass in classes:
         for name, value in list(vars(klass).items()):
-            target = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
-            if isinstance(target, VanishedGlobal):
+            if isinstance(unwrap_method(value), VanishedGlobal):
                 type.__delattr__(klass, name)
 
 
@@ -200,7 +191,7 @@ def _rerun_framework_metaclasses(classes: list[type], made: list[type]) -> None:
     made_ids = {id(klass) for klass in made}
     for klass in classes:
         metaclass = type(klass)
-        if id(klass) not in made_ids or metaclass.__module__ not in _FRAMEWORK_MODULES:
+        if id(klass) not in made_ids or metaclass.__module__ not in FRAMEWORK_MODULES:
             continue
         if metaclass.__init__ is not type.__init__:
             metaclass.__init__(klass, klass.__name__, klass.__bases__, dict(vars(klass)))
@@ -247,7 +238,7 @@ def _functions(value: Any) -> Iterator[types.FunctionType]:
             if wrapped is not None:
                 pending.append(wrapped)
         elif isinstance(item, (staticmethod, classmethod)):
-            pending.append(item.__func__)
+            pending.append(unwrap_method(item))
         elif isinstance(item, property):
             pending.extend(accessor for accessor in (item.fget, item.fset, item.fdel) if accessor is not None)
 
@@ -293,7 +284,7 @@ def _regenerate_namedtuple_new(klass: type) -> None:
     """``namedtuple``'s ``__new__`` is ``eval``'d from a string; make this Python's for the same fields and
     give it the pickled one's defaults."""
     stand_in = vars(klass)["__new__"]
-    stand_in = stand_in.__func__ if isinstance(stand_in, staticmethod) else stand_in
+    stand_in = unwrap_method(stand_in)
     fresh = collections.namedtuple(klass.__name__, klass._fields).__new__  # type: ignore[attr-defined]
     made = types.FunctionType(fresh.__code__, fresh.__globals__, "__new__", stand_in.__defaults__, fresh.__closure__)
     made.__qualname__ = stand_in.__qualname__

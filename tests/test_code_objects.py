@@ -212,3 +212,22 @@ def test_code_format_1_of_another_python_is_compiled_when_its_place_is_unique_an
     assert rebuilt.co_code == code.co_code
     with pytest.raises(IncompatibleBlobError, match="has no shipped source. Load it with Python 3.99"):
         CodeRebuilder("f@0123abcd4567", {}, pushed_from=OTHER).rebuild(*args)
+
+
+@pytest.mark.parametrize("freevars", [["not a name"], ["def"], ["x); import os; (y"]])
+def test_a_locator_naming_impossible_free_variables_is_refused(freevars: list[str]) -> None:
+    code = _function_code(SOURCE, "/src/mod.py")
+    args = _as_if_pushed_from_another_python(code)
+    args[6] = {"freevars": freevars}
+    with pytest.raises(IntegrityError, match="names a free variable"):
+        CodeRebuilder("f@0123abcd4567", {}, pushed_from=OTHER).rebuild(*args)
+
+
+@pytest.mark.parametrize("ordinal", [-1, 10**9, True, "0", None, 2.0])
+def test_a_nonsense_ordinal_is_ignored_and_the_unique_place_still_found(ordinal: object) -> None:
+    _shipped("/src/other.py", SOURCE)
+    code = _function_code(SOURCE, "/src/other.py")
+    args = _as_if_pushed_from_another_python(code)
+    args[6] = {"freevars": list(code.co_freevars), "ordinal": ordinal}
+    rebuilt = CodeRebuilder("f@0123abcd4567", {"/src/other.py": SOURCE}, pushed_from=OTHER).rebuild(*args)
+    assert rebuilt.co_code == code.co_code

@@ -47,13 +47,13 @@ def _environment() -> dict[str, str]:
     return environment
 
 
-def _run(command: list[str], cwd: Path) -> str:
+def _run(command: list[str], cwd: Path, timeout: float = TIMEOUT) -> str:
     try:
         done = subprocess.run(
-            command, cwd=cwd, env=_environment(), capture_output=True, text=True, timeout=TIMEOUT, check=False
+            command, cwd=cwd, env=_environment(), capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"{command[:3]} did not finish in {TIMEOUT} s (deadlock?)\n{exc.stderr}") from None
+        raise AssertionError(f"{command[:3]} did not finish in {timeout} s (deadlock?)\n{exc.stderr}") from None
     if done.returncode != 0:
         raise AssertionError(
             f"{command[:3]} exited with {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
@@ -74,13 +74,18 @@ def run_consumer(cwd: Path, store: str, code: str) -> dict[str, Any]:
     return _last_json(_run([sys.executable, "-I", "-c", source], cwd))
 
 
+def run_code(python: Path | str, code: str, *args: str, cwd: Path, timeout: float = TIMEOUT) -> Any:
+    """Run ``python -c CODE ARGS...`` in ``cwd``; return the JSON value it printed last."""
+    return _last_json(_run([str(python), "-c", textwrap.dedent(code), *args], cwd, timeout))
+
+
 def delete(folder: Path) -> None:
     """Remove the producer's folder: from now on its code exists only in the store."""
     shutil.rmtree(folder)
     assert not folder.exists()
 
 
-def _last_json(stdout: str) -> dict[str, Any]:
+def _last_json(stdout: str) -> Any:
     lines = stdout.strip().splitlines()
     assert lines, "the interpreter printed nothing"
     return json.loads(lines[-1])

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from environments import SUPPORTED_VERSIONS
+from support import run_code, write_files
 
 pytestmark = pytest.mark.slow
 
@@ -324,19 +325,8 @@ print(json.dumps(failures))
 PAIRS = [(source, target) for source in SUPPORTED_VERSIONS for target in SUPPORTED_VERSIONS if source != target]
 
 
-def _run(python: Path, code: str, *args: str, cwd: Path) -> object:
-    done = subprocess.run(
-        [str(python), "-c", textwrap.dedent(code), *args], cwd=cwd, capture_output=True, text=True, timeout=240
-    )
-    assert done.returncode == 0, f"{python} failed:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _write(folder: Path, files: dict[str, str]) -> None:
-    for relative, text in files.items():
-        path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
+def _run(python: Path, code: str, *args: str, cwd: Path) -> Any:
+    return run_code(python, code, *args, cwd=cwd, timeout=240)
 
 
 SHAPE_CLASSES = ["Filter", "Point", "Options", "Child", "Shelf", "Palette", "Box", "Cached", "Color", "Perm"]
@@ -350,15 +340,15 @@ def pushed_by(venv_pythons: dict[str, Path], tmp_path_factory: pytest.TempPathFa
         python = venv_pythons[source]
         base = tmp_path_factory.mktemp(f"from{source}")
         project, store = base / "project", str(base / "store")
-        _write(project, {"crosspkg/__init__.py": "", "crosspkg/helpers.py": HELPERS, "crosspkg/shapes.py": SHAPES})
+        write_files(project, {"crosspkg/__init__.py": "", "crosspkg/helpers.py": HELPERS, "crosspkg/shapes.py": SHAPES})
         pushed = _run(python, PRODUCER, store, "crosspkg.shapes", *SHAPE_CLASSES, cwd=project)
         versions = {}
         for number, text in VERSIONED.items():
-            _write(project, {"crosspkg/versioned.py": text})
+            write_files(project, {"crosspkg/versioned.py": text})
             versions[str(number)] = _run(python, PRODUCER, store, "crosspkg.versioned", "Versioned", cwd=project)[
                 "Versioned"
             ]
-        _write(project, {"script.py": SCRIPT})
+        write_files(project, {"script.py": SCRIPT})
         done = subprocess.run(
             [str(python), "script.py", store], cwd=project, capture_output=True, text=True, timeout=120
         )
