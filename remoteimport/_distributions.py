@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Iterable
 
 __all__ = ["Distribution", "distribution_version", "module_distributions"]
 
-_NORMALIZE = re.compile(r"[-_.]+")
+_SEPARATORS = frozenset("-_.")
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
 
 
@@ -54,7 +53,17 @@ def normalize(name: str) -> str:
     >>> normalize("Foo.Bar-baz")
     'foo_bar_baz'
     """
-    return _NORMALIZE.sub("_", name).lower()
+    # re.sub("[-_.]+", "_", name) without re, which a load need not import (docs/performance.md)
+    parts, run = [], False
+    for character in name:
+        if character in _SEPARATORS:
+            if not run:
+                parts.append("_")
+            run = True
+        else:
+            parts.append(character)
+            run = False
+    return "".join(parts).lower()
 
 
 @functools.lru_cache(maxsize=256)

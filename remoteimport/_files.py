@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 
 TEMPORARY_PREFIX = ".tmp-"  # a write in progress, or one that crashed: never a finished file
@@ -93,7 +92,7 @@ def _create_temporary(folder: str, mode: int) -> tuple[int, str]:
     """A new, empty ``.tmp-<random>`` file in ``folder``, created with ``mode`` less the umask, as any new file
     (``tempfile.mkstemp`` would always make it 0o600)."""
     for _ in range(100):
-        temporary = os.path.join(folder, TEMPORARY_PREFIX + secrets.token_hex(8))
+        temporary = os.path.join(folder, TEMPORARY_PREFIX + os.urandom(8).hex())
         try:
             return os.open(temporary, _CREATE_FLAGS, mode), temporary
         except FileExistsError:

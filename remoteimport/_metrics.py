@@ -19,21 +19,18 @@ stderr when logging is not configured), and every phase is logged at DEBUG level
 
 from __future__ import annotations
 
-import logging
-import threading
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from _thread import allocate_lock
 
 from remoteimport import _env
 
-__all__ = ["PHASES", "metrics", "phase", "record", "reset"]
+__all__ = ["PHASES", "debug", "metrics", "phase", "record", "reset"]
 
 # The phases the library records, in the order an import goes through them (others may be added).
 PHASES = ("resolve", "cache", "fetch", "verify", "requirements", "unpickle", "rehash")
 
-_LOG = logging.getLogger("remoteimport")
-_GUARD = threading.Lock()
+_GUARD = allocate_lock()
 _TOTALS: dict[str, list[float]] = {}  # phase -> [seconds, count, max seconds]
 _REPORT_REGISTERED = False
 
@@ -48,18 +45,35 @@ def record(name: str, seconds: float) -> None:
             totals[0] += seconds
             totals[1] += 1
             totals[2] = max(totals[2], seconds)
-    if _LOG.isEnabledFor(logging.DEBUG):
-        _LOG.debug("%s took %.3f ms", name, seconds * 1e3)
+    debug("%s took %.3f ms", name, seconds * 1e3)
 
 
-@contextmanager
-def phase(name: str) -> Iterator[None]:
+def debug(message: str, *args: object) -> None:
+    """Log ``message % args`` at DEBUG level on ``logging.getLogger("remoteimport")``.
+
+    Without importing :mod:`logging` (a sixth of a pinned import's own cost): in a process that has not
+    imported it, nobody can have configured a handler or a level that would show a DEBUG record."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logger = logging.getLogger("remoteimport")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(message, *args)
+
+
+class phase:  # noqa: N801 - used like a function: ``with phase("fetch"):``
     """Time the block as one run of phase ``name`` (recorded even when it raises)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        record(name, time.perf_counter() - start)
+
+    __slots__ = ("_name", "_start")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        record(self._name, time.perf_counter() - self._start)
 
 
 def metrics() -> dict[str, dict[str, float]]:
@@ -109,7 +123,11 @@ def report_at_exit_if_asked() -> None:
 def _report() -> None:
     figures = metrics()
     if figures:
-        _LOG.warning("remoteimport: time per import phase (%s=1)\n%s", _env.PROFILE, format_report(figures))
+        import logging
+
+        logging.getLogger("remoteimport").warning(
+            "remoteimport: time per import phase (%s=1)\n%s", _env.PROFILE, format_report(figures)
+        )
 
 
 report_at_exit_if_asked()  # imported by every import path (store, cache): REMOTEIMPORT_PROFILE needs no call

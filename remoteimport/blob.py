@@ -22,16 +22,16 @@ Wire layout::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import struct
 import sys
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields, replace
-from datetime import datetime, timezone
-from typing import Any
 
+from remoteimport._record import MISSING, field, fields, record, replace
 from remoteimport.errors import IncompatibleBlobError, IntegrityError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = [
     "CROSS_PYTHON_FORMAT",
@@ -63,7 +63,7 @@ _SIGNATURE_DOMAIN = b"remoteimport-signature-v2\x00"
 _LEGACY_SIGNATURE_DOMAIN = b"remoteimport-signature-v1\x00"
 
 
-@dataclass(frozen=True)
+@record
 class BlobHeader:
     """What a blob holds and what it needs; serialised as the blob's JSON header.
 
@@ -133,8 +133,16 @@ class BlobHeader:
         """
         return replace(self, signature=signature)
 
+    def replace(self, **changes: Any) -> BlobHeader:
+        """A copy of this header with ``changes`` (field name -> value).
 
-@dataclass(frozen=True)
+        >>> make_header("A", "0" * 64, b"").replace(python="3.12").python
+        '3.12'
+        """
+        return replace(self, **changes)
+
+
+@record
 class Blob:
     """A decoded blob whose payload has been checked against its header's digest."""
 
@@ -203,6 +211,8 @@ def legacy_signed_message(header: BlobHeader) -> bytes:
 
 def _canonical_json(document: dict[str, Any]) -> bytes:
     """The one serialisation of a header: sorted keys, compact, ASCII (what :func:`encode_blob` writes)."""
+    import json  # writing only: reading parses with json's own C scanner (_loads)
+
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
@@ -236,12 +246,38 @@ def make_header(
         cloudpickle=cloudpickle_version,
         requirements=dict(requirements or {}),
         source=dict(source or {}),
-        created=created if created is not None else datetime.now(timezone.utc).isoformat(),
-        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        created=created if created is not None else _now(),
+        payload_sha256=sha256_hex(payload),
         payload_size=len(payload),
         qualname=qualname,
         module=module,
     )
+
+
+def _now() -> str:
+    from datetime import datetime, timezone  # only when writing: reading a blob needs no clock
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+def sha256_hex(data: bytes | memoryview) -> str:
+    """The SHA-256 of ``data`` in hex. CPython's built-in implementation when it has one: ``hashlib`` loads
+    OpenSSL, which costs a pinned import more than verifying its payload does (docs/performance.md)."""
+    return _sha256(data).hexdigest()
+
+
+def _sha256_constructor() -> Callable[[bytes | memoryview], Any]:
+    for module in ("_sha2", "_sha256"):  # CPython 3.12+, 3.10-3.11
+        try:
+            return __import__(module).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_sha256 = _sha256_constructor()
 
 
 def encode_blob(header: BlobHeader, payload: bytes) -> bytes:
@@ -253,7 +289,7 @@ def encode_blob(header: BlobHeader, payload: bytes) -> bytes:
     if not 1 <= header.format <= FORMAT_VERSION:
         # Older formats are written only when re-signing a stored blob, whose payload is kept as it is.
         raise ValueError(f"this remoteimport writes formats 1 to {FORMAT_VERSION}, not {header.format}")
-    if header.payload_size != len(payload) or header.payload_sha256 != hashlib.sha256(payload).hexdigest():
+    if header.payload_size != len(payload) or header.payload_sha256 != sha256_hex(payload):
         raise ValueError(
             f"header for {header.name!r} does not describe this payload (size or sha256 differ); "
             "build it with make_header(name, hash, payload)"
@@ -311,7 +347,7 @@ def _split(data: bytes, source: str) -> tuple[BlobHeader, memoryview]:
 
 def _parse_header(header_bytes: memoryview, source: str) -> BlobHeader:
     try:
-        parsed = json.loads(str(header_bytes, "utf-8"))
+        parsed = _loads(str(header_bytes, "utf-8"))
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
         raise _integrity_error(source, f"header is not valid UTF-8 JSON ({error})") from None
     except RecursionError:  # e.g. 100,000 nested "[": no genuine header nests more than a few levels
@@ -321,12 +357,52 @@ def _parse_header(header_bytes: memoryview, source: str) -> BlobHeader:
     return BlobHeader.from_json(parsed, source=source)
 
 
+class _ScannerContext:
+    """What ``json.JSONDecoder`` gives its C scanner: the defaults of ``json.loads``."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+def _make_scanner() -> Any:
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - Pythons without json's C accelerator
+        return None
+    return make_scanner(_ScannerContext())
+
+
+_SCANNER = _make_scanner()
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, through the C scanner ``json.loads`` itself uses when the text is one JSON value
+    with nothing around it (what every writer of headers writes): the ``json`` package imports ``re``, more than
+    a pinned import's own work costs (docs/performance.md). Anything else goes to ``json.loads``, for its
+    exact result or error."""
+    if _SCANNER is not None and text[:1] == "{":
+        try:
+            value, end = _SCANNER(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    import json
+
+    return json.loads(text)
+
+
 def _verify_payload(header: BlobHeader, payload: memoryview, source: str) -> None:
     if len(payload) != header.payload_size:
         raise _integrity_error(
             source, f"payload is {len(payload)} bytes but the header says {header.payload_size} (truncated?)"
         )
-    digest = hashlib.sha256(payload).hexdigest()
+    digest = sha256_hex(payload)
     if digest != header.payload_sha256:
         raise _integrity_error(
             source, f"payload sha256 is {digest} but the header says {header.payload_sha256} (corrupt copy)"

@@ -23,13 +23,9 @@ bound and is removed once it is :data:`STALE_TEMPORARY_AGE` old. Entries are rea
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import stat
 import time
-import warnings
-from collections.abc import Iterator
 
 from remoteimport import _env, _metrics
 from remoteimport._files import STALE_TEMPORARY_AGE, TEMPORARY_PREFIX, read_regular_file, write_atomically
@@ -37,13 +33,15 @@ from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
 from remoteimport.names import validate_hash, validate_name
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 ENV_CACHE_DIR = _env.CACHE_DIR
 ENV_CACHE_SIZE = _env.CACHE_SIZE
 DISABLED = _env.CACHE_OFF  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
 DEFAULT_MAX_BYTES = _env.DEFAULT_CACHE_BYTES
-_LOG = logging.getLogger("remoteimport")
-
-_ENVIRONMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_ENVIRONMENT_KEY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
 
@@ -91,15 +89,15 @@ class BlobCache:
         try:
             data = read_regular_file(path)  # never blocks on a FIFO, never follows a link
         except OSError as exc:  # absent, evicted meanwhile, not a plain file, or unreadable: fetch from the store
-            _LOG.debug("cache miss for %s@%s (%s)", name, full_hash[:12], type(exc).__name__)
+            _metrics.debug("cache miss for %s@%s (%s)", name, full_hash[:12], type(exc).__name__)
             return None
         try:
             blob = decode_blob(data, expected_hash=full_hash, expected_name=name, source=path)
         except IncompatibleBlobError:  # written by a newer remoteimport sharing this cache: not ours to drop
-            _LOG.debug("cache entry %s is of a newer format: fetching from the store", path)
+            _metrics.debug("cache entry %s is of a newer format: fetching from the store", path)
             return None
         except IntegrityError as exc:
-            _LOG.debug("dropping the damaged cache entry %s: %s", path, exc)
+            _metrics.debug("dropping the damaged cache entry %s: %s", path, exc)
             self.discard(name, full_hash)
             return None
         try:
@@ -121,6 +119,8 @@ class BlobCache:
         except OSError as exc:
             if not self._warned:
                 self._warned = True
+                import warnings
+
                 warnings.warn(
                     f"remoteimport: cannot write the blob cache {self.directory} ({exc}); imports keep working "
                     f"but are not cached. Set {ENV_CACHE_DIR} to a writable folder, or to 'off'.",
@@ -131,7 +131,7 @@ class BlobCache:
     # -- re-hash records: "this payload re-hashed to this hash here" (docs/security.md) -------------------
 
     def _rehash_record(self, name: str, full_hash: str, payload_sha256: str, environment: str) -> str:
-        if not _ENVIRONMENT_KEY.fullmatch(environment):
+        if not (0 < len(environment) <= 100 and _ENVIRONMENT_KEY_CHARACTERS.issuperset(environment)):
             raise ValueError(f"not an environment key: {environment!r}")
         return os.path.join(
             self.directory,
@@ -156,7 +156,7 @@ class BlobCache:
         try:
             write_atomically(self._rehash_record(name, full_hash, payload_sha256, environment), b"", private=True)
         except (OSError, ValueError) as exc:
-            _LOG.debug("could not record the re-hash of %s@%s: %s", name, full_hash[:12], exc)
+            _metrics.debug("could not record the re-hash of %s@%s: %s", name, full_hash[:12], exc)
 
     def discard(self, name: str, full_hash: str) -> None:
         """Drop one entry (a no-op when it is absent)."""
@@ -248,6 +248,8 @@ def parse_size(text: str, what: str = "size") -> int:
     >>> parse_size("200MB"), parse_size("1GiB"), parse_size("0")
     (200000000, 1073741824, 0)
     """
+    import re
+
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*", text, flags=re.IGNORECASE)
     if not match:
         raise RemoteImportError(f"{what}={text!r} is not a size; write bytes or e.g. '500MB', '2GB', '512MiB'")

@@ -11,26 +11,34 @@ This module is the single place that decides; hashing and pickling both ask it.
 
 from __future__ import annotations
 
-import dataclasses
+import _thread
 import functools
 import io
-import linecache
 import os
-import pickle
 import struct
 import sys
 import threading
 import types
-import typing
 import weakref
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
 
 from remoteimport import _cloudpickle, _metrics
 from remoteimport import _distributions as _installed
+from remoteimport._record import record
 from remoteimport.code_objects import CodeRebuilder, python_tag, rebuild_code, reduce_code
 from remoteimport.errors import IncompatibleBlobError, PushError
+
+try:  # the C unpickler that pickle.Unpickler is, without pickle.py (which imports re: docs/performance.md)
+    from _pickle import Unpickler as _Unpickler
+except ImportError:  # pragma: no cover - Pythons without the C accelerator
+    from pickle import Unpickler as _Unpickler
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_PROTOCOL = 4  # pickle.DEFAULT_PROTOCOL on every supported Python (3.8-3.13); checked by the tests
 
 # Set on every module the import hook creates; such modules are importable on any host with the hook.
 REMOTE_MODULE_MARKER = "__remoteimport_ref__"
@@ -130,7 +138,7 @@ def is_framework_member(value: Any) -> bool:
 # Pickling a class for the store, and checking its requirements on the way back.
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Capture:
     """What a push sends: the pickled class, the source of the code that travels by value (file name ->
     text, so the remote host gets real tracebacks and can re-hash), and the distributions it references."""
@@ -161,7 +169,7 @@ def capture_class(cls: type, *, path: str) -> Capture:
                     cloudpickle.register_pickle_by_value(module)
                     registered.append(module)
             buffer = io.BytesIO()
-            pickler = _recording_pickler()(buffer, protocol=pickle.DEFAULT_PROTOCOL)
+            pickler = _recording_pickler()(buffer, protocol=_PROTOCOL)
             try:
                 pickler.dump(cls)
             except Exception as exc:
@@ -196,7 +204,7 @@ def _untracked_unpickler() -> type:
     legacy_code = _cloudpickle.legacy_code_constructor()
     class_setstate = _cloudpickle.class_setstate_constructor()
 
-    class UntrackedUnpickler(pickle.Unpickler):
+    class UntrackedUnpickler(_Unpickler):
         def __init__(self, file: Any, rebuilder: CodeRebuilder) -> None:
             super().__init__(file)
             self.rebuilder = rebuilder
@@ -204,7 +212,10 @@ def _untracked_unpickler() -> type:
         def find_class(self, module: str, name: str) -> Any:
             cross_version = self.rebuilder.pushed_from not in (None, python_tag())
             try:
-                found = super().find_class(module, name)
+                if module in _cloudpickle.PAYLOAD_MODULES:  # without importing cloudpickle: see _cloudpickle
+                    found = _cloudpickle.reconstructor(module, name)
+                else:
+                    found = super().find_class(module, name)
             except AttributeError:
                 vanished = vanished_global(module, name) if cross_version else None
                 if vanished is None:
@@ -223,13 +234,42 @@ def _untracked_unpickler() -> type:
             made = self.rebuilder.classes
 
             def make_and_record(*args: Any) -> Any:
-                klass = make_class(*args)
+                # a class skeleton's arguments start (metaclass, name, bases, type_kwargs); an enum's, with bases
+                metaclass = args[0] if isinstance(args[0], type) else None
+                if metaclass is not None and any(klass is metaclass for klass in made):
+                    klass = _skeleton_of_by_value_metaclass(metaclass, *args[1:4], made)
+                else:
+                    klass = make_class(*args)
                 made.append(klass)
                 return klass
 
             return make_and_record
 
     return UntrackedUnpickler
+
+
+def _skeleton_of_by_value_metaclass(
+    metaclass: type, name: str, bases: tuple[Any, ...], type_kwargs: dict[str, Any], made: list[type]
+) -> type:
+    """The empty skeleton of a class whose metaclass this payload made (travels by value), made without running
+    that metaclass's own ``__prepare__``/``__new__``/``__init__``: only those of its nearest installed ancestor
+    (``type``, ``ABCMeta`` ...), which set up what C code relies on.
+
+    Why: what the user's metaclass did to the class (fields it computed, methods it wrapped) is already in the
+    namespace the payload restores from the producer, so running it again on an empty namespace only repeats it
+    on the wrong input; and a metaclass may refuse new classes once its module is imported (jinja2's ``NodeType``
+    replaces its ``__new__`` with one that raises), which the payload's rebuilt metaclass would do too: class
+    creation after import stays refused on the loading host, as on the producer, while the producer's classes
+    load. The class is still an instance of the rebuilt metaclass."""
+    native = next(klass for klass in metaclass.__mro__ if not any(klass is own for own in made))
+    resolved = types.resolve_bases(bases)
+    namespace = native.__prepare__(name, resolved)
+    namespace.update({sys.intern(key): value for key, value in type_kwargs.items()})  # as cloudpickle does
+    if resolved is not bases:
+        namespace["__orig_bases__"] = bases  # as types.new_class does
+    klass = native.__new__(metaclass, name, resolved, namespace)
+    native.__init__(klass, name, resolved, namespace)
+    return klass
 
 
 def _is_user_module(name: str, module: ModuleType) -> bool:
@@ -264,10 +304,18 @@ def _installed_alias(cls: type) -> tuple[Any, ...] | None:
     return None
 
 
+def _is_typed_dict(cls: type) -> bool:
+    import typing  # imported by cloudpickle anyway: this runs on push only
+
+    return typing.is_typeddict(cls)
+
+
 def _reduce_typed_dict(cls: type) -> tuple[Any, ...]:
     # cloudpickle rebuilds a class from its __bases__, which for a TypedDict is (dict,): _TypedDictMeta then
     # refuses ("cannot inherit from both a TypedDict type and a non-TypedDict base class"). Class syntax again:
     namespace = {name: value for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
+    import typing
+
     bases = namespace.get("__orig_bases__") or (typing.TypedDict,)
     return _typed_dict, (cls.__name__, bases, namespace, cls.__total__)
 
@@ -318,12 +366,71 @@ def _named_singleton(obj: Any) -> tuple[Any, ...] | None:
     if cls.__reduce__ is object.__reduce__ or not object_travels_by_value(cls):
         return None
     try:
-        reduced = obj.__reduce_ex__(pickle.DEFAULT_PROTOCOL)
+        reduced = obj.__reduce_ex__(_PROTOCOL)
     except Exception:
         return None
     if not isinstance(reduced, str):
         return None
     return object.__new__, (cls,), getattr(obj, "__dict__", None) or None
+
+
+def _module_instance(module: ModuleType) -> tuple[Any, ...] | None:
+    """An instance of a ``types.ModuleType`` subclass (six's lazy ``six.moves`` modules), which pickle cannot
+    reduce. Found in ``sys.modules`` under a name of installed code, it is imported by that name on load, as
+    cloudpickle does with modules. Otherwise (a module of the user's own code, which the remote host cannot
+    import) it is rebuilt by value: an instance of its class with the producer's namespace, as cloudpickle rebuilds
+    a module that travels by value (and like it, not put in ``sys.modules``). Plain modules: None (cloudpickle's)."""
+    if type(module) is ModuleType:
+        return None
+    names = [name for name, found in list(sys.modules.items()) if found is module]
+    for name in sorted(names, key=lambda name: name != module.__name__):
+        if not module_travels_by_value(name):
+            import importlib  # push only
+
+            return importlib.import_module, (name,)
+    namespace = {name: value for name, value in vars(module).items() if name != "__builtins__"}
+    return _new_module, (type(module),), namespace, None, None, _set_module_namespace
+
+
+def _new_module(cls: type[ModuleType]) -> ModuleType:
+    """An empty instance of a module class (its own ``__init__`` is not run: the namespace is the producer's)."""
+    return ModuleType.__new__(cls)
+
+
+def _set_module_namespace(module: ModuleType, namespace: dict[str, Any]) -> None:
+    vars(module).update(namespace)
+
+
+def _state_set_without_lookup(obj: Any) -> tuple[Any, ...] | None:
+    """An instance of a by-value class with ``__getattr__`` and no ``__setstate__``, whose state is set the way
+    pickle's default does, by a setter that looks nothing up on it. Pickle itself would look ``__setstate__`` up
+    on the half-made instance, calling ``__getattr__`` before the instance has its state (six's
+    ``MovedModule.__getattr__`` reads ``self.mod``, which calls ``__getattr__`` again: endless recursion)."""
+    cls = type(obj)
+    if getattr(cls, "__getattr__", None) is None or getattr(cls, "__setstate__", None) is not None:
+        return None
+    if isinstance(obj, (type, ModuleType)) or not object_travels_by_value(cls):
+        return None
+    try:
+        reduced = obj.__reduce_ex__(_PROTOCOL)
+    except Exception:
+        return None
+    if not isinstance(reduced, tuple) or len(reduced) < 3 or reduced[2] is None:
+        return None
+    function, arguments, state, *items = reduced[:5]
+    items += [None] * (2 - len(items))
+    return function, arguments, state, *items, _set_instance_state
+
+
+def _set_instance_state(obj: Any, state: Any) -> None:
+    """What pickle's BUILD does for an object without ``__setstate__``: ``(dict, slots)`` or a dict."""
+    slot_state = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slot_state = state
+    if state:
+        vars(obj).update(state)
+    for name, value in (slot_state or {}).items():
+        setattr(obj, name, value)
 
 
 # Objects the standard library does not know how to pickle, rebuilt from their constructor arguments (the same
@@ -333,10 +440,73 @@ _REDUCERS: dict[type, Any] = {
     struct.Struct: lambda packer: (struct.Struct, (packer.format,)),
     # Per-thread values belong to the threads of this process: the remote host gets empty storage.
     threading.local: lambda storage: (threading.local, ()),
+    # Locks are this process's synchronisation state: a fresh, unlocked lock of the same type (hashed by type
+    # only). Named by constructors every CPython has (threading.Lock is a class named _thread.lock from 3.13 on).
+    type(threading.Lock()): lambda lock: (_thread.allocate_lock, ()),
+    type(threading.RLock()): lambda lock: (threading.RLock, ()),
+    # A Condition is its lock (pickle's memo keeps a lock shared with other attributes shared); no waiters.
+    threading.Condition: lambda condition: (threading.Condition, (condition._lock,)),
     # Like cloudpickle's WeakSet: the entries alive now (a cache of weak references is usually empty at push)
     weakref.WeakKeyDictionary: lambda mapping: (weakref.WeakKeyDictionary, (dict(mapping),)),
     weakref.WeakValueDictionary: lambda mapping: (weakref.WeakValueDictionary, (dict(mapping),)),
 }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Class attributes set once every class of the payload is complete.
+#
+# cloudpickle rebuilds a by-value class in two steps: an empty skeleton, then its namespace. An instance held in
+# that namespace is rebuilt while it is unpickled, by its own class's reduction (``IPv4Network(...)`` calls the
+# class; an object with ``__setstate__`` has it called): if that class is a by-value class of the same payload
+# still being built, it has no ``__init__``/``__setstate__`` yet (ipaddress's ``_IPv4Constants`` holds
+# ``IPv4Network`` instances, and ``IPv4Network`` reaches ``_IPv4Constants``). So such attributes are left out of
+# the namespace and pickled after the class graph: first the classes of the instances they hold (which may defer
+# attributes of their own: those are handled the same way, one level deeper), then one ``setattr`` call per
+# attribute. The unpickler runs the deeper levels first, so every class is complete, and an attribute found
+# while pickling the classes another one needs is set before it (ipaddress's ``_BaseV4._netmask_cache`` before
+# ``_IPv4Constants``' networks, whose constructor uses it); each instance is rebuilt by normal pickle rules.
+# A payload without such attributes is unchanged.
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def _by_value_instance_classes(value: Any) -> list[type]:
+    """The classes that travel by value of the instances ``value`` is or contains (through lists, tuples, sets
+    and dicts), each once. Classes and functions themselves are rebuilt from skeletons: they need no deferring."""
+    pending, seen, found = [value], set(), {}
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if not isinstance(item, (type, types.FunctionType)) and object_travels_by_value(type(item)):
+            found.setdefault(id(type(item)), type(item))
+        if isinstance(item, _CONTAINERS):  # also the user's own subclasses (a named tuple, a dict subclass)
+            pending.extend(dict.items(item) if isinstance(item, dict) else item)
+    return list(found.values())
+
+
+class _ClassGraph:
+    """The top-level object of a payload whose classes have deferred attributes (see above)."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+
+class _DeferredAttributes:
+    """The deferred attributes recorded and not yet pickled when the pickler reaches this object."""
+
+
+class _DeferredAttribute:
+    """One deferred class attribute: pickled as ``setattr(cls, name, value)``, run as soon as it is read."""
+
+    def __init__(self, cls: type, name: str, value: Any) -> None:
+        self.cls, self.name, self.value = cls, name, value
+
+
+def _class_graph(target: Any, *steps: Any) -> Any:
+    """``target``, once the unpickler has run ``steps`` (it runs each call as it reads it: nothing left to do)."""
+    return target
 
 
 @functools.cache
@@ -347,10 +517,32 @@ def _recording_pickler() -> type:
     class RecordingPickler(cloudpickle.Pickler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            self.output = args[0] if args else kwargs["file"]
             self.filenames: set[str] = set()
             self.referenced_modules: set[str] = set()
+            # (class, name, value, classes of its by-value instances): see _by_value_instance_classes
+            self.deferred: list[tuple[type, str, Any, list[type]]] = []
+            self.deferred_pickled = 0  # how many of them are pickled already
+
+        def dump(self, obj: Any) -> None:
+            start = self.output.tell()
+            super().dump(obj)
+            if self.deferred:
+                # Whether any attribute is deferred is known only once the graph is pickled: then pickle it
+                # again, as a call that returns it once the deferred attributes are set.
+                self.output.seek(start)
+                self.output.truncate()
+                self.clear_memo()
+                self.deferred, self.deferred_pickled = [], 0
+                super().dump(_ClassGraph(obj))
 
         def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is _ClassGraph:
+                return _class_graph, (obj.cls, _DeferredAttributes())
+            if type(obj) is _DeferredAttributes:
+                return self._reduce_deferred()
+            if type(obj) is _DeferredAttribute:
+                return setattr, (obj.cls, obj.name, obj.value)
             reducer = _REDUCERS.get(type(obj))
             if reducer is not None:
                 return reducer(obj)
@@ -366,11 +558,21 @@ def _recording_pickler() -> type:
             named = _named_singleton(obj)
             if named is not None:
                 return named
+            if isinstance(obj, ModuleType):
+                module = _module_instance(obj)
+                if module is not None:
+                    if module[0] is not _new_module:
+                        self.referenced_modules.add(module[1][0])
+                    return module
+            else:
+                without_lookup = _state_set_without_lookup(obj)
+                if without_lookup is not None:
+                    return without_lookup
             if isinstance(obj, types.MethodType):
                 exposed = installed_method_name(obj)
                 if exposed is not None:
                     return getattr, exposed
-            if isinstance(obj, type) and typing.is_typeddict(obj) and object_travels_by_value(obj):
+            if isinstance(obj, type) and _is_typed_dict(obj) and object_travels_by_value(obj):
                 return _reduce_typed_dict(obj)
             if isinstance(obj, types.CodeType):
                 # Only the code of by-value functions is ever pickled; ship it with its file name, our way.
@@ -388,9 +590,44 @@ def _recording_pickler() -> type:
                     return alias
             elif isinstance(obj, ModuleType) and not module_travels_by_value(obj.__name__):
                 self.referenced_modules.add(obj.__name__)
-            return super().reducer_override(obj)
+            reduced = super().reducer_override(obj)
+            if isinstance(obj, type) and type(reduced) is tuple and len(reduced) == 6:
+                return self._defer_instances(obj, reduced)
+            return reduced
+
+        def _defer_instances(self, cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+            """A by-value class's reduction (skeleton, its arguments, ``(namespace, slot state)``, None, None,
+            setter) without the attributes that hold instances of by-value classes, which are recorded in
+            ``self.deferred`` instead (see the comment above :func:`_by_value_instance_classes`)."""
+            state = reduced[2]
+            if not (type(state) is tuple and len(state) == 2 and type(state[0]) is dict):
+                return reduced
+            namespace, slot_state = state
+            deferred = []
+            for name, value in namespace.items():
+                classes = _by_value_instance_classes(value)
+                if classes:
+                    deferred.append(name)
+                    self.deferred.append((cls, name, value, classes))
+            if not deferred:
+                return reduced
+            kept = {name: value for name, value in namespace.items() if name not in deferred}
+            return (*reduced[:2], (kept, slot_state), *reduced[3:])
+
+        def _reduce_deferred(self) -> tuple[Any, ...]:
+            """The attributes deferred since the last call: ``_class_graph(None, classes of their instances,
+            <the ones those classes defer>, setattr(...) per attribute, <the ones their values defer>)``."""
+            entries = self.deferred[self.deferred_pickled :]
+            self.deferred_pickled = len(self.deferred)
+            if not entries:
+                return _class_graph, (None,)
+            classes = {id(klass): klass for entry in entries for klass in entry[3]}
+            setters = [_DeferredAttribute(*entry[:3]) for entry in entries]
+            return _class_graph, (None, tuple(classes.values()), _DeferredAttributes(), *setters, _DeferredAttributes())
 
         def sources(self) -> dict[str, str]:
+            import linecache
+
             found = {}
             for filename in sorted(self.filenames):
                 lines = linecache.getlines(filename)
@@ -406,7 +643,7 @@ def _unpicklable_message(cls: type, path: str, exc: Exception) -> str:
         if isinstance(value, (types.GetSetDescriptorType, types.MemberDescriptorType)):
             continue  # __dict__, __weakref__, slots: made by type(), never pickled (cloudpickle leaves them out)
         try:
-            _recording_pickler()(io.BytesIO(), protocol=pickle.DEFAULT_PROTOCOL).dump(value)  # as capture_class does
+            _recording_pickler()(io.BytesIO(), protocol=_PROTOCOL).dump(value)  # as capture_class does
         except Exception as attribute_exc:
             return (
                 f"cannot push {path}: its attribute {path}.{attribute} ({type(value).__qualname__}) cannot be "

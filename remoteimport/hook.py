@@ -25,11 +25,9 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import threading
-from collections.abc import Iterable
+from _thread import allocate_lock
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
 
 from remoteimport import _env, loader
 from remoteimport.errors import NameNotFoundError
@@ -37,10 +35,15 @@ from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
 from remoteimport.store import Store, resolve_store
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
 __all__ = ["RemoteFinder", "install", "uninstall", "installed"]
 
 _FINDERS: dict[str, RemoteFinder] = {}
-_INSTALL_LOCK = threading.Lock()
+_INSTALL_LOCK = allocate_lock()
 
 
 class RemoteFinder:  # a sys.meta_path finder (importlib.abc costs ~10 ms of imports)

@@ -18,13 +18,12 @@ before the unpickled class has re-hashed to the hash it is stored under.
 
 from __future__ import annotations
 
-import dataclasses
-import linecache
 import sys
-import threading
+from _thread import allocate_lock
 from types import ModuleType
 
 from remoteimport import _cloudpickle, _env, _metrics, references
+from remoteimport._record import record
 from remoteimport.blob import CROSS_PYTHON_FORMAT, Blob, BlobHeader, decode_blob
 from remoteimport.cache import BlobCache
 from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, unpickle_class
@@ -40,21 +39,25 @@ from remoteimport.regenerate import regenerate
 from remoteimport.signing import TrustPolicy
 from remoteimport.store import Store
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _thread import LockType
+
 __all__ = ["load_class", "stored_blob_problem"]
 
 #: The CPython versions whose blobs load on each other (docs/compatibility.md); CI proves every pair.
 CROSS_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class _Loaded:
     cls: type
     header: BlobHeader  # of the blob it was accepted from: what a later, stricter policy is checked against
 
 
 _LOADED: dict[tuple[str, str, str], _Loaded] = {}
-_LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+_LOAD_LOCKS: dict[tuple[str, str, str], LockType] = {}
+_LOCKS_GUARD = allocate_lock()
 # namespace -> the trust policy of the store the import hook serves it from (hook.install)
 _NAMESPACE_POLICIES: dict[str, TrustPolicy] = {}
 
@@ -86,7 +89,9 @@ def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
     key = (validate_namespace(namespace), validate_name(name), validate_hash(full_hash, allow_prefix=False))
     policies = _policies(store, namespace)
     with _LOCKS_GUARD:
-        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+        lock = _LOAD_LOCKS.get(key)
+        if lock is None:
+            lock = _LOAD_LOCKS[key] = allocate_lock()
     with lock:
         loaded = _LOADED.get(key)
         if loaded is not None and not all(policy.accepts(loaded.header) for policy in policies):
@@ -317,10 +322,72 @@ def _read_verified_blob(
 
 def _register_source(source: dict[str, str], label: str) -> None:
     """Make the shipped source visible to linecache under the version's own file names (see
-    :func:`~remoteimport.code_objects.version_filename`): real tracebacks, and re-hashing gives the pushed hash."""
-    for filename, text in source.items():
-        virtual = version_filename(filename, label)
+    :func:`~remoteimport.code_objects.version_filename`): real tracebacks, and re-hashing gives the pushed hash.
+
+    In a process that has not imported :mod:`linecache` (it imports ``tokenize`` and ``re``: more than the rest
+    of a pinned import costs, docs/performance.md), the entries wait, and are added as soon as something
+    imports it — everything that reads source lines (``traceback``, ``inspect``, the re-hash) does."""
+    entries = {version_filename(filename, label): text for filename, text in source.items()}
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        _fill_linecache(linecache, entries)
+        return
+    with _SOURCES_GUARD:
+        _PENDING_SOURCES.update(entries)
+        if not any(isinstance(finder, _LinecacheWatch) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _LinecacheWatch())
+    if "linecache" in sys.modules:  # imported meanwhile, in another thread
+        _fill_linecache(sys.modules["linecache"], {})
+
+
+_PENDING_SOURCES: dict[str, str] = {}  # file name -> text, for linecache once something imports it
+_SOURCES_GUARD = allocate_lock()
+
+
+def _fill_linecache(linecache: ModuleType, entries: dict[str, str]) -> None:
+    with _SOURCES_GUARD:
+        entries = {**_PENDING_SOURCES, **entries}
+        _PENDING_SOURCES.clear()
+    for virtual, text in entries.items():
         linecache.cache[virtual] = (len(text), None, text.splitlines(keepends=True), virtual)
+
+
+class _LinecacheWatch:
+    """A ``sys.meta_path`` finder that only watches for the import of :mod:`linecache`: it lets the other finders
+    find it, and fills in the waiting sources right after the module has run (see :func:`_register_source`).
+    It stays in ``sys.meta_path`` (removing a finder while the import system walks the list would skip the
+    next one) and answers every other name at once."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+        if fullname != "linecache" or not _PENDING_SOURCES:
+            return None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _FillAfterLoading(spec.loader)
+                return spec
+        return None
+
+
+class _FillAfterLoading:
+    """Runs the wrapped loader, then :func:`_fill_linecache` (anything else is the wrapped loader's)."""
+
+    def __init__(self, loader: object) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: object) -> object:
+        return self._loader.create_module(spec)  # type: ignore[attr-defined]
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)  # type: ignore[attr-defined]
+        _fill_linecache(module, {})
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._loader, name)
 
 
 def _publish(module_name: str, name: str, cls: type, full_hash: str) -> None:

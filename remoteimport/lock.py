@@ -26,29 +26,33 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
 
 from remoteimport import _env
 from remoteimport._files import write_atomically
+from remoteimport._record import field, record, replace
 from remoteimport.errors import LockError
 from remoteimport.names import split_versioned, validate_hash, validate_name, validate_namespace
 from remoteimport.store import normalized_store_url, resolve_store
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, Literal
+
     from remoteimport.store import Store
+
+    Unlisted = Literal["error", "latest"]
 
 __all__ = ["LOCK_FILENAME", "ENV_LOCK", "Lock", "LockError", "read_lock", "write_lock", "find_lock", "update_lock"]
 
 LOCK_FILENAME = "remoteimport.lock"
 ENV_LOCK = _env.LOCK
 LOCK_FORMAT = 1
-Unlisted = Literal["error", "latest"]
 _UNLISTED = ("error", "latest")
 
 
-@dataclass(frozen=True)
+@record
 class Lock:
     """Pins (class name -> full hash) for one namespace served from one store.
 

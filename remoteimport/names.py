@@ -16,19 +16,21 @@ not a hex digit, so no text is both a valid tag and a valid hash prefix.
 
 from __future__ import annotations
 
-import re
-from typing import NamedTuple
+from collections import namedtuple
 
 from remoteimport.errors import InvalidNameError
 
+# Plain string checks, not regular expressions: this module is on every import's path, and `re` costs a
+# pinned import more than everything else it does (docs/performance.md).
 MIN_PREFIX = 8
 HASH_LENGTH = 64
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
-_HEX = re.compile(r"[0-9a-f]+")
+MAX_NAME_LENGTH = 200
 MAX_TAG_LENGTH = 64
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_HEX = frozenset("0123456789abcdef")
+_HEX_ANY_CASE = frozenset("0123456789abcdefABCDEF")
 # No "." (the import system would read `ns.Name@v1.2` as a submodule `2`), nothing that can make a path.
-_TAG = re.compile(rf"[A-Za-z][A-Za-z0-9_-]{{0,{MAX_TAG_LENGTH - 1}}}")
-_HEX_ANY_CASE = re.compile(r"[0-9a-fA-F]+")
+_TAG_REST = _LETTERS | frozenset("0123456789_-")
 RESERVED_TAGS = frozenset({"latest"})  # `Name@latest` would read as the latest version, which a tag is not
 TAG_RULE = (
     f"1 to {MAX_TAG_LENGTH} characters of letters, digits, '_' and '-', starting with a letter and holding at "
@@ -37,17 +39,30 @@ TAG_RULE = (
 )
 
 
-class Reference(NamedTuple):
+class Reference(namedtuple("Reference", ("namespace", "name", "version"))):
+    """A parsed ``namespace.Name[@version]``. ``version`` is a full hash or a prefix of at least
+    :data:`MIN_PREFIX` hex digits (lowercase), or a tag (tell them apart with :func:`is_hash_like`); None for
+    latest."""
+
+    __slots__ = ()
     namespace: str
     name: str
-    # a full hash or a prefix of at least MIN_PREFIX hex digits (lowercase), or a tag (tell them apart with
-    # is_hash_like); None for latest
     version: str | None
+
+
+def _is_name(text: str) -> bool:
+    """``[A-Za-z_][A-Za-z0-9_]{0,199}``: an ASCII identifier (keywords included) of at most 200 characters."""
+    return 0 < len(text) <= MAX_NAME_LENGTH and text.isascii() and text.isidentifier()
+
+
+def _is_tag_shaped(text: str) -> bool:
+    """``[A-Za-z][A-Za-z0-9_-]{0,63}``."""
+    return 0 < len(text) <= MAX_TAG_LENGTH and text[0] in _LETTERS and _TAG_REST.issuperset(text)
 
 
 def validate_name(name: object, *, what: str = "class name") -> str:
     """Return ``name`` if it is a plain identifier (ASCII, at most 200 characters), else raise."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not _is_name(name):
         raise InvalidNameError(
             f"invalid {what} {name!r}: use a plain Python identifier (letters, digits and underscores, "
             "not starting with a digit, at most 200 characters), e.g. 'MyFilter'"
@@ -70,7 +85,7 @@ def validate_hash(value: object, *, allow_prefix: bool = True) -> str:
         raise InvalidNameError(f"invalid hash {value!r}: expected a string of hex digits")
     text = value.lower()
     shortest = MIN_PREFIX if allow_prefix else HASH_LENGTH
-    if not _HEX.fullmatch(text) or not shortest <= len(text) <= HASH_LENGTH:
+    if not (text and _HEX.issuperset(text)) or not shortest <= len(text) <= HASH_LENGTH:
         wanted = f"{MIN_PREFIX} to {HASH_LENGTH}" if allow_prefix else str(HASH_LENGTH)
         raise InvalidNameError(
             f"invalid hash {value!r}: expected {wanted} hex digits (0-9, a-f); "
@@ -85,7 +100,7 @@ def is_hash_like(text: object) -> bool:
     >>> is_hash_like("DEADbeef"), is_hash_like("prod")
     (True, False)
     """
-    return isinstance(text, str) and _HEX_ANY_CASE.fullmatch(text) is not None
+    return isinstance(text, str) and bool(text) and _HEX_ANY_CASE.issuperset(text)
 
 
 def validate_tag(tag: object) -> str:
@@ -98,7 +113,7 @@ def validate_tag(tag: object) -> str:
         raise InvalidNameError(
             f"invalid tag {tag!r}: it is all hex digits, so it would read as a hash prefix. A tag is {TAG_RULE}"
         )
-    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+    if not isinstance(tag, str) or not _is_tag_shaped(tag):
         raise InvalidNameError(f"invalid tag {tag!r}: a tag is {TAG_RULE}")
     if tag in RESERVED_TAGS:
         raise InvalidNameError(f"invalid tag {tag!r}: the name is reserved (it would read as the latest version)")
@@ -109,7 +124,7 @@ def validate_version(text: object) -> str:
     """What may follow ``@``: a hash or prefix (returned lowercase) when :func:`is_hash_like`, else a tag."""
     if is_hash_like(text):
         return validate_hash(text)
-    if isinstance(text, str) and _TAG.fullmatch(text):
+    if isinstance(text, str) and _is_tag_shaped(text):
         return validate_tag(text)
     raise InvalidNameError(
         f"invalid hash or tag {text!r}: expected a hash ({MIN_PREFIX} to {HASH_LENGTH} hex digits, 0-9 a-f) or a tag "

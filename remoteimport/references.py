@@ -28,16 +28,17 @@ from __future__ import annotations
 
 import copyreg
 import importlib
-import logging
 import sys
-from typing import Any
 
 from remoteimport._startup import not_served_message
 from remoteimport.errors import NamespaceNotServedError, RemoteObjectUnavailableError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["UnavailableObject", "defer_load_errors", "rebuild", "register"]
 
-logger = logging.getLogger("remoteimport")
 
 _PROTOCOL = 4  # what object.__reduce_ex__ is asked for: __newobj__ / __newobj_ex__ forms, re-expressed below
 
@@ -89,7 +90,11 @@ def rebuild(reference: str, how: str, args: tuple[Any, ...], kwargs: dict[str, A
     except Exception as exc:  # ImportError, or anything a broken store or blob raises while loading
         if not (_DEFER_ALL_ERRORS or isinstance(exc, NamespaceNotServedError)):
             raise  # the namespace is served here and refused or failed this version: say so now
-        logger.warning("remoteimport: %s could not be loaded here; unpickled as a placeholder: %s", reference, exc)
+        import logging  # a warning worth the import: the user must see it
+
+        logging.getLogger("remoteimport").warning(
+            "remoteimport: %s could not be loaded here; unpickled as a placeholder: %s", reference, exc
+        )
         return UnavailableObject._make(reference, how, args, kwargs, state, exc)
     obj = cls.__new__(cls, *args, **kwargs) if how == "new" else cls(*args)
     if state is not None:

@@ -21,18 +21,21 @@ The loader compiles the code of a version pushed from another CPython from the s
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import functools
-import inspect
 import sys
 import types
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from remoteimport.capture import FRAMEWORK_MODULES, is_framework_member, unwrap_method
 from remoteimport.code_objects import CodeRebuilder, python_tag
 from remoteimport.errors import IncompatibleBlobError
+
+# dataclasses, inspect and collections are imported only where a payload needs them: a class that is not a
+# dataclass or a namedtuple loads without them (docs/performance.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import dataclasses
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 __all__ = ["VanishedGlobal", "keep_native_members", "regenerate", "substitute_class", "vanished_global"]
 
@@ -40,16 +43,22 @@ __all__ = ["VanishedGlobal", "keep_native_members", "regenerate", "substitute_cl
 _PARAMETER_DEFAULTS = {"match_args": True, "kw_only": False, "slots": False, "weakref_slot": False}
 
 
-class _Missing(dataclasses._MISSING_TYPE):  # type: ignore[name-defined,misc]
-    """Unpickles (NEWOBJ calls ``__new__``) as the one ``dataclasses.MISSING``."""
+@functools.cache
+def _missing_class() -> type:
+    """A ``dataclasses._MISSING_TYPE`` that unpickles (NEWOBJ calls ``__new__``) as the one ``MISSING``."""
+    import dataclasses
 
-    def __new__(cls, *args: Any) -> Any:
+    def __new__(cls: type, *args: Any) -> Any:
         return dataclasses.MISSING
+
+    return type("_Missing", (dataclasses._MISSING_TYPE,), {"__new__": __new__, "__module__": __name__})
 
 
 @functools.cache
 def _params_class() -> type:
     """``dataclasses._DataclassParams`` with a slot for every parameter some supported Python records."""
+    import dataclasses
+
     params = dataclasses._DataclassParams  # type: ignore[attr-defined]
     have = set(getattr(params, "__slots__", ()))
     missing = tuple(name for name in _PARAMETER_DEFAULTS if name not in have)
@@ -60,8 +69,11 @@ def _params_class() -> type:
 
 def substitute_class(found: Any, *, cross_version: bool) -> Any:
     """What the unpickler uses for the global ``found`` (itself, for nearly everything)."""
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is None:  # then found is none of its names
+        return found
     if found is dataclasses._MISSING_TYPE:  # type: ignore[attr-defined]
-        return _Missing
+        return _missing_class()
     if cross_version and found is dataclasses._DataclassParams:  # type: ignore[attr-defined]
         return _params_class()
     return found
@@ -249,6 +261,9 @@ def _stand_ins_of(value: Any, rebuilder: CodeRebuilder) -> list[types.CodeType]:
 
 @functools.cache
 def _dataclass_parameters() -> tuple[str, ...]:
+    import dataclasses
+    import inspect
+
     return tuple(name for name in inspect.signature(dataclasses.dataclass).parameters if name != "cls")
 
 
@@ -256,6 +271,8 @@ def _regenerate_dataclass(klass: type, generated: list[str]) -> None:
     """Run this Python's ``dataclasses.dataclass`` over ``klass`` again, in place, with the generated methods
     taken out and each field given as the ``Field`` the payload carries; every other attribute is put back
     exactly as it was (slots stay slots: the class is not remade)."""
+    import dataclasses
+
     fields: dict[str, dataclasses.Field] = vars(klass)["__dataclass_fields__"]
     params = vars(klass)["__dataclass_params__"]
     own = [name for name in vars(klass).get("__annotations__", {}) if name in fields]
@@ -285,6 +302,8 @@ def _regenerate_namedtuple_new(klass: type) -> None:
     give it the pickled one's defaults."""
     stand_in = vars(klass)["__new__"]
     stand_in = unwrap_method(stand_in)
+    import collections
+
     fresh = collections.namedtuple(klass.__name__, klass._fields).__new__  # type: ignore[attr-defined]
     made = types.FunctionType(fresh.__code__, fresh.__globals__, "__new__", stand_in.__defaults__, fresh.__closure__)
     made.__qualname__ = stand_in.__qualname__

@@ -16,18 +16,18 @@ consumer trusts public keys with ``REMOTEIMPORT_TRUSTED_KEYS=path[,path...]``
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from remoteimport import _env, _metrics
-from remoteimport.blob import BlobHeader, legacy_signed_message, signed_message
+from remoteimport._record import field, record
+from remoteimport.blob import BlobHeader, legacy_signed_message, sha256_hex, signed_message
 from remoteimport.errors import RemoteImportError, UntrustedBlobError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 ENV_SIGNING_KEY = _env.SIGNING_KEY
 ENV_TRUSTED_KEYS = _env.TRUSTED_KEYS
@@ -37,10 +37,10 @@ SCOPE = "header-v2"  # what a signature covers: the whole header (blob.signed_me
 
 
 def _fingerprint(raw_public: bytes) -> str:
-    return f"{ALGORITHM}:{hashlib.sha256(raw_public).hexdigest()[:32]}"
+    return f"{ALGORITHM}:{sha256_hex(raw_public)[:32]}"
 
 
-@dataclass(frozen=True)
+@record
 class PublicKey:
     raw: bytes  # the 32 raw Ed25519 public-key bytes
     source: str = field(compare=False)  # where it came from, for messages: not part of the key's identity
@@ -60,7 +60,7 @@ class PublicKey:
         return True
 
 
-@dataclass(frozen=True)
+@record
 class SigningKey:
     private: Any  # cryptography's Ed25519PrivateKey
     source: str
@@ -74,6 +74,8 @@ class SigningKey:
 
     def sign(self, header: BlobHeader) -> BlobHeader:
         """The header with a signature over all of it (any signature it had is replaced)."""
+        import base64
+
         value = self.private.sign(signed_message(header.with_signature(None)))
         return header.with_signature(
             {
@@ -183,7 +185,7 @@ def signing_key_from(value: str | os.PathLike[str] | SigningKey | None) -> Signi
 # Trust: what a consumer accepts.
 
 
-@dataclass(frozen=True)
+@record
 class TrustPolicy:
     """Which blobs a host accepts: signed by one of ``trusted`` (when any), and/or signed at all."""
 
@@ -263,6 +265,8 @@ def resign_command(header: BlobHeader) -> str:
 
 def _decoded(signature: dict[str, str], field: str) -> bytes:
     try:
+        import base64  # only for signed blobs
+
         return base64.b64decode(str(signature.get(field, "")), validate=True)
     except ValueError:
         return b""
@@ -289,13 +293,13 @@ def signature_state(header: BlobHeader, key: PublicKey) -> str:
     return "invalid"  # a scope this release does not know: never accepted
 
 
-_WARNED = threading.Event()
+_WARNED: list[bool] = []  # one item once warned (cleared by tests)
 
 
 def _warn_unverified_once(where: str) -> None:
-    if _WARNED.is_set():
+    if _WARNED:
         return
-    _WARNED.set()
+    _WARNED.append(True)
     print(
         f"remoteimport: warning: loading code from {where} without signature checks — anyone who can write "
         f"to that store can run code here. Set {ENV_TRUSTED_KEYS} to the publishers' .pub keys "

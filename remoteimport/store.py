@@ -27,22 +27,15 @@ store's root (no link, FIFO or device is followed or opened), and writes never g
 
 from __future__ import annotations
 
-import copy
 import errno
 import functools
-import importlib.util
-import json
 import os
-import re
-import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from collections import namedtuple
 
 from remoteimport import _env, _metrics
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
+from remoteimport._record import asdict, record
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IntegrityError,
@@ -57,10 +50,16 @@ from remoteimport.errors import (
 from remoteimport.names import HASH_LENGTH, is_hash_like, validate_hash, validate_name, validate_tag, validate_version
 from remoteimport.signing import PublicKey, SigningKey, TrustPolicy, signing_key_from
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, TypeVar
+
     from fsspec import AbstractFileSystem
 
     from remoteimport.cache import BlobCache
+
+    T = TypeVar("T")
 
 # The settings' names and defaults live in remoteimport._env; these names stay importable from here.
 ENV_STORE = _env.STORE
@@ -77,11 +76,11 @@ _LOCAL_PROTOCOLS = ("file", "local")
 # Backends that retry by themselves: configured with the store's timeout and retries (_backend_options), and
 # then not retried again by Store._attempt (one retry layer, one budget).
 _SELF_RETRYING_MODULES = frozenset({"s3fs", "gcsfs"})
-_FULL_HASH = re.compile(r"[0-9a-f]{64}")
-T = TypeVar("T")
+_LOWER_HEX = frozenset("0123456789abcdef")
+_HEX_BYTES = frozenset(b"0123456789abcdefABCDEF")
 
 
-@dataclass(frozen=True)
+@record
 class Version:
     """One entry of a name's history: what was pushed, when, from which Python."""
 
@@ -113,7 +112,7 @@ class Version:
 _REQUIRED_FIELDS = frozenset({"name", "hash", "time", "python", "action"})
 
 
-@dataclass(frozen=True)
+@record
 class SkippedEntry:
     """Something under ``refs/`` that is not a class, skipped by listings: a stray file (``.DS_Store``), a
     folder whose name is not a valid class name, a link."""
@@ -122,9 +121,10 @@ class SkippedEntry:
     reason: str
 
 
-class NameListing(NamedTuple):
+class NameListing(namedtuple("NameListing", ("names", "skipped"))):
     """What :meth:`Store.scan_names` found: the class names, and the entries it skipped (for admin tools)."""
 
+    __slots__ = ()
     names: list[str]
     skipped: list[SkippedEntry]
 
@@ -237,6 +237,8 @@ class Store:
 
     def with_trust(self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey]) -> Store:
         """The same store, loading only blobs signed by one of ``trusted_keys``."""
+        import copy
+
         clone = copy.copy(self)
         clone._trusted_keys_arg = tuple(trusted_keys)
         clone.__dict__.pop("trust", None)
@@ -340,7 +342,7 @@ class Store:
             except FileNotFoundError:
                 return []
         hashes = (base[: -len(".blob")] for base in found if base.endswith(".blob"))
-        return sorted(full_hash for full_hash in hashes if _FULL_HASH.fullmatch(full_hash))
+        return sorted(h for h in hashes if len(h) == HASH_LENGTH and _LOWER_HEX.issuperset(h))
 
     def resolve(self, name: str, hash_or_prefix: str, *, namespace: str | None = None) -> str:
         """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``.
@@ -479,8 +481,8 @@ class Store:
         existence check is needed for "never overwrite", and a retried write rewrites only its own key."""
         entries = {}
         for version in versions:
-            key = f"{time.time_ns():020d}-{version.hash[:16]}-{secrets.token_hex(4)}.json"
-            data = json.dumps(version.to_json(), sort_keys=True).encode()
+            key = f"{time.time_ns():020d}-{version.hash[:16]}-{os.urandom(4).hex()}.json"
+            data = _json().dumps(version.to_json(), sort_keys=True).encode()
             entries[self._history_dir(version.name) + "/" + key] = data
         self._put_many(entries)
 
@@ -811,6 +813,8 @@ class Store:
         left to finish in its thread (fsspec's I/O loop) and a TimeoutError is raised here."""
         if self.is_local:
             return operation()
+        import threading  # only for network stores: a local or cached import starts no thread
+
         deadline = self.timeout * backend_attempts + DEADLINE_MARGIN
         outcome: dict[str, Any] = {}
         finished = threading.Event()
@@ -1015,10 +1019,22 @@ def _local_root(url: str) -> str:
 _COMMON_BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
 
 
+def _json() -> Any:
+    import json  # history and pointers only: a pinned import reads neither (docs/performance.md)
+
+    return json
+
+
+def _find_spec(module: str) -> object:
+    import importlib.util
+
+    return importlib.util.find_spec(module)
+
+
 def _check_backend(url: str, protocol: str) -> None:
     """Refuse a URL whose fsspec backend is unknown or not installed, without importing the backend."""
     common = _COMMON_BACKENDS.get(protocol)
-    if common is not None and importlib.util.find_spec(common) is not None:
+    if common is not None and _find_spec(common) is not None:
         return
     from fsspec.registry import known_implementations, registry
 
@@ -1028,7 +1044,7 @@ def _check_backend(url: str, protocol: str) -> None:
     if known is None:
         raise StoreError(f"cannot open store {url!r}: fsspec knows no protocol {protocol!r}. {_backend_hint(url)}")
     module = known["class"].split(".", 1)[0]
-    if importlib.util.find_spec(module) is None:
+    if _find_spec(module) is None:
         reason = known.get("err") or f"{module} is not installed"
         raise StoreError(f"cannot open store {url!r}: {reason}. {_backend_hint(url)}")
 
@@ -1088,14 +1104,14 @@ def _describe_ref(data: bytes) -> str:
     text = data.strip()
     if not text:
         return "it is empty"
-    if len(text) <= 2 * HASH_LENGTH and re.fullmatch(rb"[0-9a-fA-F]+", text):
+    if 0 < len(text) <= 2 * HASH_LENGTH and _HEX_BYTES.issuperset(text):
         return f"it holds {text.decode('ascii')!r}"
     return f"it holds {len(data)} bytes that are not a hash"
 
 
 def _history_entry(data: bytes, path: str, url: str) -> Version:
     try:
-        return Version.from_json(json.loads(data))
+        return Version.from_json(_json().loads(data))
     except (ValueError, KeyError, TypeError, RecursionError, InvalidNameError) as exc:
         raise IntegrityError(
             f"the history entry {path} in the store {url} is malformed ({_describe_history_error(exc)}); it was "
@@ -1105,7 +1121,7 @@ def _history_entry(data: bytes, path: str, url: str) -> Version:
 
 def _describe_history_error(exc: BaseException) -> str:
     """What is wrong with a history entry, without quoting its contents (they may be another file's)."""
-    if isinstance(exc, json.JSONDecodeError):
+    if isinstance(exc, _json().JSONDecodeError):
         return f"not JSON: {exc.msg} at byte {exc.pos}"
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"

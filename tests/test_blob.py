@@ -7,7 +7,6 @@ import hashlib
 import json
 import struct
 import sys
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from remoteimport._record import replace
 from remoteimport.blob import (
     FORMAT_VERSION,
     MAGIC,
@@ -379,7 +379,8 @@ def test_legacy_signed_message_refuses_nul():
 
 
 def test_blob_module_stays_pure():
-    """blob.py imports only remoteimport.errors from the package, and cloudpickle only lazily."""
+    """blob.py imports only remoteimport.errors and the pure remoteimport._record from the package, and
+    cloudpickle only lazily."""
     tree = ast.parse(Path(__file__).parents[1].joinpath("remoteimport", "blob.py").read_text())
     top_level = set()
     for node in tree.body:
@@ -388,7 +389,8 @@ def test_blob_module_stays_pure():
         elif isinstance(node, ast.ImportFrom):
             top_level.add(node.module)
     assert "cloudpickle" not in top_level
-    assert {name for name in top_level if name.startswith("remoteimport")} == {"remoteimport.errors"}
+    pure = {"remoteimport.errors", "remoteimport._record"}
+    assert {name for name in top_level if name.startswith("remoteimport")} == pure
     assert not top_level & {"os", "io", "pathlib", "fsspec", "socket", "urllib", "shutil", "tempfile"}
 
 
@@ -495,3 +497,60 @@ def test_property_name_boundary_cannot_shift(name, suffix):
         return
     assert signed_message(shifted) != signed_message(header)
     assert legacy_signed_message(shifted) != legacy_signed_message(header)
+
+
+# Headers are read with json's C scanner directly (blob._loads: no `re`, which the json package imports);
+# whatever the text, the result or the error must be json.loads's.
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(
+    st.dictionaries(st.text(), _json_values, max_size=6),
+    st.sampled_from([{}, {"indent": 1}, {"separators": (",", ":")}, {"ensure_ascii": False}]),
+    st.sampled_from(["", " ", "\n", "x", "}", " {}"]),
+)
+@settings(max_examples=300)
+def test_header_json_reads_exactly_as_json_loads(document: dict, style: dict, suffix: str) -> None:
+    from remoteimport.blob import _loads
+
+    text = json.dumps(document, **style) + suffix
+    try:
+        expected = json.loads(text)
+    except ValueError as error:
+        with pytest.raises(ValueError) as raised:
+            _loads(text)
+        assert str(raised.value) == str(error)
+    else:
+        assert _loads(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a": NaN, "b": -Infinity}', '{"a": 1e400}', '{"a": "\\ud800"}', '{"a": [1, {"b": 2}]}']
+)
+def test_header_json_constants_and_edge_cases_read_as_json_loads(text: str) -> None:
+    from remoteimport.blob import _loads
+
+    assert repr(_loads(text)) == repr(json.loads(text))
+
+
+def test_reading_a_blob_imports_neither_json_nor_re() -> None:
+    import subprocess
+
+    data = encode_blob(make_header("A", "0" * 64, b"x"), b"x")
+    code = (
+        "import sys; from remoteimport.blob import decode_blob; "
+        f"assert decode_blob({data!r}).header.name == 'A'; "
+        "print(sorted(m for m in ('json', 're', 'dataclasses', 'typing', 'hashlib') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

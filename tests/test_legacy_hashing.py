@@ -3,7 +3,6 @@ those rules (remoteimport/_legacy/hashing_v1.py), while blobs of format 3 are ve
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import sys
 import uuid
@@ -52,7 +51,7 @@ def holder(tmp_path: Path) -> type:
 def _stored(store: Store, cls: type, full_hash: str, blob_format: int) -> None:
     captured = capture_class(cls, path="Holder")
     header = make_header("Holder", full_hash, captured.payload, source=captured.source, qualname="Holder")
-    header = dataclasses.replace(header, format=blob_format, requirements=captured.requirements)
+    header = header.replace(format=blob_format, requirements=captured.requirements)
     store.write_blob("Holder", full_hash, encode_blob(header, captured.payload))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from remoteimport.errors import InvalidNameError, RemoteImportError
@@ -158,3 +158,26 @@ def test_validate_hash_raises_or_returns_lowercase_hex_of_8_to_64(value: object)
         return
     assert isinstance(result, str) and LOWER_HEX.fullmatch(result)
     assert MIN_PREFIX <= len(result) <= HASH_LENGTH
+
+
+# names.py checks names, hashes and tags with string methods (no `re` on the import path); these are the
+# regular expressions it replaced, and every input must be judged the same way.
+_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
+_TAG_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_HEX_PATTERN = re.compile(r"[0-9a-fA-F]+")
+_name_like = st.one_of(
+    st.text(max_size=210),
+    st.text(alphabet="abcXYZ019_-.@ \u212a\u0131é\n", max_size=70),
+    st.text(alphabet="abcdefABCDEF0123456789", max_size=70),
+    st.integers(1, 205).map(lambda n: "a" * n),
+)
+
+
+@given(_name_like)
+@settings(max_examples=400)
+def test_string_checks_judge_as_the_regular_expressions_did(text: str) -> None:
+    from remoteimport import names
+
+    assert names._is_name(text) == bool(_NAME_PATTERN.fullmatch(text))
+    assert names._is_tag_shaped(text) == bool(_TAG_PATTERN.fullmatch(text))
+    assert names.is_hash_like(text) == bool(_HEX_PATTERN.fullmatch(text))

@@ -249,3 +249,58 @@ def test_local_store_root_matches_fsspec(tmp_path: Path, monkeypatch: pytest.Mon
         assert normalized_store_url(url) == Store(url).url, url  # the one comparison locks use
     assert normalized_store_url("rel/../s/") == str(tmp_path / "s")
     assert normalized_store_url("s3://bucket/classes/") == Store("s3://bucket/classes").url == "s3://bucket/classes"
+
+
+# What a pinned import of a plain class does not import once this host has re-hashed the version (the first
+# load re-hashes: that imports the hasher and what it needs). Each of these costs a fresh process more than the
+# rest of the import does (docs/performance.md): the loader rebuilds payloads without cloudpickle, reads headers
+# with json's C scanner, defers linecache, and its records are not dataclasses.
+NOT_ON_THE_PINNED_PATH = (
+    "cloudpickle",
+    "typing",
+    "dataclasses",
+    "inspect",
+    "logging",
+    "re",
+    "json",
+    "linecache",
+    "tokenize",
+    "_hashlib",
+    "pickle",
+    "remoteimport.hashing",
+)
+
+
+def test_a_repeated_pinned_import_imports_none_of_the_costly_modules(tmp_path: Path) -> None:
+    (tmp_path / "plain_source.py").write_text("class Plain:\n    def apply(self, x):\n        return [x] * 2\n")
+    store = tmp_path / "store"
+    full = _run(
+        f"""
+        import json, remoteimport, plain_source
+        print(json.dumps(remoteimport.push(plain_source.Plain, store={str(store)!r})))
+        """,
+        tmp_path,
+    )
+    code = f"""
+        import sys
+        before = set(sys.modules)  # what the interpreter's start-up imported (an editable install imports re)
+        import importlib, remoteimport
+        remoteimport.install({str(store)!r}, namespace="perf_remote")
+        assert importlib.import_module("perf_remote.Plain@{full}").Plain().apply(1) == [1, 1]
+        costly = [name for name in {NOT_ON_THE_PINNED_PATH!r} if name in set(sys.modules) - before]
+        import json
+        print(json.dumps(costly))
+    """
+    cache = {"REMOTEIMPORT_CACHE_DIR": str(tmp_path / "cache")}
+    (tmp_path / "consumer").mkdir()
+    first = _run(code, tmp_path / "consumer", **cache)
+    assert "remoteimport.hashing" in first  # the first load on this host re-hashes
+    assert _run(code, tmp_path / "consumer", **cache) == []
+
+
+def test_payloads_use_pickles_default_protocol() -> None:
+    import pickle
+
+    from remoteimport import capture
+
+    assert capture._PROTOCOL == pickle.DEFAULT_PROTOCOL  # named without importing pickle.py on the load path

@@ -3,7 +3,6 @@ a record in the private cache folder says "this payload re-hashed to this hash h
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -98,8 +97,7 @@ def test_another_payload_under_a_recorded_hash_is_rehashed_and_refused(
     tripler = decode_blob(folder.read_blob("Tripler", hashes["Tripler"]))
     doubler = decode_blob(folder.read_blob("Doubler", hashes["Doubler"]))
     forged = encode_blob(
-        dataclasses.replace(
-            doubler.header,
+        doubler.header.replace(
             name="Tripler",
             hash=hashes["Tripler"],
             qualname="Tripler",

@@ -8,7 +8,6 @@ host's trust policy refuses.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
@@ -172,7 +171,7 @@ def test_a_stored_blob_made_for_another_python_is_not_replaced(store: Store) -> 
     cls = make_filter(uuid.uuid4().hex)
     full_hash = remoteimport.push(cls, store=store)
     blob = decode_blob(store.read_blob("MyFilter", full_hash))
-    relabelled = encode_blob(dataclasses.replace(blob.header, python="3.99"), blob.payload)
+    relabelled = encode_blob(blob.header.replace(python="3.99"), blob.payload)
     store.write_blob("MyFilter", full_hash, relabelled, known_absent=True)
 
     assert registry.publish(cls, store=store).action == "unchanged"

@@ -16,13 +16,13 @@ import struct
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import remoteimport
 from remoteimport import signing
+from remoteimport._record import replace
 from remoteimport.blob import MAGIC, decode_blob, encode_blob, legacy_signed_message, make_header
 from remoteimport.errors import InvalidNameError
 from remoteimport.store import Store
