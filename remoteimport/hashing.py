@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ast
 import collections
-import contextlib
 import copyreg
 import dataclasses
 import dis
@@ -39,6 +38,7 @@ import functools
 import hashlib
 import inspect
 import linecache
+import operator
 import re
 import struct
 import sys
@@ -46,7 +46,7 @@ import threading
 import types
 import typing
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from remoteimport.capture import (
@@ -244,15 +244,19 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
 
 _SKIPPED_AST_FIELDS = frozenset({"type_comment", "kind"})
 _ATOM_TYPES = frozenset({str, int, float, complex, bytes, bool, type(None), type(Ellipsis)})
-_AST_FIELDS: dict[type, tuple[str, ...]] = {}
+# Per node type, computed once: its opening text and its encoded fields as (field, " field=") pairs in sorted
+# order, or None for leaves (Load, Store, Add ...), whose whole text is the opening ("(Load)").
+_AST_SPECS: dict[type, tuple[str, tuple[tuple[str, str], ...] | None]] = {}
 
 
-def _ast_fields(node_type: type) -> tuple[str, ...]:
-    fields = _AST_FIELDS.get(node_type)
-    if fields is None:
+def _ast_spec(node_type: type) -> tuple[str, tuple[tuple[str, str], ...] | None]:
+    spec = _AST_SPECS.get(node_type)
+    if spec is None:
         fields = tuple(sorted(f for f in node_type._fields if f not in _SKIPPED_AST_FIELDS))
-        _AST_FIELDS[node_type] = fields
-    return fields
+        name = node_type.__name__
+        spec = (f"({name}", tuple((field, f" {field}=") for field in fields)) if fields else (f"({name})", None)
+        _AST_SPECS[node_type] = spec
+    return spec
 
 
 def _encode_ast(node: Any, out: list[str], names: set[str]) -> None:  # noqa: C901 - hot loop, kept flat
@@ -269,8 +273,15 @@ def _encode_ast(node: Any, out: list[str], names: set[str]) -> None:  # noqa: C9
             _encode_ast(item, out, names)
         out.append("]")
         return
-    if not isinstance(node, ast.AST):
-        out.append(_atom(node))
+    spec = _AST_SPECS.get(node_type)
+    if spec is None:
+        if not isinstance(node, ast.AST):
+            out.append(_atom(node))
+            return
+        spec = _ast_spec(node_type)
+    head, fields = spec
+    if fields is None:  # a leaf
+        out.append(head)
         return
     if node_type is ast.Name:
         names.add(node.id)
@@ -280,20 +291,27 @@ def _encode_ast(node: Any, out: list[str], names: set[str]) -> None:  # noqa: C9
             names.add(dotted)
     elif node_type is ast.JoinedStr:
         node = _merge_fstring_constants(node)
-    fields = _AST_FIELDS.get(node_type) or _ast_fields(node_type)
-    if not fields:  # Load, Store, Add ...: leaves
-        out.append(f"({node_type.__name__})")
-        return
-    out.append(f"({node_type.__name__}")
-    for field in fields:
+    out.append(head)
+    for field, prefix in fields:
         value = getattr(node, field, None)
-        if value is None or (type(value) is list and not value):
+        if value is None:
             continue
-        out.append(f" {field}=")
-        if type(value) in _ATOM_TYPES:
-            out.append(_atom(value))
+        kind = type(value)
+        if kind is str:  # identifiers: the commonest atom, written as _atom() writes it
+            out.append(f"{prefix}s{len(value)}:{value}")
+        elif kind is list:
+            if value:
+                out.append(prefix)
+                _encode_ast(value, out, names)
+        elif kind in _ATOM_TYPES:
+            out.append(prefix + _atom(value))
         else:
-            _encode_ast(value, out, names)
+            spec = _AST_SPECS.get(kind)
+            if spec is not None and spec[1] is None:  # a leaf (ctx=Load(), op=Add() ...)
+                out.append(prefix + spec[0])
+            else:
+                out.append(prefix)
+                _encode_ast(value, out, names)
     out.append(")")
 
 
@@ -313,6 +331,11 @@ def _merge_fstring_constants(node: ast.JoinedStr) -> ast.JoinedStr:
 
 def _atom(value: Any) -> str:
     """Type-tagged text of a constant that can appear in an AST or a code object."""
+    kind = type(value)
+    if kind is str:  # the commonest first (exact types only: subclasses take the isinstance() chain below)
+        return f"s{len(value)}:{value}"
+    if kind is int:
+        return f"i{value};"
     if value is None or value is Ellipsis or isinstance(value, bool):
         return f"<{value}>"
     if isinstance(value, int):
@@ -338,17 +361,17 @@ def _parse_block(lines: list[str]) -> ast.Module | None:
         return None
 
 
+_SECOND, _THIRD = operator.itemgetter(1), operator.itemgetter(2)
+
+
 def _last_line(code: types.CodeType) -> int:
     """The last source line any instruction of ``code`` (or code nested in it) comes from."""
-    last = code.co_firstlineno
+    # The largest line number of the table (None: no line), by iterators run in C: this is hot.
     if hasattr(code, "co_positions"):  # 3.11+: end lines of multi-line expressions too
-        for _, end_line, _, _ in code.co_positions():
-            if end_line is not None and end_line > last:
-                last = end_line
+        lines = map(_SECOND, code.co_positions())
     else:
-        for _, _, line in code.co_lines():
-            if line is not None and line > last:
-                last = line
+        lines = map(_THIRD, code.co_lines())
+    last = max(code.co_firstlineno, max(filter(None, lines), default=0))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             last = max(last, _last_line(const))
@@ -459,19 +482,33 @@ def _dotted_name(node: ast.Attribute) -> str | None:
     return ".".join([base.id, *reversed(chain)])
 
 
-_SOURCE_CACHE: weakref.WeakKeyDictionary[types.CodeType, tuple[list[str], str | None, list[str]]] = (
-    weakref.WeakKeyDictionary()
-)
+# File name -> (the lines its entries were made from, code -> (canonical AST text, names)). Code objects compare
+# by value (name, first line, bytecode, constants, names ...), so a function compiled again from the same text (a
+# reloaded module, a class rebuilt by cloudpickle) finds its entry; an entry counts only while linecache holds
+# that same text. Bounded: a few files (all dropped when one more comes), a few thousand entries per file.
+_SOURCE_CACHE: dict[str, tuple[list[str], dict[types.CodeType, tuple[str | None, list[str]]]]] = {}
+_SOURCE_CACHE_FILES = 32
+_SOURCE_CACHE_ENTRIES = 4096
 
 
 def _source_encoding(code: types.CodeType) -> tuple[str | None, list[str]]:
     """(canonical AST text, names it reads) for code with source; (None, []) when there is none.
 
-    Cached per code object while linecache still holds the same lines for its file."""
+    Cached per source text: hashing unchanged code again costs a look-up."""
     lines = linecache.getlines(code.co_filename)
-    cached = _SOURCE_CACHE.get(code)
-    if cached is not None and cached[0] is lines:
-        return cached[1], cached[2]
+    if not lines:
+        return None, []
+    file_entry = _SOURCE_CACHE.get(code.co_filename)
+    if file_entry is None or (file_entry[0] is not lines and file_entry[0] != lines):
+        if len(_SOURCE_CACHE) >= _SOURCE_CACHE_FILES:
+            _SOURCE_CACHE.clear()
+        file_entry = _SOURCE_CACHE[code.co_filename] = (lines, {})
+    encodings = file_entry[1]
+    cached = encodings.get(code)
+    if cached is not None:
+        return cached
+    if len(encodings) >= _SOURCE_CACHE_ENTRIES:
+        encodings.clear()
     node = _function_node(code, lines)
     text, names = None, []
     if node is not None:
@@ -483,27 +520,55 @@ def _source_encoding(code: types.CodeType) -> tuple[str | None, list[str]]:
         # sends exactly these), so it cannot be identity.
         readable = set(_code_names(code))
         text, names = "".join(out), sorted(name for name in found if name.partition(".")[0] in readable)
-    _SOURCE_CACHE[code] = (lines, text, names)
+    encodings[code] = (text, names)
     return text, names
 
 
 _GLOBAL_OPS = frozenset(dis.opmap[name] for name in ("LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL"))
-_GLOBAL_NAMES: weakref.WeakKeyDictionary[types.CodeType, list[str]] = weakref.WeakKeyDictionary()
+_GLOBAL_OPCODE = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(_GLOBAL_OPS)) + b"]")
+_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+# From 3.11 on, LOAD_GLOBAL's argument is the name's index shifted left once (the low bit: "push NULL too").
+_LOAD_GLOBAL_SHIFT = 1 if sys.version_info >= (3, 11) else 0
+
+
+def _global_access_names(code: types.CodeType) -> set[str]:
+    """The names of ``code``'s own global-access instructions: what ``dis.get_instructions`` reports as their
+    ``argval``, found without decoding every instruction (hot: once per function hashed).
+
+    ``co_code`` is always the de-optimized bytecode, whose inline CACHE entries (3.11+) are zero bytes, so
+    every code unit holding a global-access opcode is an instruction, and the EXTENDED_ARG prefixes of its
+    argument are the units right before it (EXTENDED_ARG has no cache entries)."""
+    raw = code.co_code
+    opcodes = raw[::2]
+    found = set()
+    for match in _GLOBAL_OPCODE.finditer(opcodes):
+        unit = match.start()
+        arg = raw[2 * unit + 1]
+        shift = 8
+        prefix = unit - 1
+        while prefix >= 0 and opcodes[prefix] == _EXTENDED_ARG:
+            arg |= raw[2 * prefix + 1] << shift
+            shift += 8
+            prefix -= 1
+        if opcodes[unit] == _LOAD_GLOBAL:
+            arg >>= _LOAD_GLOBAL_SHIFT
+        found.add(code.co_names[arg])
+    return found
 
 
 def _code_names(code: types.CodeType) -> list[str]:
     """The global names ``code`` (and code nested in it) uses: those of its global-access instructions, which
     are the globals cloudpickle ships with a function. (``co_names`` holds attribute names too: ``self.x``
-    next to a module-level ``x`` that the function never reads.)"""
-    cached = _GLOBAL_NAMES.get(code)
-    if cached is not None:
-        return cached
-    names = {instruction.argval for instruction in dis.get_instructions(code) if instruction.opcode in _GLOBAL_OPS}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names.update(_code_names(const))
-    found = _GLOBAL_NAMES[code] = sorted(names)
-    return found
+    next to a module-level ``x`` that the function never reads.) Not cached: scanning costs less than a
+    look-up keyed by the code object (whose hash covers all of its bytecode)."""
+    names = _global_access_names(code)
+    nested = [const for const in code.co_consts if isinstance(const, types.CodeType)]
+    while nested:
+        inner = nested.pop()
+        names |= _global_access_names(inner)
+        nested.extend(const for const in inner.co_consts if isinstance(const, types.CodeType))
+    return sorted(names)
 
 
 def _resolve_global(func_globals: dict[str, Any], dotted: str) -> tuple[str, Any] | None:
@@ -639,14 +704,8 @@ class _Encoder:
         self.lowest_backref = min(self.lowest_backref, depth)
         return False
 
-    @contextlib.contextmanager
-    def _visiting(self, obj: Any) -> Iterator[None]:
-        """``obj`` is on the stack while its parts are encoded (meeting it again is a back-reference)."""
-        self.stack.append(id(obj))
-        try:
-            yield
-        finally:
-            self.stack.pop()
+    # While its parts are encoded, an object sits on the stack (meeting it again is a back-reference): pushed
+    # and popped in try/finally by each method below (a context manager per object costs more than the rest).
 
     def _digest_of(self, obj: Any, out: list[str], path: str, body: Callable[[list[str]], None]) -> None:
         """Encode a function or class as the digest of its own encoding, reusing it where it repeats."""
@@ -659,8 +718,11 @@ class _Encoder:
         depth = len(self.stack)
         outer_lowest, self.lowest_backref = self.lowest_backref, sys.maxsize
         inner: list[str] = []
-        with self._visiting(obj):
+        self.stack.append(id(obj))
+        try:
             body(inner)
+        finally:
+            self.stack.pop()
         own_lowest = self.lowest_backref
         self.lowest_backref = min(outer_lowest, own_lowest)
         text = "".join(inner)
@@ -673,18 +735,22 @@ class _Encoder:
     def _container(self, obj: Any, out: list[str], tag: str, items: Iterable[Any], path: str) -> None:
         if not self._enter(obj, out):
             return
-        with self._visiting(obj):
+        self.stack.append(id(obj))
+        try:
             items = list(items)
             out.append(f"{tag}{len(items)}[")
             for index, item in enumerate(items):
                 self.value(item, out, f"{path}[{index}]")
             out.append("]")
+        finally:
+            self.stack.pop()
 
     def _sorted(self, obj: Any, out: list[str], tag: str, items: Iterable[Any], path: str) -> None:
         """Sets and dict items: each encoded alone, then sorted, so iteration order never matters."""
         if not self._enter(obj, out):
             return
-        with self._visiting(obj):
+        self.stack.append(id(obj))
+        try:
             encoded = []
             for item in items:
                 sub: list[str] = []
@@ -692,6 +758,8 @@ class _Encoder:
                 encoded.append("".join(sub))
             encoded.sort()
             out.append(f"{tag}{len(encoded)}[{''.join(encoded)}]")
+        finally:
+            self.stack.pop()
 
     def _fail(self, value: Any, path: str, reason: str = "") -> UnhashableObjectError:
         type_name = f"{type(value).__module__}.{type(value).__qualname__}"
