@@ -73,9 +73,9 @@ def register(type_: type, encoder: Callable[[Any], Any]) -> None:
     ``encoder(obj)`` must return plain data the hasher already knows (str, int, bytes, tuples, lists, dicts,
     ...) that changes whenever the object's behaviour-relevant state changes.
 
-    >>> import threading
-    >>> register(type(threading.Lock()), lambda lock: "a lock")
-    >>> unregister(type(threading.Lock()))
+    >>> import array
+    >>> register(array.array, lambda values: (values.typecode, values.tolist()))
+    >>> unregister(array.array)
     """
     if not isinstance(type_, type):
         raise TypeError(f"register() needs a type as its first argument, got {type(type_).__name__}")
@@ -96,6 +96,11 @@ register(re.Pattern, lambda pattern: (pattern.pattern, pattern.flags))
 register(struct.Struct, lambda packer: packer.format)
 # Per-thread storage is state, not behaviour; it arrives empty on the remote host (capture.py): its type only.
 register(threading.local, lambda storage: type(storage))
+# Locks are this process's synchronisation state: whether one is held is not behaviour, and the remote host gets a
+# fresh, unlocked lock of the same type (capture.py). Their type only; a Condition is its lock (waiters left out).
+register(type(threading.Lock()), lambda lock: type(lock))
+register(type(threading.RLock()), lambda lock: type(lock))
+register(threading.Condition, lambda condition: (type(condition), condition._lock))
 # The entries alive now, as they are pickled (capture.py; cloudpickle does the same for WeakSet).
 register(weakref.WeakKeyDictionary, lambda mapping: dict(mapping))
 register(weakref.WeakValueDictionary, lambda mapping: dict(mapping))

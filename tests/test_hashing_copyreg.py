@@ -83,9 +83,53 @@ def test_thread_local_hash_ignores_its_values() -> None:
     assert class_hash(holder(storage=storage)) == before
 
 
+def test_locks_hash_by_type_only() -> None:
+    lock, rlock = threading.Lock(), threading.RLock()
+    ready = threading.Condition(rlock)
+    free = class_hash(holder(lock=lock, rlock=rlock, ready=ready))
+    with lock, rlock:  # held: process-local state, not behaviour
+        assert class_hash(holder(lock=lock, rlock=rlock, ready=ready)) == free
+    assert class_hash(holder(lock=threading.Lock(), rlock=threading.RLock(), ready=threading.Condition())) == free
+    assert class_hash(holder(lock=threading.RLock(), rlock=threading.RLock(), ready=threading.Condition())) != free
+    # A Condition is its lock: one over a plain Lock is another object than one over an RLock.
+    assert class_hash(holder(ready=threading.Condition(threading.Lock()))) != class_hash(holder(ready=ready))
+
+
+def test_a_condition_hashes_alike_while_a_thread_waits_on_it() -> None:
+    ready = threading.Condition()
+    free = class_hash(holder(ready=ready))
+
+    def wait() -> None:
+        with ready:
+            ready.wait(timeout=30)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    while True:  # the waiter is in wait() once it has released the lock and registered itself
+        with ready:
+            if ready._waiters:
+                break
+    try:
+        assert class_hash(holder(ready=ready)) == free
+    finally:
+        with ready:
+            ready.notify_all()
+        waiter.join()
+
+
+def test_objects_built_from_locks_hash_by_their_other_state() -> None:
+    # Event, Semaphore, Queue ... are plain Python objects over a Condition: their flag, count or items count.
+    assert class_hash(holder(done=threading.Event())) == class_hash(holder(done=threading.Event()))
+    flagged = threading.Event()
+    flagged.set()
+    assert class_hash(holder(done=flagged)) != class_hash(holder(done=threading.Event()))
+    assert class_hash(holder(slots=threading.Semaphore(2))) != class_hash(holder(slots=threading.Semaphore(3)))
+
+
 def test_builtin_encoders_live_in_the_register_table() -> None:
-    for kind in (re.Pattern, struct.Struct, threading.local):
+    for kind in (re.Pattern, struct.Struct, threading.local, type(threading.Lock()), type(threading.RLock())):
         assert kind in hashing._ENCODERS
+    assert threading.Condition in hashing._ENCODERS
 
 
 def test_a_users_typed_dict_and_protocol_hash_by_content() -> None:

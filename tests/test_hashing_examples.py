@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-import threading
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -920,24 +920,24 @@ def test_stdlib_function_is_not_descended_into(tmp_path: Path, monkeypatch: pyte
 # ---------------------------------------------------------------------------------------------------------
 # Unencodable values and register().
 
-_LOCK_SOURCE = (
-    "import threading\nclass MyFilter:\n    lock = threading.Lock()\n    def apply(self, x):\n        return x\n"
-)
+# A generator: running state that neither the hasher nor pickle can encode (locks used to be the example; they
+# hash by type now: test_hashing_copyreg.py).
+_GENERATOR_SOURCE = "class MyFilter:\n    stream = (n for n in range(3))\n    def apply(self, x):\n        return x\n"
 
 
 def test_unencodable_attribute_names_its_path_and_the_fix(hashes: HashPair) -> None:
     with pytest.raises(UnhashableObjectError) as caught:
-        hashes(_LOCK_SOURCE, name="MyFilter")
+        hashes(_GENERATOR_SOURCE, name="MyFilter")
     message = str(caught.value)
-    assert "MyFilter.lock" in message
-    assert "_thread.lock" in message
+    assert "MyFilter.stream" in message
+    assert "builtins.generator" in message
     assert "remoteimport.hashing.register" in message
     assert isinstance(caught.value, TypeError) and isinstance(caught.value, RemoteImportError)
     assert remoteimport.UnhashableObjectError is UnhashableObjectError
 
 
 def test_unencodable_value_nested_in_a_container_names_the_attribute(hashes: HashPair) -> None:
-    source = "import threading\nclass MyFilter:\n    config = {'guard': [threading.Lock()]}\n"
+    source = "class MyFilter:\n    config = {'guard': [(n for n in range(3))]}\n"
     with pytest.raises(UnhashableObjectError) as caught:
         hashes(source, name="MyFilter")
     assert "MyFilter.config" in str(caught.value)
@@ -945,39 +945,35 @@ def test_unencodable_value_nested_in_a_container_names_the_attribute(hashes: Has
 
 
 def test_unencodable_module_global_used_by_a_method_names_it(hashes: HashPair) -> None:
-    source = "import threading\n_GUARD = threading.Lock()\nclass MyFilter:\n    def run(self):\n        return _GUARD\n"
+    source = "_STREAM = (n for n in range(3))\nclass MyFilter:\n    def run(self):\n        return _STREAM\n"
     with pytest.raises(UnhashableObjectError) as caught:
         hashes(source, name="MyFilter")
-    assert "_GUARD" in str(caught.value)
+    assert "_STREAM" in str(caught.value)
 
 
 def test_register_makes_a_type_encodable_and_its_encoding_counts(hashes: HashPair) -> None:
-    lock_type = type(threading.Lock())
     try:
-        hashing.register(lock_type, lambda lock: "lock-v1")
-        first, again = hashes(_LOCK_SOURCE, _LOCK_SOURCE, name="MyFilter")
-        hashing.register(lock_type, lambda lock: ("lock-v2", 2))
-        (second,) = hashes(_LOCK_SOURCE, name="MyFilter")
+        hashing.register(types.GeneratorType, lambda generator: "stream-v1")
+        first, again = hashes(_GENERATOR_SOURCE, _GENERATOR_SOURCE, name="MyFilter")
+        hashing.register(types.GeneratorType, lambda generator: ("stream-v2", 2))
+        (second,) = hashes(_GENERATOR_SOURCE, name="MyFilter")
     finally:
-        hashing.unregister(lock_type)
+        hashing.unregister(types.GeneratorType)
     assert SHA256_HEX.fullmatch(first)
     assert first == again
     assert first != second
     with pytest.raises(UnhashableObjectError):
-        hashes(_LOCK_SOURCE, name="MyFilter")
+        hashes(_GENERATOR_SOURCE, name="MyFilter")
 
 
 def test_register_encoder_sees_the_instance(hashes: HashPair) -> None:
-    source = "import threading\nclass MyFilter:\n    lock = threading.{kind}()\n"
-    lock_type, rlock_type = type(threading.Lock()), type(threading.RLock())
+    source = "def {kind}():\n    yield 1\nclass MyFilter:\n    stream = {kind}()\n"
     try:
-        hashing.register(lock_type, lambda lock: ["plain", lock.locked()])
-        hashing.register(rlock_type, lambda lock: {"kind": "reentrant"})
-        plain, reentrant = hashes(source.format(kind="Lock"), source.format(kind="RLock"), name="MyFilter")
+        hashing.register(types.GeneratorType, lambda generator: ["made by", generator.__name__])
+        numbers, letters = hashes(source.format(kind="numbers"), source.format(kind="letters"), name="MyFilter")
     finally:
-        hashing.unregister(lock_type)
-        hashing.unregister(rlock_type)
-    assert plain != reentrant
+        hashing.unregister(types.GeneratorType)
+    assert numbers != letters
 
 
 # ---------------------------------------------------------------------------------------------------------

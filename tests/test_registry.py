@@ -12,6 +12,7 @@ import secrets
 import sys
 import threading
 import time
+import types
 import uuid
 from pathlib import Path
 
@@ -422,25 +423,26 @@ def test_matching_requirements_load(memory_store: Store) -> None:
 
 
 @pytest.fixture
-def hashable_lock() -> object:
-    """Teach the hasher about locks so hashing succeeds and pickling is what fails."""
-    lock_type = type(threading.Lock())
-    hashing.register(lock_type, lambda lock: "a lock")
-    yield lock_type
-    hashing.unregister(lock_type)
+def hashable_generator() -> object:
+    """Teach the hasher about generators so hashing succeeds and pickling is what fails."""
+    hashing.register(types.GeneratorType, lambda generator: "a generator")
+    yield types.GeneratorType
+    hashing.unregister(types.GeneratorType)
 
 
-def test_an_unpicklable_attribute_is_named_and_nothing_is_written(memory_store: Store, hashable_lock: object) -> None:
-    class WithLock:
-        guard = threading.Lock()
+def test_an_unpicklable_attribute_is_named_and_nothing_is_written(
+    memory_store: Store, hashable_generator: object
+) -> None:
+    class WithStream:
+        guard = (n for n in range(3))
 
         def apply(self, x: int) -> int:
             return x
 
-    hashing.class_hash(WithLock)  # hashing alone succeeds
+    hashing.class_hash(WithStream)  # hashing alone succeeds
     with pytest.raises(PushError) as caught:
-        remoteimport.push(WithLock, store=memory_store)
-    assert "WithLock.guard" in str(caught.value) and "Nothing was written" in str(caught.value)
+        remoteimport.push(WithStream, store=memory_store)
+    assert "WithStream.guard" in str(caught.value) and "Nothing was written" in str(caught.value)
     assert isinstance(caught.value, RemoteImportError)
     assert stored_files(memory_store) == [] and memory_store.names() == []
 
