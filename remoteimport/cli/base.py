@@ -1,0 +1,221 @@
+"""What every command shares: the :class:`Command` base class, :class:`Output`, the errors, the options on every
+command, and the table, field and terminal helpers the commands print with."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from datetime import datetime, timezone
+from typing import Any, NoReturn, TextIO, TypeVar
+
+from remoteimport import _env
+from remoteimport.store import Store, default_store_url
+
+SHORT_HASH = 12  # hex digits shown in tables; any 8 or more work as a prefix
+
+
+class CommandError(Exception):
+    """A problem with what was typed on the command line (not a library error)."""
+
+
+class UsageError(CommandError):
+    """The command line does not parse (exit status 2); raised by argparse's ``error`` instead of exiting, so
+    that ``--json`` can report it too."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # the subcommand's own parser, so its usage line is printed
+        raise UsageError(self, message)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output
+
+
+class Output:
+    """Text lines for people, or one JSON document for programs (``--json``).
+
+    ``colour``: whether ANSI colours may be used on stdout (decided once by ``main``, see :func:`use_colour`)."""
+
+    def __init__(self, as_json: bool, colour: bool = False) -> None:
+        self.as_json = as_json
+        self.colour = colour
+        self.document: dict[str, Any] = {}
+
+    def line(self, text: str = "") -> None:
+        if not self.as_json:
+            print(text, flush=True)
+
+    def data(self, **document: Any) -> None:
+        self.document.update(document)
+
+    def finish(self) -> None:
+        if self.as_json:
+            print(json.dumps(self.document, indent=2))
+
+    def fail(self, error: BaseException) -> None:
+        """``--json``: the failed command's document, with ``"error": {"type", "message"}`` (a report the
+        command made before failing, like `verify`'s, is kept)."""
+        if self.as_json:
+            failure = {"type": type(error).__name__, "message": str(error)}
+            print(json.dumps({**self.document, "error": failure}, indent=2))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain aligned columns, two spaces apart."""
+    lines = [headers, *rows]
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in lines
+    )
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> str:
+    width = max(len(key) for key, _ in pairs) + 1
+    return "\n".join(f"{(key + ':').ljust(width)} {value}" for key, value in pairs)
+
+
+def utc_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The terminal: colour on stdout, progress on stderr
+
+ANSI = {"add": "\033[32m", "del": "\033[31m", "hunk": "\033[36m", "file": "\033[1m"}
+ANSI_RESET = "\033[0m"
+
+
+def use_colour(stream: TextIO | None = None) -> bool:
+    """ANSI colours only on a terminal, and never while ``$NO_COLOR`` is set (https://no-color.org)."""
+    stream = sys.stdout if stream is None else stream
+    return not os.environ.get("NO_COLOR") and stream.isatty()
+
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], total: int | None = None, label: str = "") -> Iterator[T]:
+    """Yield ``items`` unchanged while drawing ``label: 3/10`` on stderr, for long operations (reading many
+    headers, pushing many classes). Only when stderr is a terminal, so pipes, logs and ``--json`` stay clean;
+    the line is erased at the end. ``total`` defaults to ``len(items)`` when it has one.
+
+    >>> list(progress(["a", "b"], 2, "reading"))  # stderr is not a terminal here: nothing is drawn
+    ['a', 'b']
+    """
+    stream = sys.stderr
+    if not stream.isatty():
+        yield from items
+        return
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    shown, drawn_at, done = 0, 0.0, 0
+
+    def draw() -> None:
+        nonlocal shown
+        text = f"\r{label}: {done}/{total}" if total is not None else f"\r{label}: {done}"
+        stream.write(text.ljust(shown) + "\r")
+        stream.flush()
+        shown = len(text)
+
+    try:
+        for item in items:
+            if time.monotonic() - drawn_at > 0.1:  # at most ten redraws a second
+                draw()
+                drawn_at = time.monotonic()
+            yield item
+            done += 1
+    finally:
+        if shown:
+            stream.write("\r" + " " * shown + "\r")
+            stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stores as the command line names them
+
+
+def is_memory_store(store: Store) -> bool:
+    protocols = store.fs.protocol if isinstance(store.fs.protocol, tuple) else (store.fs.protocol,)
+    return "memory" in protocols
+
+
+def url_for_another_process(store: Store) -> str:
+    """The store's URL as another process (in another directory) must spell it: local paths made absolute.
+
+    Refuses ``memory://`` stores, which exist only inside this process."""
+    if is_memory_store(store):
+        raise CommandError(f"{store.url} exists only inside this process; use a folder path or a shared URL")
+    return store.url
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Options
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """``--store`` and ``--json``, accepted before the command's name and after it."""
+    # On subcommands the defaults are suppressed so an option given before the subcommand is not
+    # overwritten by the subcommand's default.
+    group = parser.add_argument_group("options on every command")
+    group.add_argument(
+        "--store",
+        metavar="URL",
+        default=argparse.SUPPRESS if suppress else None,
+        help=f"folder path or fsspec URL of the store (now: {default_store_url()}; default: ${_env.STORE} "
+        "when set, else a folder in your user data directory)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print one JSON document on stdout instead of text",
+    )
+
+
+def positive(text: str) -> int:
+    """argparse ``type=`` for counts: a whole number of 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Command
+
+
+class Command:
+    """One subcommand: its name, help, options and body together (listed in ``remoteimport.cli.COMMANDS``).
+
+    ``help`` is the line in ``remoteimport --help``; ``description`` (one paragraph, wrapped at 100 columns)
+    and ``examples`` (one command a line) make up ``remoteimport NAME --help``. ``run`` returns the exit
+    status, or None for 0; it raises :class:`CommandError` (or a library error) to fail with status 1.
+
+        class Hello(Command):
+            name, help = "hello", "greet"
+            description, examples = "Print a greeting.", "remoteimport hello"
+
+            def run(self, args, out):
+                out.data(greeting="hello")
+                out.line("hello")
+    """
+
+    name: str = ""
+    help: str = ""
+    description: str = ""
+    examples: str = ""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's own arguments (``--store`` and ``--json`` are added for every command)."""
+
+    def run(self, args: argparse.Namespace, out: Output) -> int | None:
+        raise NotImplementedError

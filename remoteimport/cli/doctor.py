@@ -1,0 +1,56 @@
+"""``remoteimport doctor``: load every stored version in a fresh interpreter, report the ones that fail."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from remoteimport import registry
+from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, table, url_for_another_process
+from remoteimport.names import split_versioned
+
+
+class Doctor(Command):
+    name = "doctor"
+    help = "load every stored version in a fresh interpreter and report the ones that do not load"
+    description = (
+        "Load each version (of the whole store, of NAME, or the one version NAME@HASH) in a fresh Python "
+        "(`python -I`, an empty directory, the blob cache off) with remoteimport.get_version: the trust policy, "
+        "requirement check, unpickling and re-hash all run there. A blob can pass `verify` (digest and "
+        "signature) and still fail here. Prints one row per version, healthy or DAMAGED with the reason, and "
+        "exits with status 1 if any is damaged. A version whose interpreter crashes or hangs (--timeout) is "
+        "damaged; the check goes on with the others."
+    )
+    examples = "remoteimport doctor\nremoteimport doctor MyFilter --json\nremoteimport doctor MyFilter@0123abcd"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("reference", metavar="NAME[@HASH]", nargs="?", help="a class or one version (default: all)")
+        parser.add_argument(
+            "--timeout", type=float, default=120.0, help="seconds one version may take to load (default: 120)"
+        )
+
+    def run(self, args: argparse.Namespace, out: Output) -> None:
+        from remoteimport.doctor import doctor
+
+        store = registry.resolve_store(args.store)
+        name, version = split_versioned(args.reference) if args.reference else (None, None)
+        url = url_for_another_process(store)  # the children open the store by its URL
+
+        def report(done: int, total: int, outcome: Any) -> None:
+            if sys.stderr.isatty():
+                end = "\n" if done == total else ""
+                sys.stderr.write(f"\rloading in fresh interpreters: {done}/{total}".ljust(60) + end)
+                sys.stderr.flush()
+
+        results = doctor(url, name, version, timeout=args.timeout, progress=report)
+        damaged = [result for result in results if not result.healthy]
+        out.data(store=store.url, versions=[result.to_json() for result in results], damaged=len(damaged))
+        if not results:
+            out.line(f"no versions in the store {store.url}")
+            return
+        out.line(f"loaded {len(results)} versions in fresh interpreters (store {store.url}):")
+        rows = [[r.name, r.hash[:SHORT_HASH], r.state.upper() if not r.healthy else r.state, r.reason] for r in results]
+        out.line(table(["NAME", "HASH", "STATE", "REASON"], rows))
+        if damaged:  # --json: main prints the report with the error (Output.fail)
+            raise CommandError(f"{len(damaged)} of {len(results)} versions are damaged: they do not load on this host")

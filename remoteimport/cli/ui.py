@@ -1,0 +1,62 @@
+"""``remoteimport ui``: serve the read-only web view of the store (``remoteimport.ui``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from remoteimport import registry
+from remoteimport.cli.base import Command, CommandError, Output
+
+
+class Ui(Command):
+    name = "ui"
+    help = "browse the store in a web browser (read-only)"
+    description = (
+        "Serve a local, read-only web page over the store: its classes with their latest version, time, Python "
+        "version and signer (and whether this host trusts it); each class's history; each version's header, "
+        "requirements and shipped source with syntax highlighting; a diff between any two versions; and "
+        "copyable pinned references and config snippets. It reads headers and source only and never unpickles "
+        "anything; a damaged blob shows as damaged. It listens on 127.0.0.1 unless --host says otherwise. "
+        "Needs pip install 'remoteimport[ui]'."
+    )
+    examples = "remoteimport ui --open\nremoteimport ui --store s3://bucket/classes --port 8765"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765; 0: any free)")
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+        parser.add_argument("--open", action="store_true", help="open the page in a web browser")
+
+    def run(self, args: argparse.Namespace, out: Output) -> int:
+        try:
+            import jinja2  # noqa: F401  (imported by the pages on first use: check now, not at the first request)
+            import pygments  # noqa: F401
+
+            from remoteimport.ui.app import make_ui_server
+        except ImportError as exc:
+            raise CommandError(
+                f"the web view needs Jinja2 and Pygments: pip install 'remoteimport[ui]' ({exc})"
+            ) from None
+        store = registry.resolve_store(args.store)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                f"remoteimport: warning: serving on {args.host}: anyone who can reach this address can read the "
+                "store's classes and source",
+                file=sys.stderr,
+            )
+        server = make_ui_server(store, args.host, args.port)
+        host, port = server.server_address[:2]
+        url = f"http://{host}:{port}/"
+        out.line(f"serving the store {store.url} read-only at {url} (Ctrl-C stops it)")
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(url)
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            out.line("stopped")
+        finally:
+            server.server_close()
+        return 0
