@@ -26,7 +26,7 @@ from types import ModuleType
 from remoteimport import _cloudpickle, _metrics
 from remoteimport import _distributions as _installed
 from remoteimport._record import record
-from remoteimport.code_objects import CodeRebuilder, python_tag, rebuild_code, reduce_code
+from remoteimport.code_objects import CodeRebuilder, python_tag, rebuild_code, reduce_code, source_mismatches
 from remoteimport.errors import IncompatibleBlobError, PushError
 
 try:  # the C unpickler that pickle.Unpickler is, without pickle.py (which imports re: docs/performance.md)
@@ -177,7 +177,16 @@ def capture_class(cls: type, *, path: str) -> Capture:
         finally:
             for module in registered:
                 cloudpickle.unregister_pickle_by_value(module)
-    return Capture(buffer.getvalue(), pickler.sources(), _distributions(pickler.referenced_modules))
+    sources = pickler.sources()
+    stale = source_mismatches([(code, code.co_filename) for code in pickler.codes.values()], sources)
+    if stale:
+        raise PushError(
+            f"cannot push {path}: {stale[0]}{f' (and {len(stale) - 1} more)' if len(stale) > 1 else ''}: the running "
+            "code is not the text of its file, which changed after the module was imported, so the hash (taken "
+            "from the text) would name other code than the class runs. Reload the module (importlib.reload) or "
+            "restart the interpreter, then push again."
+        )
+    return Capture(buffer.getvalue(), sources, _distributions(pickler.referenced_modules))
 
 
 def unpickle_class(payload: bytes, rebuilder: CodeRebuilder) -> Any:
@@ -519,6 +528,7 @@ def _recording_pickler() -> type:
             super().__init__(*args, **kwargs)
             self.output = args[0] if args else kwargs["file"]
             self.filenames: set[str] = set()
+            self.codes: dict[int, types.CodeType] = {}  # the code objects pickled (by id): see source_mismatches
             self.referenced_modules: set[str] = set()
             # (class, name, value, classes of its by-value instances): see _by_value_instance_classes
             self.deferred: list[tuple[type, str, Any, list[type]]] = []
@@ -577,6 +587,7 @@ def _recording_pickler() -> type:
             if isinstance(obj, types.CodeType):
                 # Only the code of by-value functions is ever pickled; ship it with its file name, our way.
                 self.filenames.add(obj.co_filename)
+                self.codes[id(obj)] = obj
                 return reduce_code(obj)
             if isinstance(obj, types.FunctionType):
                 if object_travels_by_value(obj):

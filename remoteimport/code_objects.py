@@ -100,13 +100,71 @@ def _index_by_place(filename: str, text: str) -> dict[tuple[str, int], list[type
     code object before the ones nested in it, siblings in the compiler's order, which is source order).
     ``compile`` runs nothing; ``dont_inherit`` keeps this module's own ``__future__`` flags out. Raises
     SyntaxError (and the like) when this Python cannot compile ``text``."""
+    return _index_compiled(compile(text, filename, "exec", dont_inherit=True))
+
+
+def _index_compiled(module_code: types.CodeType) -> dict[tuple[str, int], list[types.CodeType]]:
     index: dict[tuple[str, int], list[types.CodeType]] = {}
-    stack = [compile(text, filename, "exec", dont_inherit=True)]
+    stack = [module_code]
     while stack:
         code = stack.pop()
         index.setdefault((code.co_name, code.co_firstlineno), []).append(code)
         stack.extend(reversed([const for const in code.co_consts if isinstance(const, types.CodeType)]))
     return index
+
+
+def source_mismatches(codes: list[tuple[types.CodeType, str]], sources: Mapping[str, str]) -> list[str]:
+    """Which of ``codes`` (each with the file it names) is not what its shipped file compiles to at its place.
+
+    The hash of a function with source is the hash of that source (so every Python agrees on it), while the
+    pushing Python runs, and a same-Python host unpickles, its bytecode: the two must be one program. They are
+    not when a module's file was edited after it was imported (the running code is the old text, linecache may
+    hold the new one), or when a payload pairs some bytecode with another source. ``compile`` runs nothing.
+    Code whose file was not shipped (made by ``exec``) is hashed by its bytecode: nothing to compare. Nor is
+    code under a pseudo file name (``<string>``, ``<ipython-input-3-...>``): such a name is shared by whatever
+    was run under it (Python 3.13 registers a ``python -c`` script as ``<string>``, the name ``exec`` gives
+    dataclasses' generated methods), so its text need not be the code's. Each problem is one sentence naming
+    the code; [] when all agree."""
+    problems = []
+    for code, filename in codes:
+        text = sources.get(filename)
+        if text is None or (filename.startswith("<") and filename.endswith(">")):
+            continue
+        if not _compiles_to_code(filename, text, code):
+            problems.append(f"{_where(code.co_name, filename, code.co_firstlineno)} is not what that file compiles to")
+    return problems
+
+
+def _compiles_to_code(filename: str, text: str, code: types.CodeType) -> bool:
+    """True when compiling ``text`` gives ``code`` (equal as code objects, whatever their file names) at its place,
+    with this interpreter's optimisation level or another, or with the ``__future__`` flags the code carries
+    (a notebook cell inherits those of the cells before it)."""
+    attempts = [(0, sys.flags.optimize)] + [(0, level) for level in (0, 1, 2) if level != sys.flags.optimize]
+    future = code.co_flags & _future_flags()
+    if future:
+        attempts += [(future, level) for _, level in attempts]
+    for flags, optimize in attempts:
+        try:
+            compiled = _index_with(filename, text, flags, optimize).get((code.co_name, code.co_firstlineno), [])
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return False
+        if any(candidate == code for candidate in compiled):
+            return True
+    return False
+
+
+@functools.cache
+def _future_flags() -> int:
+    import __future__
+
+    return sum(getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
+
+
+@functools.lru_cache(maxsize=16)
+def _index_with(filename: str, text: str, flags: int, optimize: int) -> dict[tuple[str, int], list[types.CodeType]]:
+    if flags == 0 and optimize == sys.flags.optimize:
+        return _index_by_place(filename, text)
+    return _index_compiled(compile(text, filename, "exec", flags=flags, dont_inherit=True, optimize=optimize))
 
 
 def rebuild_code(
@@ -176,6 +234,8 @@ class CodeRebuilder:
         self.pushed_from = pushed_from  # the Python the blob's header names
         self.stand_ins: dict[types.CodeType, str] = {}  # stand-in code -> what it stands for
         self.classes: list[type] = []  # the by-value classes the payload made, in order (bases first)
+        # code objects read from the payload's bytecode (this Python's), with their file: see source_mismatches
+        self.unmarshalled: list[tuple[types.CodeType, str]] = []
 
     def rebuild(
         self,
@@ -190,7 +250,9 @@ class CodeRebuilder:
         """Stands in for :func:`rebuild_code` while the loader unpickles."""
         _check_format(code_format, _where(name, filename, firstlineno))
         if python == python_tag():
-            return self._tag_tree(_unmarshal(name, filename, firstlineno, data))
+            code = _unmarshal(name, filename, firstlineno, data)
+            self.unmarshalled.append((code, str(filename)))
+            return self._tag_tree(code)
         if not isinstance(locator, dict):
             locator = {}
         return self._from_source(str(python), str(filename), str(name), int(firstlineno), locator)

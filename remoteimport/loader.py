@@ -27,7 +27,7 @@ from remoteimport._record import record
 from remoteimport.blob import CROSS_PYTHON_FORMAT, Blob, BlobHeader, decode_blob
 from remoteimport.cache import BlobCache
 from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, unpickle_class
-from remoteimport.code_objects import CodeRebuilder, python_tag, version_filename
+from remoteimport.code_objects import CodeRebuilder, python_tag, source_mismatches, version_filename
 from remoteimport.errors import (
     IncompatibleBlobError,
     IntegrityError,
@@ -160,6 +160,14 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
         raise IntegrityError(f"{where} does not hold a class but a {type(cls).__qualname__}; it was not used")
     regenerate(cls, rebuilder)  # methods made by exec on another Python (dataclasses, namedtuple)
     if rehash:
+        # The hash covers a function's source, the class runs its bytecode: they must be one program (the
+        # record that lets later loads skip this covers exactly this payload: see _environment_key).
+        mismatched = source_mismatches(rebuilder.unmarshalled, header.source)
+        if mismatched:
+            raise IntegrityError(
+                f"refused {where}: {mismatched[0]}, which it ships as that code's source: the payload's bytecode "
+                "is not the program its hash names, so it was not published. Push the class again from its source."
+            )
         # Not imported at all when every load is known good. A blob stored before format 3 was hashed by the
         # rules of its day (remoteimport/_legacy/hashing_v1.py): it is verified by them.
         if header.format < CROSS_PYTHON_FORMAT:
@@ -245,7 +253,9 @@ def _environment_key(header: BlobHeader) -> str:
     format: see :func:`class_from_blob`)."""
     from remoteimport import __version__
 
-    rules = "h1" if header.format < CROSS_PYTHON_FORMAT else "h2"
+    # h2s: format-3 rules, with the check that bytecode and shipped source agree (records made before it was
+    # added do not count)
+    rules = "h1s" if header.format < CROSS_PYTHON_FORMAT else "h2s"
     return f"py{python_tag()}-ri{__version__}-cp{_cloudpickle.installed_version()}-{rules}".replace("+", "_")
 
 
