@@ -303,7 +303,7 @@ def reference_source_encoding(code: types.CodeType) -> tuple[str | None, list[st
 
 
 def reference_helpers() -> dict[str, Any]:
-    """The names to replace in remoteimport.hashing to hash as before issue 13."""
+    """The names to replace in remoteimport.hashing.source (which owns them) to hash as before issue 13."""
     return {
         "_source_encoding": reference_source_encoding,
         "_encode_ast": reference_encode_ast,
@@ -402,11 +402,11 @@ def clear_caches() -> None:
 
 def hashes(objects: dict[str, Any], *, reference: bool = False) -> dict[str, str]:
     """class_hash of each object, with the fast helpers or (``reference=True``) those before issue 13."""
-    saved = {name: getattr(hashing, name) for name in reference_helpers()}
+    saved = {name: getattr(hashing.source, name) for name in reference_helpers()}
     clear_caches()
     if reference:
         for name, helper in reference_helpers().items():
-            setattr(hashing, name, helper)
+            setattr(hashing.source, name, helper)
     try:
         results = {}
         for key, obj in objects.items():
@@ -417,7 +417,7 @@ def hashes(objects: dict[str, Any], *, reference: bool = False) -> dict[str, str
         return results
     finally:
         for name, helper in saved.items():
-            setattr(hashing, name, helper)
+            setattr(hashing.source, name, helper)
         clear_caches()
 
 
@@ -587,7 +587,8 @@ if pytest is not None:
         first = hashing.class_hash(module.WithDecorated)
         parsed: list[types.CodeType] = []
         original = hashing._function_node
-        monkeypatch.setattr(hashing, "_function_node", lambda code, lines: parsed.append(code) or original(code, lines))
+        counting = lambda code, lines: parsed.append(code) or original(code, lines)
+        monkeypatch.setattr(hashing.source, "_function_node", counting)
         # Imported again: new code objects from the same text (which linecache may have read anew).
         reloaded = load(tmp_path, "speedups_reloaded", ODD_LAYOUTS)
         assert reloaded.WithDecorated is not module.WithDecorated

@@ -2,7 +2,7 @@
 
 A lock is this process's synchronisation state: whether it is held at push time cannot mean anything to another
 process. ``threading.Lock`` and ``RLock`` hash by their type and are pickled for the push as new locks
-(hashing.py and capture.py, each in its table); a ``Condition`` is its lock. Event, Semaphore, Queue ... are
+(hashing/table.py and capture.py, each in its table); a ``Condition`` is its lock. Event, Semaphore, Queue ... are
 plain Python objects over a Condition and travel with their other state (flag, count, items).
 """
 

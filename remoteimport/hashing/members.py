@@ -1,0 +1,156 @@
+"""Member rules: which parts of a class namespace are its identity, and which are machinery.
+
+What the interpreter derives (``__dict__``, ``__qualname__``, line numbers ...), what a framework adds, the
+methods class factories generate (dataclasses, named tuples, attrs: their fields are encoded instead), enum's
+bookkeeping, and members a base already defines are left out; dataclass fields and enum members are described
+here for the encoder to encode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from remoteimport.capture import is_framework_member, object_travels_by_value, unwrap_method
+from remoteimport.hashing import source  # by module: a patched helper (tests: reference run) is seen here too
+
+# Always derived by the interpreter, or positional (line numbers), or differing between Python versions.
+_DERIVED_MEMBERS = frozenset(
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__qualname__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__abstractmethods__",
+        "_abc_impl",
+        "__slotnames__",  # cached by copyreg the first time an instance is pickled
+        "__parameters__",
+        "__protocol_attrs__",
+        "__callable_proto_members_only__",
+        "__non_callable_proto_members__",
+        "_is_protocol",
+        "_is_runtime_protocol",
+        "__readonly_keys__",  # 3.13's TypedDict: derived from the annotations (ReadOnly[...]), which are encoded
+        "__mutable_keys__",
+        "__dataclass_fields__",  # encoded separately, field by field
+        "__dataclass_params__",
+    }
+)
+
+
+def _unless_missing(value: Any) -> Any:
+    # By type, not identity: a class loaded from a store carries a copy of dataclasses.MISSING.
+    return "<MISSING>" if type(value) is type(dataclasses.MISSING) else value
+
+
+_DATACLASS_PARAMS = ("init", "repr", "eq", "order", "unsafe_hash", "frozen")
+_FIELD_ATTRS = ("init", "repr", "hash", "compare", "kw_only")
+
+
+def _is_generated_code(func: Any) -> bool:
+    """Code exec'd from a string by a class factory (dataclass ``__init__``, namedtuple ``__new__``),
+    also when wrapped with ``functools.wraps`` (3.10's dataclass ``__repr__``)."""
+    func = unwrap_method(func)
+    while hasattr(func, "__wrapped__"):
+        func = func.__wrapped__
+    code = getattr(func, "__code__", None)
+    # "<string>" may have lines in linecache (3.13 registers `python -c` code there) that are not this code's.
+    return code is not None and code.co_filename.startswith("<") and source._source_encoding(code)[0] is None
+
+
+def _is_user_function(value: Any) -> bool:
+    target = unwrap_method(value)
+    return isinstance(target, types.FunctionType) and object_travels_by_value(target)
+
+
+def _enum_members(cls: Any) -> dict[str, Any]:
+    """Name -> value of every member and alias. A class attribute holding a member counts too: from 3.11 on,
+    cloudpickle rebuilds a Flag's multi-bit alias (``ALL = A | B``) as such an attribute. Sorted like any
+    mapping, so the member order of 3.10 (which iterates multi-bit flags) and 3.11+ cannot differ."""
+    members = {name: member.value for name, member in cls.__members__.items()}
+    for name, value in vars(cls).items():
+        if name not in members and isinstance(value, cls):
+            members[name] = value.value
+    return members
+
+
+_ABSENT = object()
+
+
+def _inherited_namespace(cls: type) -> Mapping[str, Any]:
+    """What the direct bases define, the way cloudpickle sees it: it leaves out of a pickled class every member
+    that *is* the base's (the ``__hash__ = None`` Python adds next to ``__eq__`` ...); the class it rebuilds then
+    inherits that member. Both must hash alike, so such members are no part of the encoding either."""
+    if len(cls.__bases__) == 1:
+        return vars(cls.__bases__[0])
+    merged: dict[str, Any] = {}
+    for base in reversed(cls.__bases__):
+        merged.update(vars(base))
+    return merged
+
+
+def _class_members(cls: type) -> list[tuple[str, Any]]:
+    namespace = vars(cls)
+    is_namedtuple = issubclass(cls, tuple) and "_fields" in namespace
+    # Class factories that record the fields they generate methods from on the class: dataclasses, named
+    # tuples, attrs (whose generated __hash__ embeds a str hash, which PYTHONHASHSEED changes). The fields are
+    # encoded; the generated code (exec'd from a string, no source file) is not.
+    generates_methods = "__dataclass_fields__" in namespace or is_namedtuple or "__attrs_attrs__" in namespace
+    is_dataclass = "__dataclass_fields__" in namespace
+    is_enum = isinstance(cls, enum.EnumMeta)
+    inherited = _inherited_namespace(cls)
+    members = []
+    for name, value in namespace.items():
+        if name in _DERIVED_MEMBERS or type(value).__name__ == "member_descriptor":
+            continue
+        if inherited.get(name, _ABSENT) is value:
+            continue  # the very object a base defines (``__hash__ = None`` next to ``__eq__``): inherited anyway
+        if name == "__doc__" and (value is None or is_enum and value == "An enumeration."):
+            continue
+        if name == "__annotations__" and not value:
+            continue
+        if name == "__orig_bases__" and not any(typing.get_origin(base) for base in value):
+            continue  # no generic parameters, only what the bases say (3.12 adds it to NamedTuple, TypedDict)
+        if is_framework_member(value) or (generates_methods and _is_generated_code(value)):
+            continue
+        if is_enum and (name in cls.__members__ or isinstance(value, cls)):
+            continue  # members (and aliases held as plain attributes) are encoded by _enum_members
+        if is_enum and name[:2] == "__" and name != "__doc__" and not _is_user_function(value):
+            continue  # dunders enum copies in from the mixed-in type (IntEnum.__format__ from 3.11 on)
+        if is_enum and name[:1] == "_" == name[-1:] and name[:2] != "__" and not _is_user_function(value):
+            continue  # enum's own _sunder_ bookkeeping (_member_map_ ...), which varies between versions
+        if is_namedtuple and type(value).__name__ == "_tuplegetter":
+            continue  # field accessors, derived from _fields (and moved between modules in 3.12)
+        if is_dataclass and name == "__hash__" and value is None:
+            continue
+        if is_dataclass and name == "__doc__" and isinstance(value, str) and value.startswith(cls.__name__ + "("):
+            continue  # dataclass's generated signature doc, which may embed default reprs
+        if name == "__doc__" and isinstance(value, str):
+            value = inspect.cleandoc(value)  # 3.13 strips docstring indentation at compile time
+        members.append((name, value))
+    members.sort(key=lambda item: item[0])
+    return members
+
+
+# Metaclasses that are no part of a class's encoding: enum's is implied by its members, encoded apart.
+_ENUM_METACLASSES = {enum.EnumMeta}
+
+
+def _dataclass_params(cls: type) -> str:
+    """The arguments ``@dataclass(...)`` was given that change the generated methods."""
+    params = vars(cls)["__dataclass_params__"]
+    return "dataclass(" + ",".join(f"{p}={getattr(params, p)}" for p in _DATACLASS_PARAMS) + ")"
+
+
+def _field_description(name: str, field: dataclasses.Field) -> tuple[Any, ...]:
+    """What a dataclass field means: its name, type, default (or factory), flags, metadata and kind."""
+    default, factory = _unless_missing(field.default), _unless_missing(field.default_factory)
+    flags = tuple(_unless_missing(getattr(field, attr, None)) for attr in _FIELD_ATTRS)
+    return (name, field.type, default, factory, flags, dict(field.metadata), field._field_type.name)
