@@ -443,7 +443,7 @@ def _set_instance_state(obj: Any, state: Any) -> None:
 
 
 # Objects the standard library does not know how to pickle, rebuilt from their constructor arguments (the same
-# that hashing.py encodes them by). Exact types: a subclass may carry state of its own.
+# that hashing/table.py encodes them by). Exact types: a subclass may carry state of its own.
 _REDUCERS: dict[type, Any] = {
     functools.cached_property: _reduce_cached_property,
     struct.Struct: lambda packer: (struct.Struct, (packer.format,)),
@@ -637,11 +637,11 @@ def _recording_pickler() -> type:
             return _class_graph, (None, tuple(classes.values()), _DeferredAttributes(), *setters, _DeferredAttributes())
 
         def sources(self) -> dict[str, str]:
-            import linecache
+            from remoteimport.hashing.source import current_lines  # the text the hash was taken from
 
             found = {}
             for filename in sorted(self.filenames):
-                lines = linecache.getlines(filename)
+                lines = current_lines(filename)
                 if lines:
                     found[filename] = "".join(lines)
             return found

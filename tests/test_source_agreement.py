@@ -133,3 +133,20 @@ def test_a_payload_whose_bytecode_is_not_its_shipped_source_is_refused(
     )
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome.startswith("IntegrityError") and "not what that file compiles to" in outcome
+
+
+def test_a_module_reloaded_after_an_edit_is_hashed_and_shipped_by_its_new_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """linecache keeps the text it read first; a reload runs the new text. The hash and the shipped source
+    must be the new text's (before, they were the old one's, naming code the class no longer ran)."""
+    module = _module(tmp_path, "reloaded_greeter", BENIGN, monkeypatch)
+    store = str(tmp_path / "store")
+    first = remoteimport.push(module.Greeter, store=store)
+    Path(module.__file__).write_text(EDITED)  # no checkcache: nothing told linecache
+    importlib.reload(module)
+    second = remoteimport.push(module.Greeter, store=store)
+    assert second != first
+    blob = decode_blob(Store(store).read_blob("Greeter", second))
+    assert blob.header.source[module.__file__] == EDITED
+    assert class_from_blob(blob, where="reloaded", signature_checked=False)().greet() == "edited"
