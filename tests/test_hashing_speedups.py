@@ -576,6 +576,7 @@ if pytest is not None:
     def test_ast_encoding_matches_the_reference() -> None:
         check_ast_encoding([*stdlib_sources(), ("<odd layouts>", ODD_LAYOUTS)])
 
+    @pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")  # the corpus's own regexes
     def test_corpus_hashes_match_the_reference_helpers(tmp_path: Path) -> None:
         assert check_corpus(tmp_path) > 50
 
