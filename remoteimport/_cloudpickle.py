@@ -34,10 +34,10 @@ tracked (see above). Any other name is cloudpickle's own, imported then.
 from __future__ import annotations
 
 import builtins
-import functools
 import sys
 import types
 
+from remoteimport import _memo
 from remoteimport.errors import DependencyError
 
 TYPE_CHECKING = False
@@ -114,7 +114,7 @@ def internals_problems(*, reconstructors: bool = True) -> list[str]:
     return problems
 
 
-@functools.cache
+@_memo.cache
 def check_internals() -> None:
     """Raise :class:`DependencyError` naming the installed cloudpickle when an internal we rely on changed."""
     problems = internals_problems(reconstructors=False)

@@ -22,10 +22,14 @@ their distribution (no metadata next to them), :mod:`remoteimport.capture` falls
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Iterable
+
+from remoteimport import _memo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["Distribution", "distribution_version", "module_distributions"]
 
@@ -66,7 +70,7 @@ def normalize(name: str) -> str:
     return "".join(parts).lower()
 
 
-@functools.lru_cache(maxsize=256)
+@_memo.bounded(256)
 def _metadata_folders(directory: str) -> dict[str, list[str]]:
     """``{normalised distribution name: [metadata folder, ...]}`` of one directory (one listing, kept)."""
     found: dict[str, list[str]] = {}
@@ -81,7 +85,7 @@ def _metadata_folders(directory: str) -> dict[str, list[str]]:
     return found
 
 
-@functools.lru_cache(maxsize=1024)
+@_memo.bounded(1024)
 def _read_header(folder: str) -> Distribution | None:
     """Name and version from the header of a metadata folder's ``METADATA`` (``PKG-INFO``), no email parser."""
     filename = "METADATA" if folder.endswith(".dist-info") else "PKG-INFO"
@@ -103,7 +107,7 @@ def _read_header(folder: str) -> Distribution | None:
     return Distribution((name, version)) if name and version else None
 
 
-@functools.lru_cache(maxsize=1024)
+@_memo.bounded(1024)
 def _owns(folder: str, relative: str, top: str) -> bool:
     """Whether the distribution of a metadata folder installed ``relative`` (a ``/``-separated path)."""
     if folder.endswith(".dist-info"):
@@ -191,7 +195,7 @@ def distribution_version(name: str) -> str | None:
     return _distribution_version(normalize(name), tuple(sys.path))
 
 
-@functools.lru_cache(maxsize=256)
+@_memo.bounded(256)
 def _distribution_version(key: str, path: tuple[str, ...]) -> str | None:
     for entry in path:
         for folder in _metadata_folders(os.path.abspath(entry or ".")).get(key, ()):

@@ -3,7 +3,6 @@ and the one way it reads a file someone else may have planted (never through a l
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -41,8 +40,10 @@ def write_atomically(path: str, data: bytes, *, fsync: bool = False, private: bo
                 os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(temporary)
+        except FileNotFoundError:
+            pass
         raise
 
 

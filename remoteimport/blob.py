@@ -22,7 +22,6 @@ Wire layout::
 
 from __future__ import annotations
 
-import struct
 import sys
 
 from remoteimport._record import MISSING, field, fields, record, replace
@@ -57,8 +56,8 @@ FORMAT_VERSION = 3
 #: The first format whose payloads every supported CPython loads (loader._check_host).
 CROSS_PYTHON_FORMAT = 3
 
-_HEADER_LENGTH = struct.Struct(">I")
-_PREFIX_SIZE = len(MAGIC) + _HEADER_LENGTH.size
+_HEADER_LENGTH_SIZE = 4  # unsigned, big-endian (int.to_bytes: no struct module on the import path)
+_PREFIX_SIZE = len(MAGIC) + _HEADER_LENGTH_SIZE
 _SIGNATURE_DOMAIN = b"remoteimport-signature-v2\x00"
 _LEGACY_SIGNATURE_DOMAIN = b"remoteimport-signature-v1\x00"
 
@@ -295,7 +294,7 @@ def encode_blob(header: BlobHeader, payload: bytes) -> bytes:
             "build it with make_header(name, hash, payload)"
         )
     header_bytes = _canonical_json(header.to_json())
-    return MAGIC + _HEADER_LENGTH.pack(len(header_bytes)) + header_bytes + payload
+    return MAGIC + len(header_bytes).to_bytes(_HEADER_LENGTH_SIZE, "big") + header_bytes + payload
 
 
 def read_header(data: bytes, *, source: str = "blob") -> BlobHeader:
@@ -337,7 +336,7 @@ def _split(data: bytes, source: str) -> tuple[BlobHeader, memoryview]:
     """The parsed header and the (unverified) payload bytes that follow it."""
     if len(data) < _PREFIX_SIZE or not data.startswith(MAGIC):
         raise _integrity_error(source, "not a remoteimport blob (missing magic bytes)")
-    (header_length,) = _HEADER_LENGTH.unpack_from(data, len(MAGIC))
+    header_length = int.from_bytes(data[len(MAGIC) : _PREFIX_SIZE], "big")
     header_end = _PREFIX_SIZE + header_length
     if header_end > len(data):
         raise _integrity_error(source, f"header length {header_length} runs past the end of the data (truncated blob?)")

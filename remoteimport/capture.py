@@ -12,18 +12,14 @@ This module is the single place that decides; hashing and pickling both ask it.
 from __future__ import annotations
 
 import _thread
-import functools
 import io
 import os
-import struct
 import sys
-import threading
 import types
-import weakref
 from collections.abc import Mapping
 from types import ModuleType
 
-from remoteimport import _cloudpickle, _metrics
+from remoteimport import _cloudpickle, _memo, _metrics
 from remoteimport import _distributions as _installed
 from remoteimport._record import record
 from remoteimport.code_objects import CodeRebuilder, python_tag, rebuild_code, reduce_code, source_mismatches
@@ -36,6 +32,7 @@ except ImportError:  # pragma: no cover - Pythons without the C accelerator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import functools
     from typing import Any
 
 _PROTOCOL = 4  # pickle.DEFAULT_PROTOCOL on every supported Python (3.8-3.13); checked by the tests
@@ -46,14 +43,14 @@ REMOTE_MODULE_MARKER = "__remoteimport_ref__"
 _INSTALLED_DIR_NAMES = frozenset({"site-packages", "dist-packages"})
 
 
-@functools.lru_cache(maxsize=1)
+@_memo.cache
 def _stdlib_dirs() -> tuple[str, ...]:
     # The folder of os.py is the stdlib (lib-dynload lies inside it); sysconfig.get_paths() would say the
     # same but costs a millisecond on first use, which the first hash of a process would pay.
     return (os.path.realpath(os.path.dirname(os.__file__)) + os.sep,)
 
 
-@functools.lru_cache(maxsize=4096)
+@_memo.bounded(4096)
 def _file_is_installed(path: str) -> bool:
     real = os.path.realpath(path)
     if any(part in _INSTALLED_DIR_NAMES for part in real.split(os.sep)):
@@ -148,7 +145,7 @@ class Capture:
     requirements: dict[str, str]
 
 
-_PICKLE_LOCK = threading.Lock()
+_PICKLE_LOCK = _thread.allocate_lock()
 
 
 def capture_class(cls: type, *, path: str) -> Capture:
@@ -205,7 +202,7 @@ def unpickle_class(payload: bytes, rebuilder: CodeRebuilder) -> Any:
     return _untracked_unpickler()(io.BytesIO(payload), rebuilder).load()
 
 
-@functools.cache
+@_memo.cache
 def _untracked_unpickler() -> type:
     from remoteimport.regenerate import keep_native_members, substitute_class, vanished_global
 
@@ -291,6 +288,8 @@ def _is_user_module(name: str, module: ModuleType) -> bool:
 def _reduce_cached_property(prop: functools.cached_property) -> tuple[Any, ...]:
     # Rebuilt from its function and attribute name: 3.11's cached_property also holds an RLock (which cannot be
     # pickled, and which 3.12 dropped); the receiving Python makes whatever lock it uses.
+    import functools
+
     state = {name: value for name, value in vars(prop).items() if name != "lock"}
     return functools.cached_property, (prop.func,), state
 
@@ -345,11 +344,16 @@ def is_singledispatch(function: types.FunctionType) -> bool:
     """A ``functools.singledispatch`` function: known by its registry (type -> implementation), never by functools'
     own wrapper, caches and closures, which differ between versions and fill up with use."""
     registry = getattr(function, "registry", None)
-    return function.__code__.co_filename == functools.__file__ and isinstance(registry, Mapping)
+    functools = sys.modules.get("functools")  # a singledispatch function means functools was imported
+    return functools is not None and function.__code__.co_filename == functools.__file__ and isinstance(
+        registry, Mapping
+    )
 
 
 def _singledispatch(registry: dict[type, Any], method: bool) -> Any:
     """A ``functools.singledispatch`` function (or ``singledispatchmethod``) with the same registry."""
+    import functools
+
     made = (functools.singledispatchmethod if method else functools.singledispatch)(registry[object])
     for cls, implementation in registry.items():
         if cls is not object:
@@ -357,11 +361,21 @@ def _singledispatch(registry: dict[type, Any], method: bool) -> Any:
     return made
 
 
-_LRU_CACHE_WRAPPER = type(functools.lru_cache(maxsize=None)(len))
+def _functools() -> Any:
+    import functools  # pushing imports it anyway (cloudpickle does): a load does not need it
+
+    return functools
+
+
+@_memo.cache
+def _lru_cache_wrapper() -> type:
+    return type(_functools().lru_cache(maxsize=None)(len))
 
 
 def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
     """A ``functools.lru_cache`` wrapper of a function that travels by value, rebuilt (with an empty cache)."""
+    import functools
+
     return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
 
 
@@ -444,21 +458,29 @@ def _set_instance_state(obj: Any, state: Any) -> None:
 
 # Objects the standard library does not know how to pickle, rebuilt from their constructor arguments (the same
 # that hashing/table.py encodes them by). Exact types: a subclass may carry state of its own.
-_REDUCERS: dict[type, Any] = {
-    functools.cached_property: _reduce_cached_property,
-    struct.Struct: lambda packer: (struct.Struct, (packer.format,)),
-    # Per-thread values belong to the threads of this process: the remote host gets empty storage.
-    threading.local: lambda storage: (threading.local, ()),
-    # Locks are this process's synchronisation state: a fresh, unlocked lock of the same type (hashed by type
-    # only). Named by constructors every CPython has (threading.Lock is a class named _thread.lock from 3.13 on).
-    type(threading.Lock()): lambda lock: (_thread.allocate_lock, ()),
-    type(threading.RLock()): lambda lock: (threading.RLock, ()),
-    # A Condition is its lock (pickle's memo keeps a lock shared with other attributes shared); no waiters.
-    threading.Condition: lambda condition: (threading.Condition, (condition._lock,)),
-    # Like cloudpickle's WeakSet: the entries alive now (a cache of weak references is usually empty at push)
-    weakref.WeakKeyDictionary: lambda mapping: (weakref.WeakKeyDictionary, (dict(mapping),)),
-    weakref.WeakValueDictionary: lambda mapping: (weakref.WeakValueDictionary, (dict(mapping),)),
-}
+@_memo.cache
+def _reducers() -> dict[type, Any]:
+    """Built on the first push: a load imports none of these modules for it (docs/performance.md)."""
+    import functools
+    import struct
+    import threading
+    import weakref
+
+    return {
+        functools.cached_property: _reduce_cached_property,
+        struct.Struct: lambda packer: (struct.Struct, (packer.format,)),
+        # Per-thread values belong to the threads of this process: the remote host gets empty storage.
+        threading.local: lambda storage: (threading.local, ()),
+        # Locks are this process's synchronisation state: a fresh, unlocked lock of the same type (hashed by type
+        # only). Named by constructors every CPython has (threading.Lock is a class named _thread.lock from 3.13 on).
+        type(threading.Lock()): lambda lock: (_thread.allocate_lock, ()),
+        type(threading.RLock()): lambda lock: (threading.RLock, ()),
+        # A Condition is its lock (pickle's memo keeps a lock shared with other attributes shared); no waiters.
+        threading.Condition: lambda condition: (threading.Condition, (condition._lock,)),
+        # Like cloudpickle's WeakSet: the entries alive now (a cache of weak references is usually empty at push)
+        weakref.WeakKeyDictionary: lambda mapping: (weakref.WeakKeyDictionary, (dict(mapping),)),
+        weakref.WeakValueDictionary: lambda mapping: (weakref.WeakValueDictionary, (dict(mapping),)),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -518,7 +540,7 @@ def _class_graph(target: Any, *steps: Any) -> Any:
     return target
 
 
-@functools.cache
+@_memo.cache
 def _recording_pickler() -> type:
     """The pickler subclass needs cloudpickle: built on first use so importing capture stays cheap."""
     import cloudpickle
@@ -553,15 +575,15 @@ def _recording_pickler() -> type:
                 return self._reduce_deferred()
             if type(obj) is _DeferredAttribute:
                 return setattr, (obj.cls, obj.name, obj.value)
-            reducer = _REDUCERS.get(type(obj))
+            reducer = _reducers().get(type(obj))
             if reducer is not None:
                 return reducer(obj)
             if isinstance(obj, types.FunctionType) and is_singledispatch(obj):
                 # functools' own closure, with its weak dispatch cache: rebuilt from the registry instead
                 return _singledispatch, (dict(obj.registry), False)
-            if type(obj) is functools.singledispatchmethod:
+            if type(obj) is _functools().singledispatchmethod:
                 return _singledispatch, (dict(obj.dispatcher.registry), True)
-            if type(obj) is _LRU_CACHE_WRAPPER and object_travels_by_value(obj.__wrapped__):
+            if type(obj) is _lru_cache_wrapper() and object_travels_by_value(obj.__wrapped__):
                 # pickle would name it (module.qualname), and the remote host has no such module
                 parameters = obj.cache_parameters()
                 return _lru_cached, (obj.__wrapped__, parameters["maxsize"], parameters["typed"])
@@ -697,7 +719,7 @@ def _scanned_distributions(top: str) -> list[_installed.Distribution]:
     return owners
 
 
-@functools.lru_cache(maxsize=4)
+@_memo.bounded(4)
 def _packages_distributions(path: tuple[str, ...]) -> dict[str, list[str]]:
     """Top-level module -> distributions, once per ``sys.path``: reading every installed distribution's
     metadata takes 0.03-0.3 s, which ``push_all`` of many classes would otherwise pay per class."""

@@ -27,13 +27,13 @@ bytecode, whatever file name cloudpickle left on it.
 
 from __future__ import annotations
 
-import functools
 import keyword
 import marshal
 import sys
 import types
 from collections.abc import Mapping
 
+from remoteimport import _memo
 from remoteimport.errors import IncompatibleBlobError, IntegrityError
 
 __all__ = ["CODE_FORMAT", "CodeRebuilder", "rebuild_code", "reduce_code", "version_filename"]
@@ -94,7 +94,7 @@ def _compiled_file(filename: str) -> dict[tuple[str, int], list[types.CodeType]]
     return _index_by_place(filename, text)
 
 
-@functools.lru_cache(maxsize=64)
+@_memo.bounded(64)
 def _index_by_place(filename: str, text: str) -> dict[tuple[str, int], list[types.CodeType]]:
     """``{(name, first line): [code, ...]}`` for every code object ``text`` compiles to, in pre-order (each
     code object before the ones nested in it, siblings in the compiler's order, which is source order).
@@ -153,14 +153,14 @@ def _compiles_to_code(filename: str, text: str, code: types.CodeType) -> bool:
     return False
 
 
-@functools.cache
+@_memo.cache
 def _future_flags() -> int:
     import __future__
 
     return sum(getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
 
 
-@functools.lru_cache(maxsize=16)
+@_memo.bounded(16)
 def _index_with(filename: str, text: str, flags: int, optimize: int) -> dict[tuple[str, int], list[types.CodeType]]:
     if flags == 0 and optimize == sys.flags.optimize:
         return _index_by_place(filename, text)

@@ -21,10 +21,10 @@ The loader compiles the code of a version pushed from another CPython from the s
 
 from __future__ import annotations
 
-import functools
 import sys
 import types
 
+from remoteimport import _memo
 from remoteimport.capture import FRAMEWORK_MODULES, is_framework_member, unwrap_method
 from remoteimport.code_objects import CodeRebuilder, python_tag
 from remoteimport.errors import IncompatibleBlobError
@@ -43,7 +43,7 @@ __all__ = ["VanishedGlobal", "keep_native_members", "regenerate", "substitute_cl
 _PARAMETER_DEFAULTS = {"match_args": True, "kw_only": False, "slots": False, "weakref_slot": False}
 
 
-@functools.cache
+@_memo.cache
 def _missing_class() -> type:
     """A ``dataclasses._MISSING_TYPE`` that unpickles (NEWOBJ calls ``__new__``) as the one ``MISSING``."""
     import dataclasses
@@ -54,7 +54,7 @@ def _missing_class() -> type:
     return type("_Missing", (dataclasses._MISSING_TYPE,), {"__new__": __new__, "__module__": __name__})
 
 
-@functools.cache
+@_memo.cache
 def _params_class() -> type:
     """``dataclasses._DataclassParams`` with a slot for every parameter some supported Python records."""
     import dataclasses
@@ -259,7 +259,7 @@ def _stand_ins_of(value: Any, rebuilder: CodeRebuilder) -> list[types.CodeType]:
     return [function.__code__ for function in _functions(value) if function.__code__ in rebuilder.stand_ins]
 
 
-@functools.cache
+@_memo.cache
 def _dataclass_parameters() -> tuple[str, ...]:
     import dataclasses
     import inspect

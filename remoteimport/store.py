@@ -28,12 +28,11 @@ store's root (no link, FIFO or device is followed or opened), and writes never g
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import time
 from collections import namedtuple
 
-from remoteimport import _env, _metrics
+from remoteimport import _env, _memo, _metrics
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport._record import asdict, record
 from remoteimport.errors import (
@@ -194,19 +193,19 @@ class Store:
         # Local stores are named by their absolute path: the same in messages, comparisons and other processes.
         self.url = self.root if self._local else url
 
-    @functools.cached_property
+    @_memo.cached_property
     def fs(self) -> AbstractFileSystem:
         """The fsspec filesystem, opened on first use (importing s3fs alone takes 0.2-0.3 s)."""
         self._open()
         return self.__dict__["fs"]
 
-    @functools.cached_property
+    @_memo.cached_property
     def root(self) -> str:
         """The store's root path on its filesystem (no protocol)."""
         self._open()
         return self.__dict__["root"]
 
-    @functools.cached_property
+    @_memo.cached_property
     def cache(self) -> BlobCache | None:
         """The local cache of verified blobs this store's loads use (None: no cache)."""
         from remoteimport.cache import resolve_cache
@@ -225,12 +224,12 @@ class Store:
         self.__dict__.setdefault("fs", fs)
         self.__dict__.setdefault("root", root.rstrip("/") if root not in ("/", "") else root)
 
-    @functools.cached_property
+    @_memo.cached_property
     def signing_key(self) -> SigningKey | None:
         """The key pushes are signed with: ``signing_key=``, else ``$REMOTEIMPORT_SIGNING_KEY``, else None."""
         return signing_key_from(self._signing_key_arg)
 
-    @functools.cached_property
+    @_memo.cached_property
     def trust(self) -> TrustPolicy:
         """What loads accept: ``trusted_keys=``, else ``$REMOTEIMPORT_TRUSTED_KEYS`` (see :mod:`signing`)."""
         return TrustPolicy.resolve(self._trusted_keys_arg)
