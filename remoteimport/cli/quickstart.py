@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 
 from remoteimport import _env, registry
 from remoteimport.cli.base import Command, CommandError, Output, url_for_another_process
 from remoteimport.cli.target import load_target_class, parse_target
+from remoteimport.isolated import IsolatedPythonError, run_isolated
 
 QUICKSTART_CLASS = "QuickstartGreeter"
 QUICKSTART_MODULE = "remoteimport_quickstart_example"
@@ -35,16 +33,16 @@ QUICKSTART_CALL = 'greet("world")'
 # Run with `python -E` (PYTHON* variables ignored) in an empty directory, so nothing of the example's source
 # is reachable; the store URL is written into the code. Not -I: that would also hide a `pip install --user`.
 QUICKSTART_CHILD = """\
-import importlib, json, remoteimport
+import importlib, remoteimport
 remoteimport.install({store!r})
 from {namespace} import {name}
 pinned = importlib.import_module("{namespace}.{name}@{prefix}").{name}
-print(json.dumps({{
+result = {{
     "result": {name}().{call},
     "module": {name}.__module__,
     "pinned_result": pinned().{call},
     "pinned_is_latest": pinned is {name},
-}}))
+}}
 """
 
 
@@ -111,20 +109,14 @@ def _round_trip(args: argparse.Namespace, out: Output) -> str:
 
     prefix = full_hash[:8]
     code = QUICKSTART_CHILD.format(store=store_url, namespace=namespace, name=name, prefix=prefix, call=QUICKSTART_CALL)
-    with tempfile.TemporaryDirectory(prefix="remoteimport-quickstart-empty-") as empty_dir:
-        child = subprocess.run(
-            [sys.executable, "-E", "-c", code], cwd=empty_dir, capture_output=True, text=True, timeout=300
-        )
-    if child.returncode != 0:
-        raise CommandError(
-            f"quickstart step 4 failed: the fresh interpreter exited with status {child.returncode}.\n"
-            f"Its code:\n{textwrap.indent(code, '    ')}Its stderr:\n{child.stderr.rstrip()}"
-        )
+    # The harness of the isolated_python fixture: `python -E` in an empty folder. The store URL is in the code;
+    # the caller's own remoteimport settings (trusted keys, cache folder ...) go along, as they always did.
+    settings = {key: value for key, value in os.environ.items() if key.startswith("REMOTEIMPORT_")}
     try:
-        seen = json.loads(child.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
+        seen = run_isolated(code, install=False, env=settings, timeout=300)
+    except IsolatedPythonError as exc:
         raise CommandError(
-            f"quickstart step 4 failed: unexpected output from the fresh interpreter: {child.stdout!r}"
+            f"quickstart step 4 failed in the fresh interpreter.\nIts code:\n{textwrap.indent(code, '    ')}{exc}"
         ) from None
     out.data(name=name, hash=full_hash, result=result, store=store_url, source_deleted=source_dir, child=seen)
     out.line(
