@@ -666,10 +666,15 @@ class Store:
 
         def fetch() -> None:
             if len(pending) > 1 and not self._local and getattr(self.fs, "async_impl", False):
-                from fsspec.asyn import sync
-
-                coroutines = [_read_whole_async(self.fs, path) for path in pending]
-                results = sync(self.fs.loop, _gather, coroutines)
+                # fsspec's own batching: concurrent ranged reads from byte 0 (one GET each: a plain cat asks
+                # s3fs for the size first), exceptions returned in place; an empty object has no byte 0 (416)
+                count = len(pending)
+                ranged = self.fs.cat_ranges(
+                    list(pending), [0] * count, [None] * count, batch_size=BATCH_CONCURRENCY, on_error="return"
+                )
+                results = [
+                    _read_plainly_if_empty(self.fs, path, got) for path, got in zip(pending, ranged, strict=True)
+                ]
             else:
                 results = []
                 for path in pending:
@@ -699,13 +704,11 @@ class Store:
         if not files:
             return
         if len(files) > 1 and not self._local and getattr(self.fs, "async_impl", False):
-            from fsspec.asyn import sync
 
             def put() -> None:
-                results = sync(self.fs.loop, _gather, [self.fs._pipe_file(path, data) for path, data in files.items()])
-                failure = next((result for result in results if isinstance(result, BaseException)), None)
-                if failure is not None:
-                    raise failure  # the retry rewrites every object: each PUT is idempotent
+                # fsspec's own batching; the first failure is raised, and the retry rewrites every object (each
+                # PUT is idempotent)
+                self.fs.pipe(dict(files), batch_size=BATCH_CONCURRENCY)
 
             self._attempt("write", f"{len(files)} objects", put)
             return
@@ -851,13 +854,14 @@ def _read_whole(fs: Any, path: str) -> bytes:
         return fs.cat_file(path)  # an empty object has no byte 0 (HTTP 416): read it plainly
 
 
-async def _read_whole_async(fs: Any, path: str) -> bytes:
+def _read_plainly_if_empty(fs: Any, path: str, result: Any) -> Any:
+    """A batch's result for ``path``; an empty object's "range not satisfiable" is read plainly instead."""
+    if not isinstance(result, Exception) or not _range_not_satisfiable(result):
+        return result
     try:
-        return await fs._cat_file(path, start=0)
-    except Exception as exc:
-        if not _range_not_satisfiable(exc):
-            raise
-        return await fs._cat_file(path)
+        return fs.cat_file(path)
+    except Exception as exc:  # noqa: BLE001  (returned in place, like the batch's own)
+        return exc
 
 
 def _range_not_satisfiable(exc: Exception) -> bool:
@@ -867,19 +871,6 @@ def _range_not_satisfiable(exc: Exception) -> bool:
 
 
 BATCH_CONCURRENCY = 64  # requests in flight at once for a batch (push_all, ls, a history page)
-
-
-async def _gather(coroutines: list[Any]) -> list[Any]:
-    """Await ``coroutines`` at most :data:`BATCH_CONCURRENCY` at a time; results (or exceptions) in order."""
-    import asyncio
-
-    semaphore = asyncio.Semaphore(BATCH_CONCURRENCY)
-
-    async def bounded(coroutine: Any) -> Any:
-        async with semaphore:
-            return await coroutine
-
-    return await asyncio.gather(*(bounded(coroutine) for coroutine in coroutines), return_exceptions=True)
 
 
 _TRANSIENT_ERRNOS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE, errno.EAGAIN})
