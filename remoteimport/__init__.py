@@ -44,6 +44,8 @@ _LAZY = {
     "PushResult": "remoteimport.registry",
     "push_all": "remoteimport.registry",
     "status": "remoteimport.registry",
+    "status_report": "remoteimport.registry",
+    "StatusReport": "remoteimport.registry",
     "versions": "remoteimport.registry",
     "get_version": "remoteimport.registry",
     "rollback": "remoteimport.registry",
@@ -93,6 +95,7 @@ if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
     from remoteimport.lock import Lock, read_lock, update_lock  # noqa: F401
     from remoteimport.registry import (  # noqa: F401
         PushResult,
+        StatusReport,
         get_version,
         persist,
         publish,
@@ -100,6 +103,7 @@ if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
         push_all,
         rollback,
         status,
+        status_report,
         tag,
         untag,
         versions,

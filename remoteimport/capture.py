@@ -345,8 +345,8 @@ def is_singledispatch(function: types.FunctionType) -> bool:
     own wrapper, caches and closures, which differ between versions and fill up with use."""
     registry = getattr(function, "registry", None)
     functools = sys.modules.get("functools")  # a singledispatch function means functools was imported
-    return functools is not None and function.__code__.co_filename == functools.__file__ and isinstance(
-        registry, Mapping
+    return (
+        functools is not None and function.__code__.co_filename == functools.__file__ and isinstance(registry, Mapping)
     )
 
 

@@ -54,6 +54,8 @@ __all__ = [
     "PushResult",
     "push_all",
     "status",
+    "status_report",
+    "StatusReport",
     "versions",
     "get_version",
     "rollback",
@@ -337,14 +339,38 @@ def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
     return encode_blob(header, captured.payload)
 
 
-def status(cls: type, store: Store | str | None = None, name: str | None = None) -> Status:
-    """``"synced"`` when the store's latest is this exact code, ``"out_of_sync"`` when it differs,
-    ``"untracked"`` when the name was never pushed."""
+@dataclasses.dataclass(frozen=True)
+class StatusReport:
+    """What :func:`status_report` found: the state, both hashes it compared, and where."""
+
+    name: str  # the name the class is stored under
+    state: Status
+    local: str  # the class's hash here
+    latest: str | None  # the store's latest version of the name (None: never pushed)
+    store: str  # the store's URL
+
+
+def status_report(cls: type, store: Store | str | None = None, name: str | None = None) -> StatusReport:
+    """:func:`status` with both hashes it compared (one read of ``latest``, one hash).
+
+    >>> import remoteimport
+    >>> class Halver:
+    ...     def apply(self, x):
+    ...         return x / 2
+    >>> remoteimport.registry.status_report(Halver, store="memory://status-doc").state
+    'untracked'
+    """
     stored_name, target = push_target(cls, name, store)
     latest = target.latest(stored_name)
-    if latest is None:
-        return "untracked"
-    return "synced" if latest == class_hash(cls) else "out_of_sync"
+    local = class_hash(cls)
+    state: Status = "untracked" if latest is None else "synced" if latest == local else "out_of_sync"
+    return StatusReport(stored_name, state, local, latest, target.url)
+
+
+def status(cls: type, store: Store | str | None = None, name: str | None = None) -> Status:
+    """``"synced"`` when the store's latest is this exact code, ``"out_of_sync"`` when it differs,
+    ``"untracked"`` when the name was never pushed (both hashes: :func:`status_report`)."""
+    return status_report(cls, store, name).state
 
 
 def versions(

@@ -490,3 +490,22 @@ def test_malformed_hashes_are_refused_before_any_storage_access(forbidden_store:
             with pytest.raises(InvalidNameError):
                 call("MyFilter", bad, store=store)
     assert forbidden_store.fs.calls == []  # type: ignore[attr-defined]
+
+
+def test_status_report_gives_both_hashes_it_compared(tmp_path) -> None:
+    import remoteimport
+
+    class Reporter:
+        def run(self):
+            return 1
+
+    store = str(tmp_path / "store")
+    untracked = remoteimport.status_report(Reporter, store=store)
+    assert (untracked.state, untracked.latest, untracked.name) == ("untracked", None, "Reporter")
+    full = remoteimport.push(Reporter, store=store)
+    synced = remoteimport.status_report(Reporter, store=store)
+    assert (synced.state, synced.local, synced.latest) == ("synced", full, full)
+    Reporter.limit = 3  # a class attribute is part of the identity
+    changed = remoteimport.status_report(Reporter, store=store)
+    assert changed.state == "out_of_sync" and changed.latest == full and changed.local != full
+    assert remoteimport.status(Reporter, store=store) == "out_of_sync"

@@ -24,7 +24,6 @@ from remoteimport.cli.base import (
 from remoteimport.cli.target import TARGET_HELP, load_target_class, parse_target
 from remoteimport.compare import diff_versions, read_version
 from remoteimport.errors import IntegrityError, RemoteImportError, StoreError
-from remoteimport.hashing import class_hash
 from remoteimport.names import split_versioned
 from remoteimport.signing import signature_status
 from remoteimport.store import Store
@@ -247,18 +246,16 @@ class Status(Command):
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
         with load_target_class(args.target) as cls:
-            name, store = registry.push_target(cls, args.name, args.store)
-            state = registry.status(cls, store=store, name=name)
-            local = class_hash(cls)
-        latest = store.latest(name)
-        out.data(name=name, status=state, local=local, latest=latest, store=store.url)
+            report = registry.status_report(cls, store=args.store, name=args.name)
+        name, state, local, latest = report.name, report.state, report.local, report.latest
+        out.data(name=name, status=state, local=local, latest=latest, store=report.store)
         explanation = {
             "synced": "the store's latest version is this exact code",
             "out_of_sync": "this code differs from the store's latest version; `remoteimport push` uploads it",
             "untracked": "never pushed to this store; `remoteimport push` uploads it",
         }[state]
         out.line(f"{name}: {state} ({explanation})")
-        out.line(fields([("local", local), ("store latest", latest or "none"), ("store", store.url)]))
+        out.line(fields([("local", local), ("store latest", latest or "none"), ("store", report.store)]))
 
 
 class Diff(Command):
