@@ -175,6 +175,7 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
         else:
             from remoteimport.hashing import class_hash
 
+        _register_source({}, "")  # the hasher reads source through linecache, which it has imported: fill it
         with _metrics.phase("rehash"):
             actual = class_hash(cls)
         if actual != header.hash:
@@ -338,7 +339,7 @@ def _register_source(source: dict[str, str], label: str) -> None:
     of a pinned import costs, docs/performance.md), the entries wait, and are added as soon as something
     imports it — everything that reads source lines (``traceback``, ``inspect``, the re-hash) does."""
     entries = {version_filename(filename, label): text for filename, text in source.items()}
-    linecache = sys.modules.get("linecache")
+    linecache = _imported_linecache()
     if linecache is not None:
         _fill_linecache(linecache, entries)
         return
@@ -346,8 +347,16 @@ def _register_source(source: dict[str, str], label: str) -> None:
         _PENDING_SOURCES.update(entries)
         if not any(isinstance(finder, _LinecacheWatch) for finder in sys.meta_path):
             sys.meta_path.insert(0, _LinecacheWatch())
-    if "linecache" in sys.modules:  # imported meanwhile, in another thread
-        _fill_linecache(sys.modules["linecache"], {})
+    linecache = _imported_linecache()
+    if linecache is not None:  # imported meanwhile, in another thread
+        _fill_linecache(linecache, {})
+
+
+def _imported_linecache() -> ModuleType | None:
+    """linecache once it has run (another thread may be importing it: then it is in sys.modules, unfinished,
+    and the watch fills it in when it is done)."""
+    module = sys.modules.get("linecache")
+    return module if isinstance(getattr(module, "cache", None), dict) else None
 
 
 _PENDING_SOURCES: dict[str, str] = {}  # file name -> text, for linecache once something imports it
