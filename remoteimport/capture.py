@@ -22,7 +22,14 @@ from types import ModuleType
 from remoteimport import _cloudpickle, _memo, _metrics
 from remoteimport import _distributions as _installed
 from remoteimport._record import record
-from remoteimport.code_objects import CodeRebuilder, python_tag, rebuild_code, reduce_code, source_mismatches
+from remoteimport.code_objects import (
+    CodeRebuilder,
+    current_lines,
+    python_tag,
+    rebuild_code,
+    reduce_code,
+    source_mismatches,
+)
 from remoteimport.errors import IncompatibleBlobError, PushError
 
 try:  # the C unpickler that pickle.Unpickler is, without pickle.py (which imports re: docs/performance.md)
@@ -659,8 +666,6 @@ def _recording_pickler() -> type:
             return _class_graph, (None, tuple(classes.values()), _DeferredAttributes(), *setters, _DeferredAttributes())
 
         def sources(self) -> dict[str, str]:
-            from remoteimport.hashing.source import current_lines  # the text the hash was taken from
-
             found = {}
             for filename in sorted(self.filenames):
                 lines = current_lines(filename)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import keyword
 import marshal
+import os
 import sys
 import types
 from collections.abc import Mapping
@@ -84,11 +85,33 @@ def _locator(code: types.CodeType) -> dict[str, object]:
     return locator
 
 
-def _compiled_file(filename: str) -> dict[tuple[str, int], list[types.CodeType]]:
-    """The code objects the pushing host compiles ``filename`` (its text in ``linecache``) to, by place."""
-    import linecache
+def current_lines(filename: str) -> list[str]:
+    """The lines of ``filename`` as its file holds them now: ``linecache.getlines``, after dropping an entry
+    whose file changed since linecache read it (a module reloaded after an edit: its code is the new text).
+    Unlike ``linecache.checkcache``, an entry whose file is gone is kept: it is the only text there is. What a
+    push hashes (hashing), ships (capture) and locates code in (:func:`_locator`) is read here, so all three see
+    the same text.
 
-    text = "".join(linecache.getlines(filename))
+    >>> import linecache; current_lines(linecache.__file__) == linecache.getlines(linecache.__file__)
+    True
+    """
+    import linecache  # not at import: a load need not import it (loader._register_source)
+
+    entry = linecache.cache.get(filename)
+    if entry is not None and len(entry) == 4 and entry[1] is not None:
+        try:
+            status = os.stat(entry[3])
+        except (OSError, ValueError):
+            pass
+        else:
+            if (status.st_size, status.st_mtime) != (entry[0], entry[1]):
+                linecache.checkcache(filename)
+    return linecache.getlines(filename)
+
+
+def _compiled_file(filename: str) -> dict[tuple[str, int], list[types.CodeType]]:
+    """The code objects the pushing host compiles ``filename`` (its text now: :func:`current_lines`) to, by place."""
+    text = "".join(current_lines(filename))
     if not text:
         return {}
     return _index_by_place(filename, text)

@@ -4,20 +4,21 @@ A function is identified by the normalized AST of its ``def`` (or ``lambda``): n
 only, no positions, comments or layout, stable across CPython 3.10+. Here too: the type-tagged text of
 constants (:func:`_atom`), the scan of ``co_code`` for the global names a function reads (what cloudpickle
 ships with it), and the caches: per source text (``_SOURCE_CACHE``) and the lambdas of a file by line
-(``_LAMBDA_INDEX``). Reads source through ``linecache`` only; imports nothing of remoteimport.
+(``_LAMBDA_INDEX``). Reads source through ``linecache`` only, as the file is now
+(``code_objects.current_lines``).
 """
 
 from __future__ import annotations
 
 import ast
 import dis
-import linecache
 import operator
-import os
 import re
 import sys
 import types
 from typing import Any
+
+from remoteimport.code_objects import current_lines
 
 _SKIPPED_AST_FIELDS = frozenset({"type_comment", "kind"})
 _ATOM_TYPES = frozenset({str, int, float, complex, bytes, bool, type(None), type(Ellipsis)})
@@ -266,27 +267,6 @@ def _dotted_name(node: ast.Attribute) -> str | None:
 _SOURCE_CACHE: dict[str, tuple[list[str], dict[types.CodeType, tuple[str | None, list[str]]]]] = {}
 _SOURCE_CACHE_FILES = 32
 _SOURCE_CACHE_ENTRIES = 4096
-
-
-def current_lines(filename: str) -> list[str]:
-    """The lines of ``filename`` as its file holds them now: ``linecache.getlines``, after dropping an entry
-    whose file changed since linecache read it (a module reloaded after an edit: its code is the new text).
-    Unlike ``linecache.checkcache``, an entry whose file is gone is kept: it is the only text there is. What a
-    push hashes and ships (capture.py) is read here, so both see the same text.
-
-    >>> import linecache; current_lines(linecache.__file__) == linecache.getlines(linecache.__file__)
-    True
-    """
-    entry = linecache.cache.get(filename)
-    if entry is not None and len(entry) == 4 and entry[1] is not None:
-        try:
-            status = os.stat(entry[3])
-        except (OSError, ValueError):
-            pass
-        else:
-            if (status.st_size, status.st_mtime) != (entry[0], entry[1]):
-                linecache.checkcache(filename)
-    return linecache.getlines(filename)
 
 
 def _source_encoding(code: types.CodeType) -> tuple[str | None, list[str]]:
