@@ -94,6 +94,15 @@ def validate_hash(value: object, *, allow_prefix: bool = True) -> str:
     return text
 
 
+def is_full_hash(text: object) -> bool:
+    """True when ``text`` is a full hash as stored: exactly 64 lowercase hex digits.
+
+    >>> is_full_hash("ab" * 32), is_full_hash("AB" * 32), is_full_hash("ab")
+    (True, False, False)
+    """
+    return isinstance(text, str) and len(text) == HASH_LENGTH and _HEX.issuperset(text)
+
+
 def is_hash_like(text: object) -> bool:
     """True when ``text`` is all hex digits (any case): after ``@`` it then means a hash or prefix, never a tag.
 

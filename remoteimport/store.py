@@ -46,7 +46,15 @@ from remoteimport.errors import (
     TagNotFoundError,
     VersionNotFoundError,
 )
-from remoteimport.names import HASH_LENGTH, is_hash_like, validate_hash, validate_name, validate_tag, validate_version
+from remoteimport.names import (
+    HASH_LENGTH,
+    is_full_hash,
+    is_hash_like,
+    validate_hash,
+    validate_name,
+    validate_tag,
+    validate_version,
+)
 from remoteimport.signing import PublicKey, SigningKey, TrustPolicy, signing_key_from
 
 TYPE_CHECKING = False
@@ -75,8 +83,6 @@ _LOCAL_PROTOCOLS = ("file", "local")
 # Backends that retry by themselves: configured with the store's timeout and retries (_backend_options), and
 # then not retried again by Store._attempt (one retry layer, one budget).
 _SELF_RETRYING_MODULES = frozenset({"s3fs", "gcsfs"})
-_LOWER_HEX = frozenset("0123456789abcdef")
-_HEX_BYTES = frozenset(b"0123456789abcdefABCDEF")
 
 
 @record
@@ -341,7 +347,7 @@ class Store:
             except FileNotFoundError:
                 return []
         hashes = (base[: -len(".blob")] for base in found if base.endswith(".blob"))
-        return sorted(h for h in hashes if len(h) == HASH_LENGTH and _LOWER_HEX.issuperset(h))
+        return sorted(full_hash for full_hash in hashes if is_full_hash(full_hash))
 
     def resolve(self, name: str, hash_or_prefix: str, *, namespace: str | None = None) -> str:
         """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``.
@@ -1094,7 +1100,7 @@ def _describe_ref(data: bytes) -> str:
     text = data.strip()
     if not text:
         return "it is empty"
-    if 0 < len(text) <= 2 * HASH_LENGTH and _HEX_BYTES.issuperset(text):
+    if len(text) <= 2 * HASH_LENGTH and text.isascii() and is_hash_like(text.decode("ascii")):
         return f"it holds {text.decode('ascii')!r}"
     return f"it holds {len(data)} bytes that are not a hash"
 

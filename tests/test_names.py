@@ -181,3 +181,15 @@ def test_string_checks_judge_as_the_regular_expressions_did(text: str) -> None:
     assert names._is_name(text) == bool(_NAME_PATTERN.fullmatch(text))
     assert names._is_tag_shaped(text) == bool(_TAG_PATTERN.fullmatch(text))
     assert names.is_hash_like(text) == bool(_HEX_PATTERN.fullmatch(text))
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEFg", max_size=70))
+@example("ab" * 32)
+@example("AB" * 32)
+@example("ab" * 32 + "\n")
+def test_is_full_hash_is_a_stored_hash_exactly(text: str) -> None:
+    from remoteimport.names import is_full_hash
+
+    assert is_full_hash(text) == bool(re.fullmatch(r"[0-9a-f]{64}", text))
+    if is_full_hash(text):
+        assert validate_hash(text, allow_prefix=False) == text
