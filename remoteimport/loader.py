@@ -175,7 +175,7 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
         else:
             from remoteimport.hashing import class_hash
 
-        _register_source({}, "")  # the hasher reads source through linecache, which it has imported: fill it
+        _fill_waiting_sources()  # the hasher reads source through linecache, which it has imported
         with _metrics.phase("rehash"):
             actual = class_hash(cls)
         if actual != header.hash:
@@ -347,8 +347,13 @@ def _register_source(source: dict[str, str], label: str) -> None:
         _PENDING_SOURCES.update(entries)
         if not any(isinstance(finder, _LinecacheWatch) for finder in sys.meta_path):
             sys.meta_path.insert(0, _LinecacheWatch())
+    _fill_waiting_sources()  # linecache imported meanwhile, in another thread
+
+
+def _fill_waiting_sources() -> None:
+    """Add the sources that wait for linecache to it, once it has been imported."""
     linecache = _imported_linecache()
-    if linecache is not None:  # imported meanwhile, in another thread
+    if linecache is not None:
         _fill_linecache(linecache, {})
 
 
