@@ -79,6 +79,25 @@ def run_code(python: Path | str, code: str, *args: str, cwd: Path, timeout: floa
     return _last_json(_run([str(python), "-c", textwrap.dedent(code), *args], cwd, timeout))
 
 
+def push_then_delete(folder: Path, files: dict[str, str], target: str, here: str) -> tuple[str, dict[str, Any]]:
+    """Write ``files`` into ``folder/producer`` with a script that pushes ``target`` (``module:Class``) to the
+    store ``folder/store`` and prints its hash and ``here`` (an expression evaluated there), run it, then delete
+    the producer's folder. Returns ``(store, {"hash": ..., "here": ...})``."""
+    module, name = target.split(":")
+    script = f"""
+        import json, sys
+        import remoteimport
+        from {module} import {name}
+        full = remoteimport.push({name}, store=sys.argv[1])
+        print(json.dumps({{"hash": full, "here": {here}}}))
+    """
+    producer = write_files(folder / "producer", {**files, "producer.py": script})
+    store = str(folder / "store")
+    pushed = run_producer(producer, store)
+    delete(producer)
+    return store, pushed
+
+
 def delete(folder: Path) -> None:
     """Remove the producer's folder: from now on its code exists only in the store."""
     shutil.rmtree(folder)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import delete, run_consumer, run_producer, write_files
+from support import push_then_delete, run_consumer
 
 
 def test_class_attributes_holding_instances_of_sibling_classes(tmp_path: Path) -> None:
     """Class attributes hold instances of by-value classes of the same payload, rebuilt by calling their class
     (``__reduce__``) or by its ``__setstate__``: they are rebuilt once every class is complete."""
-    producer = write_files(
-        tmp_path / "producer",
+    store, pushed = push_then_delete(
+        tmp_path,
         {
             "geometry.py": """
                 class Point:
@@ -58,18 +58,10 @@ def test_class_attributes_holding_instances_of_sibling_classes(tmp_path: Path) -
                 Point.constants = Constants  # a class attribute holding a sibling class (ipaddress's _constants)
                 Celsius.boiling = Celsius(100.0)  # an instance of the class itself, rebuilt by its __setstate__
             """,
-            "producer.py": """
-                import json, sys
-                import remoteimport
-                from geometry import Shape
-                full = remoteimport.push(Shape, store=sys.argv[1])
-                print(json.dumps({"hash": full, "here": Shape().total()}))
-            """,
         },
+        "geometry:Shape",
+        "Shape().total()",
     )
-    store = str(tmp_path / "store")
-    pushed = run_producer(producer, store)
-    delete(producer)
     out = run_consumer(
         tmp_path / "consumer",
         store,
@@ -90,8 +82,8 @@ def test_metaclass_that_refuses_new_classes_after_import(tmp_path: Path) -> None
     """A by-value metaclass sealed at the end of its module (jinja2.nodes' ``NodeType``): its classes load, and
     it still refuses new classes on the loading host. One metaclass derives from ``ABCMeta``, whose own set-up
     must still run (abstract methods keep being enforced)."""
-    producer = write_files(
-        tmp_path / "producer",
+    store, pushed = push_then_delete(
+        tmp_path,
         {
             "nodes.py": """
                 import abc
@@ -132,18 +124,10 @@ def test_metaclass_that_refuses_new_classes_after_import(tmp_path: Path) -> None
                 NodeType.__new__ = staticmethod(_refuse)
                 Checked.__init__ = _refuse
             """,
-            "producer.py": """
-                import json, sys
-                import remoteimport
-                from nodes import Printer
-                full = remoteimport.push(Printer, store=sys.argv[1])
-                print(json.dumps({"hash": full, "here": Printer().visit(Printer.kind())}))
-            """,
         },
+        "nodes:Printer",
+        "Printer().visit(Printer.kind())",
     )
-    store = str(tmp_path / "store")
-    pushed = run_producer(producer, store)
-    delete(producer)
     out = run_consumer(
         tmp_path / "consumer",
         store,
@@ -180,8 +164,8 @@ def test_lazy_modules_and_self_resolving_attributes(tmp_path: Path) -> None:
     """six's patterns: instances of a ``ModuleType`` subclass registered in ``sys.modules`` (the user's own,
     rebuilt by value; six's, imported by name), and objects whose ``__getattr__`` resolves them from their state
     (``MovedModule``: pickle's lookup of ``__setstate__`` on the half-made object used to recurse endlessly)."""
-    producer = write_files(
-        tmp_path / "producer",
+    store, pushed = push_then_delete(
+        tmp_path,
         {
             "lazy.py": """
                 import sys, types
@@ -217,18 +201,10 @@ def test_lazy_modules_and_self_resolving_attributes(tmp_path: Path) -> None:
                         return [self.moves.dumps({"a": 1}), self.parse.quote("a b"),
                                 self.textwrap.dedent("  x\\n  y"), type(self.moves).__name__, self.moves.__name__]
             """,
-            "producer.py": """
-                import json, sys
-                import remoteimport
-                from lazy import Fetcher
-                full = remoteimport.push(Fetcher, store=sys.argv[1])
-                print(json.dumps({"hash": full, "here": Fetcher().run()}))
-            """,
         },
+        "lazy:Fetcher",
+        "Fetcher().run()",
     )
-    store = str(tmp_path / "store")
-    pushed = run_producer(producer, store)
-    delete(producer)
     out = run_consumer(
         tmp_path / "consumer",
         store,

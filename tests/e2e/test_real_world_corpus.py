@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from real_world_corpus import build_corpus, run_child
-from support import delete, run_consumer, run_producer, write_files
+from support import push_then_delete, run_consumer
 
 # Unhashable, with the error naming the path to the object. None today: the last ones (dateutil's
 # tzoffset._cache_lock, urllib3's module-global _HTTP2ProbeCache) held locks, which hash by type and travel as
@@ -184,8 +184,8 @@ def test_real_code_hashes_identical_across_python_versions(
 
 def test_objects_pickle_cannot_name_survive_the_trip(tmp_path: Path) -> None:
     """The reductions capture.py adds, each used by a method after a fresh interpreter loaded the class."""
-    producer = write_files(
-        tmp_path / "producer",
+    store, pushed = push_then_delete(
+        tmp_path,
         {
             "shapes.py": """
                 import _json, functools, json, re, struct, threading, typing, weakref
@@ -232,18 +232,10 @@ def test_objects_pickle_cannot_name_survive_the_trip(tmp_path: Path) -> None:
                     def encode(self, value):
                         return json.dumps(value), _json.make_encoder is not None
             """,
-            "producer.py": """
-                import json, sys
-                import remoteimport
-                from shapes import Shape
-                full = remoteimport.push(Shape, store=sys.argv[1])
-                print(json.dumps({"hash": full, "here": Shape().describe("ab cd")}))
-            """,
         },
+        "shapes:Shape",
+        'Shape().describe("ab cd")',
     )
-    store = str(tmp_path / "store")
-    pushed = run_producer(producer, store)
-    delete(producer)
     out = run_consumer(
         tmp_path / "consumer",
         store,
