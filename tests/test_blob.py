@@ -276,6 +276,11 @@ def test_read_header_works_when_the_payload_is_corrupt():
         (MAGIC + struct.pack(">I", 2) + b"\xff\xfe", "not valid UTF-8 JSON"),
         (MAGIC + struct.pack(">I", 3) + b"{x}", "not valid UTF-8 JSON"),
         (MAGIC + struct.pack(">I", 2) + b"[]", "not an object"),
+        # through json's C scanner (a header that starts as an object), not json.loads
+        (MAGIC + struct.pack(">I", 5 + 100_000) + b'{"a":' + b"[" * 100_000, "nested too deeply"),
+        (MAGIC + struct.pack(">I", 9) + b'{"a":1}{}', "not valid UTF-8 JSON"),
+        (MAGIC + struct.pack(">I", 7) + b'{"a":1,', "not valid UTF-8 JSON"),
+        (MAGIC + struct.pack(">I", 6) + b'{"a":\x00', "not valid UTF-8 JSON"),
     ],
 )
 def test_malformed_blobs_are_refused_with_the_source_named(data, problem):
