@@ -157,7 +157,7 @@ def diff_versions(store: Store, name: str, old_hash: str, new_hash: str) -> Vers
             raise VersionNotFoundError(
                 f"no version {full_hash} of {name} in the store {store.url}; `remoteimport log {name}` lists them"
             )
-        info = read_version(store, name, full_hash, store.trust)
+        info = read_version(store, name, full_hash, store.policy.trust)
         if info.header is None:
             raise IntegrityError(f"cannot compare {name}@{info.hash}: {info.problem}")
         infos.append(info)

@@ -126,7 +126,7 @@ def _child_environment(target: Store) -> dict[str, str]:
     """This process's environment, with the store's trust policy spelled out and the blob cache off."""
     environment = dict(os.environ)
     environment["REMOTEIMPORT_CACHE_DIR"] = "off"  # check the store's copy, not a cached one
-    policy = target.trust
+    policy = target.policy.trust
     environment[ENV_TRUSTED_KEYS] = ",".join(key.source for key in policy.trusted)
     if policy.require_signatures:
         environment[ENV_REQUIRE_SIGNATURES] = "1"

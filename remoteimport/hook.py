@@ -188,7 +188,7 @@ def install(
             if getattr(startup, "namespace", None) == namespace:
                 sys.meta_path.remove(startup)
         _FINDERS[finder.namespace] = finder
-        loader.serve_namespace(finder.namespace, resolved.trust)
+        loader.serve_namespace(finder.namespace, resolved.policy.trust)
         sys.meta_path.append(finder)
     return finder
 

@@ -104,8 +104,8 @@ def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
 
 
 def _policies(store: Store, namespace: str) -> list[TrustPolicy]:
-    served = _NAMESPACE_POLICIES.get(namespace)
-    return [store.trust] if served is None or served == store.trust else [store.trust, served]
+    own, served = store.policy.trust, _NAMESPACE_POLICIES.get(namespace)
+    return [own] if served is None or served == own else [own, served]
 
 
 def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> str | None:
@@ -118,14 +118,14 @@ def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> 
         # not rebuild it would take it from them (and a version with source loads here anyway).
         return None
     try:
-        store.trust.check(blob.header, where=where, local_store=True)  # no warning: this host is publishing
+        store.policy.trust.check(blob.header, where=where, local_store=True)  # no warning: this host is publishing
         _check_host(blob.header, where)
     except (UntrustedBlobError, IncompatibleBlobError):
         # Refused here, or made for another Python or distributions this host lacks: this host cannot judge
         # it, and replacing it would take it from the hosts it serves.
         return None
     try:
-        class_from_blob(blob, where=where, signature_checked=bool(store.trust.trusted))
+        class_from_blob(blob, where=where, signature_checked=bool(store.policy.trust.trusted))
     except (RemoteImportError, ImportError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -213,7 +213,8 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     where = store.blob_url(name, full_hash)
     policies = _policies(store, namespace)
     blob, fetched = _trusted_blob(store, namespace, name, full_hash, policies)
-    records = store.cache if store.cache is not None else _default_records()
+    cache = store.policy.cache
+    records = cache if cache is not None else _default_records()
     payload_sha256, environment = blob.header.payload_sha256, _environment_key(blob.header)
     known_good = records is not None and records.rehashed(name, full_hash, payload_sha256, environment)
     try:
@@ -224,15 +225,15 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
             rehash=not known_good,
         )
     except IntegrityError:
-        if store.cache is not None:
-            store.cache.discard(name, full_hash)
+        if cache is not None:
+            cache.discard(name, full_hash)
         raise
     if records is not None and not known_good:
         records.record_rehashed(name, full_hash, payload_sha256, environment)
     cls.__module__ = format_reference(namespace, name, full_hash)
     cls.__qualname__ = name
-    if fetched is not None and store.cache is not None:
-        store.cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
+    if fetched is not None and cache is not None:
+        cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
     return _Loaded(cls, blob.header)
 
 
@@ -272,9 +273,10 @@ def _trusted_blob(
         for policy in policies:
             policy.check(blob.header, where=where, local_store=store.is_local)
     except UntrustedBlobError:
-        if fetched is not None or store.cache is None:
+        cache = store.policy.cache
+        if fetched is not None or cache is None:
             raise
-        store.cache.discard(name, full_hash)
+        cache.discard(name, full_hash)
         blob, fetched = _read_verified_blob(store, namespace, name, full_hash, where, use_cache=False)
         for policy in policies:
             policy.check(blob.header, where=where, local_store=store.is_local)
@@ -323,8 +325,9 @@ def _read_verified_blob(
     """The blob, its digest, name and hash verified: from the local cache when it holds a good copy (no
     storage request, the backend not even imported), else from the store. The second item is the bytes read
     from the store (to cache once the class has loaded), None for a cache hit."""
-    if use_cache and store.cache is not None:
-        cached = store.cache.get(name, full_hash)  # a corrupt entry is dropped there and fetched again
+    cache = store.policy.cache if use_cache else None
+    if cache is not None:
+        cached = cache.get(name, full_hash)  # a corrupt entry is dropped there and fetched again
         if cached is not None:
             return cached, None
     data = store.read_blob(name, full_hash, namespace=namespace)

@@ -278,12 +278,13 @@ def _stored_state(data: bytes | None, target: Store, name: str, full_hash: str) 
         if problem is not None:
             return _StoredState("broken", f"it does not load on this host ({problem})")
         _VERIFIED.add(key)
-    if target.signing_key is not None:
-        state = signature_state(blob.header, target.signing_key.public)
+    signing_key = target.policy.signing_key
+    if signing_key is not None:
+        state = signature_state(blob.header, signing_key.public)
         if state in ("unsigned", "legacy"):
             what = "unsigned" if state == "unsigned" else "signed the old way (name, hash and payload only)"
             return _StoredState(
-                "unsigned", f"the stored copy was {what}; now signed by {target.signing_key.public.fingerprint}"
+                "unsigned", f"the stored copy was {what}; now signed by {signing_key.public.fingerprint}"
             )
         if state == "invalid":
             return _StoredState("ok", "signed by another key; left as it is")
@@ -291,9 +292,7 @@ def _stored_state(data: bytes | None, target: Store, name: str, full_hash: str) 
         # It loads on its own Python only; a fresh blob loads there too and on every other. Never at the cost of
         # a signature: a signed copy is upgraded only by a push that signs with the same key.
         signed = blob.header.signature is not None
-        if not signed or (
-            target.signing_key is not None and signature_state(blob.header, target.signing_key.public) == "valid"
-        ):
+        if not signed or (signing_key is not None and signature_state(blob.header, signing_key.public) == "valid"):
             return _StoredState(
                 "upgradable",
                 f"the stored copy (blob format {blob.header.format}) loaded on Python {python_tag()} only; "
@@ -334,8 +333,9 @@ def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
         qualname=cls.__qualname__,
         module=cls.__module__,
     )
-    if target.signing_key is not None:
-        header = target.signing_key.sign(header)
+    signing_key = target.policy.signing_key
+    if signing_key is not None:
+        header = signing_key.sign(header)
     return encode_blob(header, captured.payload)
 
 
@@ -488,7 +488,7 @@ def sign(
     if hash_or_prefix is not None:
         validate_hash(hash_or_prefix)
     target = resolve_store(store)
-    signing_key = signing_key_from(key) if key is not None else target.signing_key
+    signing_key = signing_key_from(key) if key is not None else target.policy.signing_key
     if signing_key is None:
         raise PushError(f"no signing key: pass key=PATH or set {ENV_SIGNING_KEY} to the publisher's private key")
     hashes = [target.resolve(name, hash_or_prefix)] if hash_or_prefix is not None else target.blob_hashes(name)
@@ -605,7 +605,9 @@ def promote(
             "Nothing was written. Pushing that version of the class to the source again repairs it."
         ) from exc
     where = destination.blob_url(name, full_hash)
-    destination.trust.check(blob.header, where=where, local_store=True)  # refuse before writing; nothing loads here
+    destination.policy.trust.check(
+        blob.header, where=where, local_store=True
+    )  # refuse before writing; nothing loads here
     state, detail = _target_copy_state(destination, name, full_hash, data)
     if state != "unchanged":
         destination.write_blob(name, full_hash, data, known_absent=True)
@@ -648,7 +650,7 @@ def _verify_copy(destination: Store, name: str, full_hash: str, data: bytes, *, 
         if written != data:
             raise IntegrityError(f"{where} does not hold the bytes just written ({_size(written)} read back)")
         blob = decode_blob(written, expected_hash=full_hash, expected_name=name, source=where)
-        destination.trust.check(blob.header, where=where, local_store=True)
+        destination.policy.trust.check(blob.header, where=where, local_store=True)
     except IntegrityError as exc:
         if remove_on_failure:
             destination.delete_blob(name, full_hash)  # no ref names it yet
@@ -720,8 +722,8 @@ def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, 
         else:
             target.delete_tag(name, tag)
     target.delete_blob(name, full_hash)
-    if target.cache is not None:
-        target.cache.discard(name, full_hash)
+    if target.policy.cache is not None:
+        target.policy.cache.discard(name, full_hash)
     return DeleteResult(name, full_hash, target.url, is_latest, tagged)
 
 

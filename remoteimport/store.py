@@ -55,7 +55,7 @@ from remoteimport.names import (
     validate_tag,
     validate_version,
 )
-from remoteimport.signing import PublicKey, SigningKey, TrustPolicy, signing_key_from
+from remoteimport.policy import Policy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
     from remoteimport.cache import BlobCache
+    from remoteimport.signing import PublicKey, SigningKey
 
     T = TypeVar("T")
 
@@ -147,7 +148,8 @@ class Store:
 
     ``Store("/srv/classes")``, ``Store("s3://bucket/prefix", anon=False)``, ``Store("memory://x")``: other
     keyword arguments are fsspec ``storage_options`` for the backend (they win over the defaults below).
-    ``cache``: the local blob cache (:func:`remoteimport.cache.resolve_cache`: default on for remote stores);
+    ``signing_key``, ``trusted_keys`` and ``cache`` are not the store's: they are kept, unread, as
+    ``store.policy`` (:class:`remoteimport.policy.Policy`) for the loader and the registry.
     ``latest_ttl``: seconds an import may reuse a ``latest`` it has just read (default
     ``$REMOTEIMPORT_LATEST_TTL`` or 1); ``timeout``: seconds a request may wait for a connection or for the
     next bytes of an answer (default ``$REMOTEIMPORT_TIMEOUT`` or 4); ``retries``: extra attempts after a
@@ -175,9 +177,6 @@ class Store:
                 f"refusing the plain-http store {url}: anyone on the network path could swap the code you import. "
                 f"Use https://, or pass allow_http=True / set {ENV_ALLOW_HTTP}=1 if you accept that risk."
             )
-        self._signing_key_arg = signing_key
-        self._trusted_keys_arg = None if trusted_keys is None else tuple(trusted_keys)
-        self._cache_arg = cache
         self.latest_ttl = _latest_ttl(latest_ttl)
         self.retries = _retries_setting(retries)
         self.timeout = _timeout_setting(timeout)
@@ -188,6 +187,7 @@ class Store:
         self._local = protocol in _LOCAL_PROTOCOLS
         # memory:// lives in this process: as private as a local folder.
         self.is_local = self._local or protocol == "memory"
+        self.policy = Policy(signing_key=signing_key, trusted_keys=trusted_keys, cache=cache, local_store=self.is_local)
         if self._local and "::" not in url and os.sep == "/":
             # A plain local folder is read and written with os calls alone (fsspec is imported only by the
             # admin operations that list through it): a pinned import from a folder imports no fsspec.
@@ -211,13 +211,6 @@ class Store:
         self._open()
         return self.__dict__["root"]
 
-    @_memo.cached_property
-    def cache(self) -> BlobCache | None:
-        """The local cache of verified blobs this store's loads use (None: no cache)."""
-        from remoteimport.cache import resolve_cache
-
-        return resolve_cache(self._cache_arg, local_store=self.is_local)
-
     def _open(self) -> None:
         from fsspec.core import url_to_fs
 
@@ -230,23 +223,12 @@ class Store:
         self.__dict__.setdefault("fs", fs)
         self.__dict__.setdefault("root", root.rstrip("/") if root not in ("/", "") else root)
 
-    @_memo.cached_property
-    def signing_key(self) -> SigningKey | None:
-        """The key pushes are signed with: ``signing_key=``, else ``$REMOTEIMPORT_SIGNING_KEY``, else None."""
-        return signing_key_from(self._signing_key_arg)
-
-    @_memo.cached_property
-    def trust(self) -> TrustPolicy:
-        """What loads accept: ``trusted_keys=``, else ``$REMOTEIMPORT_TRUSTED_KEYS`` (see :mod:`signing`)."""
-        return TrustPolicy.resolve(self._trusted_keys_arg)
-
     def with_trust(self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey]) -> Store:
-        """The same store, loading only blobs signed by one of ``trusted_keys``."""
+        """The same store, loading only blobs signed by one of ``trusted_keys`` (:meth:`Policy.with_trust`)."""
         import copy
 
         clone = copy.copy(self)
-        clone._trusted_keys_arg = tuple(trusted_keys)
-        clone.__dict__.pop("trust", None)
+        clone.policy = self.policy.with_trust(trusted_keys)
         return clone
 
     @classmethod
@@ -258,12 +240,12 @@ class Store:
         return f"Store({self.url!r})"
 
     def __eq__(self, other: object) -> bool:
-        # The trust policy is part of a store's identity: a store that accepts unsigned code is not the same
-        # as one that refuses it, even at one URL.
-        return isinstance(other, Store) and (self.url, self.storage_options, self.trust) == (
+        # The policy is part of a store's identity: a store that accepts unsigned code is not the same as one
+        # that refuses it, even at one URL.
+        return isinstance(other, Store) and (self.url, self.storage_options, self.policy) == (
             other.url,
             other.storage_options,
-            other.trust,
+            other.policy,
         )
 
     def __hash__(self) -> int:

@@ -106,13 +106,13 @@ def test_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     configured = BlobCache.default()
     assert configured is not None and configured.directory == str(tmp_path / "configured")
     assert configured.max_bytes == 20_000_000
-    assert Store("s3://bucket/x").cache.directory == configured.directory  # remote stores: on by default
-    assert Store(tmp_path).cache is None and Store("memory://x").cache is None  # local ones: off by default
-    assert Store(tmp_path, cache=True).cache.directory == configured.directory
-    assert Store("s3://bucket/x", cache=False).cache is None
+    assert Store("s3://bucket/x").policy.cache.directory == configured.directory  # remote stores: on by default
+    assert Store(tmp_path).policy.cache is None and Store("memory://x").policy.cache is None  # local ones: off by default
+    assert Store(tmp_path, cache=True).policy.cache.directory == configured.directory
+    assert Store("s3://bucket/x", cache=False).policy.cache is None
     assert resolve_cache(tmp_path / "mine", local_store=True).directory == str(tmp_path / "mine")
     monkeypatch.setenv(ENV_CACHE_DIR, "off")
-    assert BlobCache.default() is None and Store("s3://bucket/x").cache is None
+    assert BlobCache.default() is None and Store("s3://bucket/x").policy.cache is None
     monkeypatch.delenv(ENV_CACHE_DIR)
     assert BlobCache.default().directory.endswith("remoteimport")  # the user's cache directory
     assert parse_size("512MiB") == 512 * 2**20 and parse_size("1.5G") == 1_500_000_000

@@ -123,7 +123,7 @@ def test_a_truncated_upload_is_never_pointed_at_nor_unpickled_and_pushing_again_
     with pytest.raises(IntegrityError, match="truncated|header length|payload is"):
         importlib.import_module(f"{namespace}.MyFilter@{full_hash}")
     assert f"{namespace}.MyFilter@{full_hash}" not in sys.modules
-    assert store.cache.get("MyFilter", full_hash) is None
+    assert store.policy.cache.get("MyFilter", full_hash) is None
     assert remoteimport.push(cls, store=store) == full_hash  # sees the damaged blob and writes it whole
     assert_consistent(store)
     assert importlib.import_module(f"{namespace}.MyFilter@{full_hash}").MyFilter().apply(2) == 40
@@ -146,7 +146,7 @@ def test_a_failed_import_is_clear_and_poisons_nothing(store: Store, namespace: s
         assert store.url in str(caught.value) and "Check the URL" in str(caught.value)
     assert not [name for name in sys.modules if name.startswith(namespace + ".")]
     assert not [key for key in loader._LOADED if key[0] == namespace]
-    assert store.cache.entries() == []
+    assert store.policy.cache.entries() == []
     faults(store).heal()
     assert importlib.import_module(f"{namespace}.MyFilter@{full_hash[:8]}").MyFilter().apply(1) == 30
 
@@ -199,4 +199,4 @@ def test_a_damaged_blob_in_the_store_is_never_unpickled(
         with pytest.raises(IntegrityError) as caught:
             attempt()
         assert full_hash in str(caught.value) and "NOT unpickled" in str(caught.value)
-    assert not marker.exists() and store.cache.entries() == []
+    assert not marker.exists() and store.policy.cache.entries() == []

@@ -119,7 +119,7 @@ def class_summary(store: Store, name: str, full_hash: str) -> dict[str, Any]:
     """What `ls` shows of a class besides its latest hash: when that version was pushed, its Python and signer
     (its header read, digest checked, nothing unpickled) and its tags, if the store has tags. Two requests (the
     blob, the tags listing); a damaged blob gives ``"damaged"`` instead of failing the listing."""
-    info = read_version(store, name, full_hash, store.trust)
+    info = read_version(store, name, full_hash, store.policy.trust)
     header = info.header
     signer = (header.signature or {}).get("key") if header else None
     summary: dict[str, Any] = {
@@ -205,7 +205,7 @@ class Show(Command):
         is_latest = full_hash == latest
         out.data(store=store.url, path=where, latest=is_latest, payload_digest="OK", header=header.to_json())
         requirements = ", ".join(f"{dist}=={ver}" for dist, ver in sorted(header.requirements.items()))
-        signature, _ = signature_status(header, store.trust)
+        signature, _ = signature_status(header, store.policy.trust)
         out.line(
             fields(
                 [

@@ -105,7 +105,7 @@ class Verify(Command):
                     header = decode_blob(
                         store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where
                     ).header
-                    signature, acceptable = signature_status(header, store.trust)
+                    signature, acceptable = signature_status(header, store.policy.trust)
                     state = "ok" if acceptable else "REFUSED"
                 except RemoteImportError as exc:
                     signature, acceptable, state = str(exc), False, "DAMAGED"

@@ -74,7 +74,7 @@ class Served:
             current is not None
             and current.store.url == store.url
             and (self.lock is None or (current.lock or False) == self.lock)
-            and (self.trusted_keys is None or current.store.trust.trusted == self.trusted_keys)
+            and (self.trusted_keys is None or current.store.policy.trust.trusted == self.trusted_keys)
         ):
             return
         hook.install(store, self.namespace, trusted_keys=self.trusted_keys, lock=self.lock)

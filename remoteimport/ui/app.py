@@ -70,7 +70,7 @@ class App:
 
     def __init__(self, store: Store | str, trust: TrustPolicy | None = None) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
-        self.trust = trust if trust is not None else self.store.trust
+        self.trust = trust if trust is not None else self.store.policy.trust
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
