@@ -60,6 +60,19 @@ def debug(message: str, *args: object) -> None:
             logger.debug(message, *args)
 
 
+def warning(message: str) -> None:
+    """Log ``message`` at WARNING level on ``logging.getLogger("remoteimport")``: shown on stderr unless the
+    program configured logging otherwise (``logging.lastResort``).
+
+    In a process that has not imported :mod:`logging`, nobody can have configured it, so the message is
+    printed to stderr as logging's last resort would print it, without importing logging."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        print(message, file=sys.stderr)
+    else:
+        logging.getLogger("remoteimport").warning(message)
+
+
 class phase:  # noqa: N801 - used like a function: ``with phase("fetch"):``
     """Time the block as one run of phase ``name`` (recorded even when it raises)."""
 

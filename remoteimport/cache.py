@@ -119,13 +119,9 @@ class BlobCache:
         except OSError as exc:
             if not self._warned:
                 self._warned = True
-                import warnings
-
-                warnings.warn(
+                _metrics.warning(
                     f"remoteimport: cannot write the blob cache {self.directory} ({exc}); imports keep working "
-                    f"but are not cached. Set {ENV_CACHE_DIR} to a writable folder, or to 'off'.",
-                    RuntimeWarning,
-                    stacklevel=2,
+                    f"but are not cached. Set {ENV_CACHE_DIR} to a writable folder, or to 'off'."
                 )
 
     # -- re-hash records: "this payload re-hashed to this hash here" (docs/security.md) -------------------

@@ -17,7 +17,6 @@ consumer trusts public keys with ``REMOTEIMPORT_TRUSTED_KEYS=path[,path...]``
 from __future__ import annotations
 
 import os
-import sys
 
 from remoteimport import _env, _metrics
 from remoteimport._record import field, record
@@ -300,11 +299,10 @@ def _warn_unverified_once(where: str) -> None:
     if _WARNED:
         return
     _WARNED.append(True)
-    print(
+    _metrics.warning(
         f"remoteimport: warning: loading code from {where} without signature checks — anyone who can write "
         f"to that store can run code here. Set {ENV_TRUSTED_KEYS} to the publishers' .pub keys "
-        f"(or {ENV_REQUIRE_SIGNATURES}=1 to refuse unsigned code). This warning is shown once per process.",
-        file=sys.stderr,
+        f"(or {ENV_REQUIRE_SIGNATURES}=1 to refuse unsigned code). This warning is shown once per process."
     )
 
 

@@ -107,7 +107,9 @@ def test_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert configured is not None and configured.directory == str(tmp_path / "configured")
     assert configured.max_bytes == 20_000_000
     assert Store("s3://bucket/x").policy.cache.directory == configured.directory  # remote stores: on by default
-    assert Store(tmp_path).policy.cache is None and Store("memory://x").policy.cache is None  # local ones: off by default
+    assert (
+        Store(tmp_path).policy.cache is None and Store("memory://x").policy.cache is None
+    )  # local ones: off by default
     assert Store(tmp_path, cache=True).policy.cache.directory == configured.directory
     assert Store("s3://bucket/x", cache=False).policy.cache is None
     assert resolve_cache(tmp_path / "mine", local_store=True).directory == str(tmp_path / "mine")
@@ -121,15 +123,18 @@ def test_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         BlobCache.default()
 
 
-def test_an_unwritable_cache_warns_once_and_the_import_goes_on(tmp_path: Path, namespace: str) -> None:
+def test_an_unwritable_cache_warns_once_and_the_import_goes_on(
+    tmp_path: Path, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where the cache folder should be")
     store = Store(tmp_path / "store", cache=BlobCache(blocker / "cache"))
     full_hash = remoteimport.push(make_filter(3), store=store)
     remoteimport.install(store, namespace=namespace)
-    with pytest.warns(RuntimeWarning, match="cannot write the blob cache"):
+    with caplog.at_level("WARNING", logger="remoteimport"):
         cls = importlib.import_module(f"{namespace}.MyFilter@{full_hash}").MyFilter
     assert cls().apply(2) == 6
+    assert [r.getMessage() for r in caplog.records if "cannot write the blob cache" in r.getMessage()]
 
 
 # -- loading through the cache ----------------------------------------------------------------------------

@@ -377,12 +377,38 @@ def test_private_keys_are_owner_only_and_never_overwritten(tmp_path: Path) -> No
         signing.generate_key(tmp_path / "key")
 
 
-def test_unverified_loads_from_a_remote_store_warn_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unverified_loads_from_a_remote_store_warn_once(caplog: pytest.LogCaptureFixture) -> None:
     monkey_header = make_header("X", "a" * 64, b"payload")
     signing._WARNED.clear()
     policy = signing.TrustPolicy()
     policy.check(monkey_header, where="s3://bucket/x", local_store=False)
     policy.check(monkey_header, where="s3://bucket/y", local_store=False)
     policy.check(monkey_header, where="/local", local_store=True)
-    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "REMOTEIMPORT_TRUSTED_KEYS" in warnings[0]
+    warnings = [r for r in caplog.records if r.name == "remoteimport" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "REMOTEIMPORT_TRUSTED_KEYS" in warnings[0].getMessage()
+    assert "s3://bucket/x" in warnings[0].getMessage()
+
+
+def test_warnings_reach_stderr_in_a_program_that_never_configured_logging(tmp_path: Path) -> None:
+    # Without logging imported, the message is printed as logging's last resort would; with logging imported
+    # and nothing configured, logging's last resort prints it; a configured handler receives it instead.
+    header = "from remoteimport import signing; from remoteimport.blob import make_header; "
+    check = "signing.TrustPolicy().check(make_header('X', 'a' * 64, b'p'), where='s3://b/x', local_store=False)"
+    for prelude, expected_stderr in (
+        ("", True),
+        ("import logging; ", True),
+        (
+            "import logging, io; s = io.StringIO(); log = logging.getLogger('remoteimport'); "
+            "log.addHandler(logging.StreamHandler(s)); log.propagate = False; ",
+            False,
+        ),
+    ):
+        code = (
+            prelude
+            + header
+            + check
+            + ("; assert 'without signature checks' in s.getvalue()" if "io" in prelude else "")
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert ("without signature checks" in done.stderr) is expected_stderr, (prelude, done.stderr)
