@@ -251,8 +251,10 @@ def bench_process(work: Path, env: dict[str, str], repeat: int) -> list[tuple[st
         t3 = time.perf_counter()
         print(json.dumps({{"push": t1 - t0, "compile": t3 - t2}}))
     """
+    # ast.parse() of the same text (after the hash, so it does not warm anything the hash uses): the floor of
+    # any hash of the AST, whose encoding also walks every node in Python (docs/performance.md).
     hash_code = """
-        import json, time
+        import ast, json, time
         import proc_filters
         from remoteimport.hashing import class_hash
         text = open(proc_filters.__file__).read()
@@ -261,7 +263,9 @@ def bench_process(work: Path, env: dict[str, str], repeat: int) -> list[tuple[st
         t1 = time.perf_counter()
         class_hash(proc_filters.ProcFilter)
         t2 = time.perf_counter()
-        print(json.dumps({"compile": t1 - t0, "hash": t2 - t1}))
+        ast.parse(text)
+        t3 = time.perf_counter()
+        print(json.dumps({"compile": t1 - t0, "hash": t2 - t1, "parse": t3 - t2}))
     """
     pushes = [run_child(push_code, producer, env) for _ in range(repeat)]
     hashes = [run_child(hash_code, producer, env) for _ in range(repeat)]
@@ -280,6 +284,7 @@ def bench_process(work: Path, env: dict[str, str], repeat: int) -> list[tuple[st
         ("pinned import, warm cache: CPU time", median(cpu["cache"]) * 1e3, "source CPU", source_cpu, ""),
         ("push of a new class, in process", median([p["push"] for p in pushes]) * 1e3, "compile()", compile_ms, ""),
         ("first class_hash, 10 methods", median([h["hash"] for h in hashes]) * 1e3, "compile()", compile_ms, ""),
+        ("(ast.parse() of the same source)", median([h["parse"] for h in hashes]) * 1e3, "compile()", compile_ms, ""),
     ]
 
 
