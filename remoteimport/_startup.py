@@ -36,7 +36,7 @@ __all__ = ["ENV_NAMESPACE", "PTH_NAME", "StartupFinder", "activate", "default_na
 ENV_STORE = _env.STORE
 ENV_NAMESPACE = _env.NAMESPACE
 DEFAULT_NAMESPACE = _env.DEFAULT_NAMESPACE
-PTH_NAME = "remoteimport.pth"  # the file setup.py installs at the root of site-packages
+PTH_NAME = "remoteimport.pth"  # installed at the root of site-packages (pyproject.toml: force-include)
 
 
 def default_namespace() -> str:

@@ -241,6 +241,33 @@ def test_a_fresh_venv_gets_the_pth_and_serves_plain_imports(venv_python: Path, p
 
 
 @pytest.mark.slow
+def test_an_editable_install_in_a_fresh_venv_gets_the_pth_too(tmp_path: Path) -> None:
+    # pip install -e . (PEP 660): the same .pth at the root of site-packages, the package served from the
+    # checkout, and both gone with pip uninstall. (A wheel install: the tests above.)
+    folder = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=CHILD_TIMEOUT)
+    python = folder / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    done = subprocess.run([*pip, "install", "-q", "--no-deps", "-e", str(REPO_ROOT)], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install -e failed:\n{done.stdout}{done.stderr}"
+    purelib = Path(
+        checked(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)).strip()
+    )
+    assert (purelib / _startup.PTH_NAME).read_text() == (REPO_ROOT / _startup.PTH_NAME).read_text()
+    where = run([str(python), "-c", "import remoteimport; print(remoteimport.__file__)"], tmp_path)
+    assert Path(checked(where).strip()) == REPO_ROOT / "remoteimport" / "__init__.py"
+    started = run(
+        [str(python), "-c", "import sys; print('remoteimport._startup' in sys.modules)"],
+        tmp_path,
+        REMOTEIMPORT_STORE=str(tmp_path / "s"),
+    )
+    assert checked(started).strip() == "True"  # the .pth line ran at start-up
+    done = subprocess.run([*pip, "uninstall", "-q", "-y", "remoteimport"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (purelib / _startup.PTH_NAME).exists()
+
+
+@pytest.mark.slow
 def test_a_fresh_venv_runs_scripts_with_python_m_remoteimport_run(
     venv_python: Path, pushed: Store, tmp_path: Path
 ) -> None:
