@@ -18,7 +18,7 @@ import dataclasses
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from remoteimport.blob import BlobHeader, decode_blob
+from remoteimport.blob import BlobHeader
 from remoteimport.errors import IntegrityError, RemoteImportError, VersionNotFoundError
 from remoteimport.signing import TrustPolicy, signature_status
 
@@ -49,10 +49,7 @@ class VersionInfo:
 def read_version(store: Store, name: str, full_hash: str, policy: TrustPolicy) -> VersionInfo:
     """The header of ``name@full_hash``, its digest checked; a damaged blob gives ``problem`` instead."""
     try:
-        data = store.read_blob(name, full_hash)
-        header = decode_blob(
-            data, expected_hash=full_hash, expected_name=name, source=store.blob_url(name, full_hash)
-        ).header
+        header = store.read_verified_blob(name, full_hash).header
     except (RemoteImportError, OSError, RecursionError, MemoryError) as exc:
         return VersionInfo(name, full_hash, problem=f"{type(exc).__name__}: {exc}")
     signature, acceptable = signature_status(header, policy)

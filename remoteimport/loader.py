@@ -330,7 +330,7 @@ def _read_verified_blob(
         cached = cache.get(name, full_hash)  # a corrupt entry is dropped there and fetched again
         if cached is not None:
             return cached, None
-    data = store.read_blob(name, full_hash, namespace=namespace)
+    data = store.read_blob(name, full_hash, namespace=namespace)  # the bytes too: they are cached once loaded
     return decode_blob(data, expected_hash=full_hash, expected_name=name, source=where), data
 
 

@@ -503,7 +503,7 @@ def sign(
 def _sign_one(target: Store, name: str, full_hash: str, key: SigningKey, include_unsigned: bool) -> str:
     where = target.blob_url(name, full_hash)
     try:
-        blob = decode_blob(target.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where)
+        blob = target.read_verified_blob(name, full_hash)
     except (IntegrityError, IncompatibleBlobError) as exc:
         return f"left as it is: {exc}"
     state = signature_state(blob.header, key.public)
@@ -605,9 +605,8 @@ def promote(
             "Nothing was written. Pushing that version of the class to the source again repairs it."
         ) from exc
     where = destination.blob_url(name, full_hash)
-    destination.policy.trust.check(
-        blob.header, where=where, local_store=True
-    )  # refuse before writing; nothing loads here
+    # refuse before writing; nothing loads here
+    destination.policy.trust.check(blob.header, where=where, local_store=True)
     state, detail = _target_copy_state(destination, name, full_hash, data)
     if state != "unchanged":
         destination.write_blob(name, full_hash, data, known_absent=True)

@@ -35,6 +35,7 @@ from collections import namedtuple
 from remoteimport import _env, _memo, _metrics
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport._record import asdict, record
+from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IntegrityError,
@@ -315,6 +316,13 @@ class Store:
             f"{name}@{full_hash} is not in the store {self.url}: its blob {path} is missing. "
             + self._known_versions(name)
         )
+
+    def read_verified_blob(self, name: str, full_hash: str, *, namespace: str | None = None) -> Blob:
+        """The blob of ``name@full_hash`` with its format, name, hash and payload digest checked
+        (:func:`~remoteimport.blob.decode_blob`; nothing is unpickled): where every reader of a stored version
+        starts. Raises IntegrityError for a damaged blob, IncompatibleBlobError for a newer format."""
+        data = self.read_blob(name, full_hash, namespace=namespace)
+        return decode_blob(data, expected_hash=full_hash, expected_name=name, source=self.blob_url(name, full_hash))
 
     def blob_hashes(self, name: str) -> list[str]:
         """Every version of ``name`` that has a blob, sorted (lists every shard: for audits, not imports).

@@ -346,3 +346,19 @@ def test_default_store_comes_from_the_environment(tmp_path: Path, monkeypatch: p
     assert Store.default() == Store(tmp_path / "configured")
     monkeypatch.delenv(ENV_STORE)
     assert Store.default().url.endswith(os.path.join("remoteimport", "store"))
+
+
+def test_read_verified_blob_checks_name_hash_and_digest(store: Store) -> None:
+    from remoteimport.blob import encode_blob, make_header
+    from remoteimport.errors import IntegrityError
+
+    good = encode_blob(make_header("MyFilter", H1, b"payload"), b"payload")
+    store.write_blob("MyFilter", H1, good)
+    assert store.read_verified_blob("MyFilter", H1).header.hash == H1
+    store.write_blob("Other", H3, good)  # a blob copied over another key
+    with pytest.raises(IntegrityError, match=f"{store.blob_url('Other', H3)}"):
+        store.read_verified_blob("Other", H3)
+    third = encode_blob(make_header("Third", H2, b"payload"), b"payload")
+    store.write_blob("Third", H2, third[:-1] + b"X")  # a damaged payload under its own name and hash
+    with pytest.raises(IntegrityError, match="payload sha256 .* NOT unpickled"):
+        store.read_verified_blob("Third", H2)

@@ -7,7 +7,6 @@ import textwrap
 from typing import Any
 
 from remoteimport import _env, registry
-from remoteimport.blob import decode_blob
 from remoteimport.cli.base import (
     ANSI,
     ANSI_RESET,
@@ -199,8 +198,7 @@ class Show(Command):
         else:
             raise store.name_not_found(name)
         where = store.blob_path(name, full_hash)
-        # decode_blob (not just read_header) so the payload digest is checked; nothing is unpickled
-        blob = decode_blob(store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where)
+        blob = store.read_verified_blob(name, full_hash)  # the payload digest checked too; nothing is unpickled
         header = blob.header
         is_latest = full_hash == latest
         out.data(store=store.url, path=where, latest=is_latest, payload_digest="OK", header=header.to_json())

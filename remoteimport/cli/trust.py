@@ -6,7 +6,6 @@ import argparse
 import os
 
 from remoteimport import _env, registry
-from remoteimport.blob import decode_blob
 from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, table
 from remoteimport.errors import IntegrityError, RemoteImportError
 from remoteimport.signing import generate_key, load_public_key, signature_status
@@ -100,11 +99,8 @@ class Verify(Command):
                 report.append({"name": name, "hash": None, "state": "DAMAGED", "detail": str(exc)})
                 continue
             for full_hash in hashes:
-                where = store.blob_path(name, full_hash)
                 try:
-                    header = decode_blob(
-                        store.read_blob(name, full_hash), expected_hash=full_hash, expected_name=name, source=where
-                    ).header
+                    header = store.read_verified_blob(name, full_hash).header
                     signature, acceptable = signature_status(header, store.policy.trust)
                     state = "ok" if acceptable else "REFUSED"
                 except RemoteImportError as exc:
