@@ -89,5 +89,6 @@ class Policy:
     def __hash__(self) -> int:
         return hash(self.trust)
 
-    def __repr__(self) -> str:
-        return f"Policy(trusted={len(self.trust.trusted)} key(s), local_store={self.local_store})"
+    def __repr__(self) -> str:  # reads no key file: a repr never fails
+        keys = "$REMOTEIMPORT_TRUSTED_KEYS" if self._trusted_keys is None else f"{len(self._trusted_keys)} key(s)"
+        return f"Policy(trusted_keys={keys}, local_store={self.local_store})"

@@ -21,6 +21,7 @@ def test_a_store_keeps_its_policy_arguments_unread(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.pub"
     store = Store(tmp_path / "store", trusted_keys=[missing], signing_key=tmp_path / "nowhere")
     assert store.names() == []  # I/O works: nothing about keys was read to build or use the store
+    assert repr(store.policy) == "Policy(trusted_keys=1 key(s), local_store=True)"
     with pytest.raises(RemoteImportError, match="nowhere.pub"):
         _ = store.policy.trust
     with pytest.raises(RemoteImportError, match="nowhere"):
