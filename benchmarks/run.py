@@ -12,6 +12,8 @@ in the same run, so the ratios mean something on any machine:
   contacted — against one that imports the same class from source; which heavy modules each one imported;
   a push of a new class (requirements included) and the first ``class_hash`` against ``compile()`` of the
   class's module (``--process-only`` runs just this table);
+- the hashing floor (``benchmarks/hash_floor.py``): ``ast.parse`` and a walk of the tree against ``compile()``,
+  what any hash of the AST pays before anything else;
 - storage (``benchmarks/storage.py``, skip with ``--skip-storage``): requests per operation counted on moto's
   S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store.
 """
@@ -331,6 +333,8 @@ def main() -> None:
             return
         print_table("Hashing", bench_hashing(work, env, args.repeat), "source import")
         print_table("Import", bench_import(work, env, args.repeat), "source import")
+    print(flush=True)  # the floor under the first-hash figure: parsing and walking the AST (in-process, warm)
+    subprocess.run([sys.executable, str(Path(__file__).with_name("hash_floor.py"))], check=True, env=env)
     if not args.skip_storage:  # requests, cache, push_all and scale on moto's S3 server: its own interpreter
         print(flush=True)
         storage = Path(__file__).with_name("storage.py")
