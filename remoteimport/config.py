@@ -10,7 +10,10 @@ Instances of ``@persist`` classes record the arguments they were constructed wit
 class's own ``__init__`` in :func:`_recording_init`. The wrapper lives here, in an installed module, so it
 travels by reference, and the class's hash still covers the original ``__init__`` by content (the hasher
 encodes an installed closure by its name and the contents of its cells). See docs/configs.md for why, and
-for when to pickle a trained instance instead.
+for when to pickle a trained instance instead. Its name, ``remoteimport.config:_recording_init.<locals>.__init__``,
+is therefore part of the hash of every persisted class with an ``__init__`` of its own, and stored payloads name
+``remoteimport.config._record``: moving them to another module would make every such stored class
+``out_of_sync``, so recording stays here (``registry.persist`` imports it when a class is decorated).
 
 A config is input from outside, so ``build`` constructs **only classes from the store** (through the trust
 policy of the namespace's store): an installed class (``package.module:Class``) is built only when the caller

@@ -10,7 +10,7 @@ After ``install(store, namespace="labchain_remote")``:
   later is seen by new processes, as for any module already imported).
 
 The finder only parses names (refusing malformed ones before any storage access) and returns specs; the
-loaders ask :mod:`remoteimport.registry` for verified classes.
+loaders ask :mod:`remoteimport.loader` for verified classes.
 
     >>> import remoteimport
     >>> finder = remoteimport.install("memory://hook-doc", namespace="hook_doc_remote")
