@@ -109,8 +109,8 @@ def build_environment(
         text=True,
         check=True,
     ).stdout.strip()
-    # What an editable install of a flat layout amounts to: the checkout on sys.path. Writing a .pth file
-    # keeps parallel builds from racing on the checkout's egg-info directory.
+    # What an editable install amounts to (hatchling's is exactly this: the checkout on sys.path), without a
+    # build per venv.
     Path(site_packages, "remoteimport-checkout.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
     return venv_python
 
