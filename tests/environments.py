@@ -81,6 +81,25 @@ def lowest_allowed(requirements: Sequence[str]) -> dict[str, str]:
     return lowest
 
 
+def empty_venv(directory: Path, python: Path | str = sys.executable) -> Path:
+    """A new venv of ``python`` at ``directory``, without pip (:func:`pip_for` installs into it); its python."""
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(directory)], check=True, timeout=600)
+    return directory / "bin" / "python"
+
+
+def pip_for(venv_python: Path) -> list[str]:
+    """This interpreter's pip, installing into the venv of ``venv_python`` (pip's ``--python``): no ensurepip
+    per venv."""
+    return [sys.executable, "-m", "pip", "--python", str(venv_python)]
+
+
+def site_packages(venv_python: Path) -> Path:
+    """The venv's site-packages (where ``.pth`` files run at start-up)."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    done = subprocess.run([str(venv_python), "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    return Path(done.stdout.strip())
+
+
 def build_environment(
     python: Path,
     directory: Path,
@@ -90,10 +109,8 @@ def build_environment(
 ) -> Path:
     """A venv for ``python`` with ``requirements`` (default: the project's dependencies, newest allowed) and
     this checkout importable. ``fresh_index``: no pip cache, so the newest releases of today are resolved."""
-    subprocess.run([str(python), "-m", "venv", "--without-pip", str(directory)], check=True)
-    venv_python = directory / "bin" / "python"
-    # This interpreter's pip installs into the venv (pip's --python), sparing an ensurepip per venv.
-    command = [sys.executable, "-m", "pip", "--python", str(venv_python), "install", "-q"]
+    venv_python = empty_venv(directory, python)
+    command = [*pip_for(venv_python), "install", "-q"]
     if fresh_index:
         command.append("--no-cache-dir")
     install = subprocess.run(
@@ -103,15 +120,9 @@ def build_environment(
     )
     if install.returncode != 0:
         raise RuntimeError(f"installing dependencies for {python} failed:\n{install.stdout}{install.stderr}")
-    site_packages = subprocess.run(
-        [str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     # What an editable install amounts to (hatchling's is exactly this: the checkout on sys.path), without a
     # build per venv.
-    Path(site_packages, "remoteimport-checkout.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
+    Path(site_packages(venv_python), "remoteimport-checkout.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
     return venv_python
 
 

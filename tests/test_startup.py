@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from environments import lowest_allowed, project_dependencies
+from environments import empty_venv, lowest_allowed, pip_for, project_dependencies, site_packages
 
 import remoteimport
 from remoteimport import _startup
@@ -203,13 +203,11 @@ def test_run_shows_the_scripts_own_traceback(
 def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with this checkout installed by ``pip install .`` (a wheel, not editable) and the pinned
     versions of its dependencies that this environment has (so the two ends agree on cloudpickle)."""
-    folder = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=CHILD_TIMEOUT)
-    python = folder / "bin" / "python"
+    python = empty_venv(tmp_path_factory.mktemp("venv"))
     pinned = [f"{name}=={metadata.version(name)}" for name in lowest_allowed(project_dependencies())]
     for arguments in (["--no-deps", str(REPO_ROOT)], pinned):
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", *arguments],
+            [*pip_for(python), "install", "-q", *arguments],
             capture_output=True,
             text=True,
             timeout=300,
@@ -220,10 +218,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_a_fresh_venv_gets_the_pth_and_serves_plain_imports(venv_python: Path, pushed: Store, tmp_path: Path) -> None:
-    purelib = checked(
-        run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
-    )
-    installed = Path(purelib.strip(), _startup.PTH_NAME)
+    installed = site_packages(venv_python) / _startup.PTH_NAME
     assert installed.read_text() == (REPO_ROOT / _startup.PTH_NAME).read_text()
 
     code = (
@@ -244,15 +239,11 @@ def test_a_fresh_venv_gets_the_pth_and_serves_plain_imports(venv_python: Path, p
 def test_an_editable_install_in_a_fresh_venv_gets_the_pth_too(tmp_path: Path) -> None:
     # pip install -e . (PEP 660): the same .pth at the root of site-packages, the package served from the
     # checkout, and both gone with pip uninstall. (A wheel install: the tests above.)
-    folder = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=CHILD_TIMEOUT)
-    python = folder / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    python = empty_venv(tmp_path / "venv")
+    pip = pip_for(python)
     done = subprocess.run([*pip, "install", "-q", "--no-deps", "-e", str(REPO_ROOT)], capture_output=True, text=True)
     assert done.returncode == 0, f"pip install -e failed:\n{done.stdout}{done.stderr}"
-    purelib = Path(
-        checked(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)).strip()
-    )
+    purelib = site_packages(python)
     assert (purelib / _startup.PTH_NAME).read_text() == (REPO_ROOT / _startup.PTH_NAME).read_text()
     where = run([str(python), "-c", "import remoteimport; print(remoteimport.__file__)"], tmp_path)
     assert Path(checked(where).strip()) == REPO_ROOT / "remoteimport" / "__init__.py"

@@ -9,12 +9,11 @@ docs/zero-code.md) next to the whole package, its templates included.
 from __future__ import annotations
 
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from environments import REPO_ROOT
+from environments import REPO_ROOT, empty_venv, pip_for, site_packages
 
 try:
     import tomllib
@@ -32,23 +31,20 @@ def declared_hatchling_floor() -> str:
 
 
 @pytest.fixture(scope="module")
-def oldest_backend(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """``pip --python <venv>`` for a new venv holding the oldest hatchling pyproject.toml allows."""
-    folder = tmp_path_factory.mktemp("hatchling-floor")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=TIMEOUT)
-    pip = [sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python")]
+def oldest_backend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a new venv holding the oldest hatchling pyproject.toml allows."""
+    python = empty_venv(tmp_path_factory.mktemp("hatchling-floor"))
     floor = declared_hatchling_floor()
-    done = subprocess.run([*pip, "install", "-q", f"hatchling=={floor}"], capture_output=True, text=True)
+    done = subprocess.run([*pip_for(python), "install", "-q", f"hatchling=={floor}"], capture_output=True, text=True)
     assert done.returncode == 0, f"installing hatchling=={floor} failed:\n{done.stdout}{done.stderr}"
-    return pip
+    return python
 
 
 @pytest.mark.slow
-def test_the_oldest_hatchling_builds_a_wheel_with_the_pth_at_its_root(
-    oldest_backend: list[str], tmp_path: Path
-) -> None:
+def test_the_oldest_hatchling_builds_a_wheel_with_the_pth_at_its_root(oldest_backend: Path, tmp_path: Path) -> None:
+    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO_ROOT)]
     done = subprocess.run(
-        [*oldest_backend, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO_ROOT)],
+        [*pip_for(oldest_backend), *build],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -64,20 +60,21 @@ def test_the_oldest_hatchling_builds_a_wheel_with_the_pth_at_its_root(
 
 
 @pytest.mark.slow
-def test_the_oldest_hatchling_makes_an_editable_install_with_the_pth(oldest_backend: list[str]) -> None:
+def test_the_oldest_hatchling_makes_an_editable_install_with_the_pth(oldest_backend: Path) -> None:
     done = subprocess.run(
-        [*oldest_backend, "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO_ROOT)],
+        [*pip_for(oldest_backend), "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO_ROOT)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    python = oldest_backend[-1]
-    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    purelib = Path(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
-    assert (purelib / "remoteimport.pth").read_bytes() == (REPO_ROOT / "remoteimport.pth").read_bytes()
+    installed = site_packages(oldest_backend) / "remoteimport.pth"
+    assert installed.read_bytes() == (REPO_ROOT / "remoteimport.pth").read_bytes()
     where = subprocess.run(
-        [python, "-c", "import remoteimport; print(remoteimport.__file__)"], capture_output=True, text=True, cwd="/"
+        [str(oldest_backend), "-c", "import remoteimport; print(remoteimport.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
     )
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()) == REPO_ROOT / "remoteimport" / "__init__.py"
