@@ -721,8 +721,9 @@ def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, 
         else:
             target.delete_tag(name, tag)
     target.delete_blob(name, full_hash)
-    if target.policy.cache is not None:
-        target.policy.cache.discard(name, full_hash)
+    cache = target.policy.cache
+    if cache is not None:
+        cache.discard(name, full_hash)
     return DeleteResult(name, full_hash, target.url, is_latest, tagged)
 
 
