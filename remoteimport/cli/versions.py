@@ -93,10 +93,7 @@ def _exact_version(reference: str, store: Store, command: str) -> tuple[str, str
             f"{command} which version of {name}? Give NAME@HASH (the full hash or 8+ leading hex digits, as listed "
             f"by `remoteimport log {name}`), e.g. `remoteimport {command} {name}@0123abcd`"
         )
-    resolve_tag = getattr(store, "resolve_tag", None)
-    if not is_hash_like(version) and callable(resolve_tag):
-        return name, resolve_tag(name, version)
-    return name, store.resolve(name, version)
+    return name, store.resolve_version(name, version)
 
 
 class Promote(Command):
