@@ -61,3 +61,22 @@ def test_the_store_module_imports_no_policy_machinery() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_broken_key_files_from_the_environment_fail_clearly_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    garbage = tmp_path / "garbage.pub"
+    garbage.write_text("not a key\n")
+    store = Store(tmp_path / "store")
+    full_hash = remoteimport.push(make_filter(5), store=store)
+    monkeypatch.setenv("REMOTEIMPORT_TRUSTED_KEYS", str(garbage))
+    monkeypatch.setenv("REMOTEIMPORT_SIGNING_KEY", str(garbage))
+    later = Store(tmp_path / "store")  # built with the variables set: still nothing read
+    with pytest.raises(
+        RemoteImportError, match=r"cannot read the trusted public key .*garbage\.pub.*remoteimport keygen"
+    ):
+        remoteimport.get_version("MyFilter", full_hash, store=later)
+    with pytest.raises(RemoteImportError, match=r"cannot read the signing key .*garbage\.pub.*remoteimport keygen"):
+        remoteimport.push(make_filter(6), store=later)
+    assert later.latest("MyFilter") == full_hash  # nothing was written by the refused push
