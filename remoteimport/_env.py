@@ -31,6 +31,7 @@ NAMESPACE = "REMOTEIMPORT_NAMESPACE"  # the namespace the import hook serves
 DEFAULT_NAMESPACE = "labchain_remote"
 LOCK = "REMOTEIMPORT_LOCK"  # the lock file (default: ./remoteimport.lock when present)
 ALLOW_HTTP = "REMOTEIMPORT_ALLOW_HTTP"  # "1": accept a plain-http store
+SERVED = "REMOTEIMPORT_SERVED"  # JSON: what install() serves, for the worker processes it starts (remoteimport.served)
 
 # Storage requests
 LATEST_TTL = "REMOTEIMPORT_LATEST_TTL"

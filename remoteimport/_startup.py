@@ -20,6 +20,12 @@ is ``labchain_remote``, or a variable has been set since (``LocalCluster(env=...
 plugin), it calls :func:`late_find_spec`: the namespace is then served as if the variables had been set at
 start, or a clear :class:`~remoteimport.errors.NamespaceNotServedError` says how to serve it.
 
+A process started by one that called :func:`remoteimport.install` (a ``multiprocessing`` or joblib worker)
+inherits ``REMOTEIMPORT_SERVED``, which names the namespaces its parent serves (:mod:`remoteimport.served`). The
+``.pth`` line then appends an :class:`InheritedFinder` as well: it too imports nothing until one of those
+namespaces is imported, then serves it with the parent's store, lock and trust policy (never weaker than this
+process's own), and meanwhile answers other names with a substring test of the variable.
+
 This module is imported during interpreter start-up: it must stay tiny and import only built-in modules.
 """
 
@@ -31,10 +37,20 @@ import sys
 
 from remoteimport import _env  # os and sys only: cheap at start-up
 
-__all__ = ["ENV_NAMESPACE", "PTH_NAME", "StartupFinder", "activate", "default_namespace", "late_find_spec"]
+__all__ = [
+    "ENV_NAMESPACE",
+    "PTH_NAME",
+    "InheritedFinder",
+    "StartupFinder",
+    "activate",
+    "default_namespace",
+    "late_find_spec",
+    "served_namespace",
+]
 
 ENV_STORE = _env.STORE
 ENV_NAMESPACE = _env.NAMESPACE
+ENV_SERVED = _env.SERVED
 DEFAULT_NAMESPACE = _env.DEFAULT_NAMESPACE
 PTH_NAME = "remoteimport.pth"  # installed at the root of site-packages (pyproject.toml: force-include)
 
@@ -55,7 +71,6 @@ class StartupFinder:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self._prefix = namespace + "."
-        self._lock = _thread.allocate_lock()
 
     def __repr__(self) -> str:
         return f"StartupFinder({self.namespace!r})"
@@ -63,27 +78,93 @@ class StartupFinder:
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
         if fullname != self.namespace and not fullname.startswith(self._prefix):
             return None
-        with self._lock:
-            from remoteimport import hook
-
-            finder = hook.installed().get(self.namespace)
-            if finder is None:
-                # The store, the lock and the namespace come from the environment, as documented.
-                finder = hook.install(namespace=self.namespace)  # also takes this finder off sys.meta_path
         # The import system is iterating over sys.meta_path, which just changed: answer for the real finder
         # now instead of relying on it being visited later in this pass.
-        return finder.find_spec(fullname, path, target)
+        return _serve(self.namespace).find_spec(fullname, path, target)  # type: ignore[attr-defined]
+
+    def waits_for(self, namespace: str) -> bool:
+        """Whether importing ``namespace`` would serve it (``build()`` asks, for a config naming it)."""
+        return namespace == self.namespace
 
     def invalidate_caches(self) -> None:
         pass
 
 
-def activate() -> bool:
-    """Append a :class:`StartupFinder` for the configured namespace (once). Called by ``remoteimport.pth``.
+class InheritedFinder:
+    """A ``sys.meta_path`` finder for the namespaces ``$REMOTEIMPORT_SERVED`` names: what the process that
+    started this one serves (:mod:`remoteimport.served`). Like :class:`StartupFinder`, it imports nothing until
+    one of them is imported; other names cost a substring test of the variable (:func:`served_namespace`)."""
 
-    True when the namespace is served (by this finder or an installed one). It never raises: an error in a
-    ``.pth`` line would print a traceback at every interpreter start."""
+    remoteimport_startup = True
+    namespace = None  # it waits for several namespaces (waits_for); install() of one leaves it in place
+
+    def __repr__(self) -> str:
+        return f"InheritedFinder(${ENV_SERVED})"
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+        namespace = served_namespace(fullname)
+        if namespace is None:
+            return None
+        return _serve(namespace).find_spec(fullname, path, target)  # type: ignore[attr-defined]
+
+    def waits_for(self, namespace: str) -> bool:
+        """Whether importing ``namespace`` would serve it (``build()`` asks, for a config naming it)."""
+        return served_namespace(namespace) == namespace
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+_SERVE_LOCK = _thread.allocate_lock()
+
+
+def _serve(namespace: str) -> object:
+    """The namespace's real finder, installed now if need be: with the settings ``$REMOTEIMPORT_SERVED`` hands
+    down when it names the namespace, else with the store, lock and trusted keys the other variables name."""
+    with _SERVE_LOCK:
+        from remoteimport import hook
+
+        finder = hook.installed().get(namespace)
+        if finder is not None:
+            return finder
+        if served_namespace(namespace) == namespace:
+            from remoteimport import served
+
+            store, lock = served.settings(namespace)
+            return hook.install(store, namespace, lock=lock)
+        return hook.install(namespace=namespace)  # also takes the start-up finder off sys.meta_path
+
+
+def served_namespace(fullname: str) -> str | None:
+    """The namespace of ``$REMOTEIMPORT_SERVED`` that ``fullname`` is or is in; None when it names none.
+
+    Names the variable does not mention (nearly every name asked) are answered with substring tests, importing
+    nothing; the variable is parsed (once per value) only for the others and for ``labchain_remote``, so that a
+    malformed value fails that import with an :class:`~remoteimport.errors.InheritedSettingsError` naming it."""
+    raw = os.environ.get(ENV_SERVED)
+    if not raw:
+        return None
+    if fullname != DEFAULT_NAMESPACE and fullname.isascii():  # the writer escapes other characters
+        parts = fullname.split(".")
+        if not any(f'"{".".join(parts[:end])}"' in raw for end in range(1, len(parts) + 1)):
+            return None
+    from remoteimport import served
+
+    return served.namespace_of(fullname, raw)
+
+
+def activate() -> bool:
+    """Append a :class:`StartupFinder` for the configured namespace (once), and an :class:`InheritedFinder` when
+    ``$REMOTEIMPORT_SERVED`` is set. Called by ``remoteimport.pth``.
+
+    True when the namespace is served (by the start-up finder or an installed one); False also tells the
+    ``.pth`` line to append its late finder. It never raises: an error in a ``.pth`` line would print a
+    traceback at every interpreter start."""
     try:
+        if os.environ.get(ENV_SERVED) and not any(isinstance(f, InheritedFinder) for f in sys.meta_path):
+            sys.meta_path.append(InheritedFinder())
+        if not (os.environ.get(ENV_STORE) or os.environ.get(ENV_NAMESPACE)):
+            return False
         return _startup_finder(default_namespace()) is not None
     except Exception as exc:  # pragma: no cover - reported, never fatal
         print(f"remoteimport: start-up hook not installed: {exc}", file=sys.stderr)

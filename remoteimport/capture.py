@@ -559,6 +559,7 @@ def _recording_pickler() -> type:
             self.filenames: set[str] = set()
             self.codes: dict[int, types.CodeType] = {}  # the code objects pickled (by id): see source_mismatches
             self.referenced_modules: set[str] = set()
+            self.optional_lines: dict[str, list[tuple[int, int]]] = {}  # see imported_modules
             # (class, name, value, classes of its by-value instances): see _by_value_instance_classes
             self.deferred: list[tuple[type, str, Any, list[type]]] = []
             self.deferred_pickled = 0  # how many of them are pickled already
@@ -621,6 +622,8 @@ def _recording_pickler() -> type:
             if isinstance(obj, types.FunctionType):
                 if object_travels_by_value(obj):
                     self.filenames.add(obj.__code__.co_filename)
+                    # `import x` in its body runs wherever it is called: x is a requirement as if imported at the top
+                    self.referenced_modules.update(imported_modules(obj, self.optional_lines))
                 else:
                     self.referenced_modules.add(obj.__module__ or "")
             elif isinstance(obj, type) and not object_travels_by_value(obj):
@@ -689,6 +692,124 @@ def _unpicklable_message(cls: type, path: str, exc: Exception) -> str:
                 "(create such objects in __init__ or lazily)."
             )
     return f"cannot push {path}: pickling it failed ({type(exc).__name__}: {exc}). Nothing was written."
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Imports inside shipped functions: their modules are requirements too.
+
+
+def imported_modules(
+    function: types.FunctionType, optional_lines: dict[str, list[tuple[int, int]]] | None = None
+) -> set[str]:
+    """The installed modules that a by-value function's own import statements name (in its body, and in the
+    functions, classes and comprehensions nested in it), as absolute names: they run where the function is
+    called, so their distributions are requirements like those of the modules it references.
+
+    Left out: modules that travel by value (a relative import into the user's own package), modules not
+    installed on this host (an optional import), and any import inside a ``try:`` whose handler catches
+    ``ImportError`` (the code copes without it). ``optional_lines`` keeps the ``try:`` line ranges of each file
+    already read (one push reads each file once). Bytecode is read with :mod:`dis`: at push time only.
+
+    >>> def fit():
+    ...     import json, remoteimport.names
+    ...     try:
+    ...         import not_installed_here
+    ...     except ImportError:
+    ...         pass
+    >>> sorted(imported_modules(fit))
+    ['remoteimport.names']
+    """
+    import dis
+
+    package = function.__globals__.get("__package__")
+    if package is None:
+        package = (function.__module__ or "").rpartition(".")[0]
+    found = set()
+    for code in _code_objects(function.__code__):
+        line = code.co_firstlineno
+        pushed: list[object] = [None, None]  # what the last two instructions loaded: an import's level and fromlist
+        for instruction in dis.get_instructions(code):
+            positions = getattr(instruction, "positions", None)  # 3.11+; 3.10 numbers only a line's first one
+            if positions is not None and positions.lineno is not None:
+                line = positions.lineno
+            elif type(instruction.starts_line) is int:
+                line = instruction.starts_line
+            if instruction.opname == "IMPORT_NAME":
+                level = pushed[0] if type(pushed[0]) is int else 0
+                name = _absolute_module(instruction.argval, level, package)
+                if name and _installed_by_reference(name) and not _is_optional(code, line, optional_lines):
+                    found.add(name)
+            loads = instruction.opname in ("LOAD_CONST", "LOAD_SMALL_INT")
+            pushed = [pushed[1], instruction.argval if loads else None]
+    return found
+
+
+def _code_objects(code: types.CodeType) -> list[types.CodeType]:
+    found = [code]
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            found.extend(_code_objects(constant))
+    return found
+
+
+def _absolute_module(name: str, level: int, package: str) -> str | None:
+    """What ``from <level dots><name> import ...`` names in ``package`` (importlib's ``_resolve_name``); None
+    when it would fail wherever it runs."""
+    if not level:
+        return name
+    bits = package.rsplit(".", level - 1)
+    if not package or len(bits) < level:
+        return None
+    return f"{bits[0]}.{name}" if name else bits[0]
+
+
+def _installed_by_reference(name: str) -> bool:
+    """Whether the module ``name`` is installed on this host and travels by reference (is a requirement)."""
+    parts = name.split(".")
+    if parts[0] in sys.stdlib_module_names or parts[0] in sys.builtin_module_names:
+        return False
+    for end in range(len(parts), 0, -1):  # the deepest package of it imported here decides
+        module = sys.modules.get(".".join(parts[:end]))
+        if isinstance(module, ModuleType):
+            return not module_travels_by_value(module.__name__)
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec(parts[0])  # where it would be found: nothing is imported
+    if spec is None:
+        return False  # not installed here: an optional import the code copes without
+    where = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
+    return bool(where) and all(_file_is_installed(path) for path in where)
+
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _is_optional(code: types.CodeType, line: int, optional_lines: dict[str, list[tuple[int, int]]] | None) -> bool:
+    """Whether ``line`` of the code's file lies in a ``try:`` body whose handlers catch ``ImportError``."""
+    filename = code.co_filename
+    known = optional_lines if optional_lines is not None else {}
+    if filename not in known:
+        import ast
+
+        ranges = []
+        try:
+            tree = ast.parse("".join(current_lines(filename)))
+        except (SyntaxError, ValueError):
+            tree = None
+        tries = (ast.Try, getattr(ast, "TryStar", ast.Try))
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, tries) and any(_catches_import_error(handler) for handler in node.handlers):
+                ranges.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
+        known[filename] = ranges
+    return any(start <= line <= end for start, end in known[filename])
+
+
+def _catches_import_error(handler: Any) -> bool:
+    if handler.type is None:
+        return True  # a bare except
+    kinds = handler.type.elts if type(handler.type).__name__ == "Tuple" else [handler.type]
+    names = {getattr(kind, "id", None) or getattr(kind, "attr", None) for kind in kinds}
+    return not names.isdisjoint(_IMPORT_ERRORS)
 
 
 def _distributions(module_names: set[str]) -> dict[str, str]:

@@ -374,10 +374,11 @@ def resolve_class(
 
 
 def _start_zero_code_finder(namespace: str) -> Any:
-    """The real finder of a namespace the start-up hook (``$REMOTEIMPORT_STORE``) waits for, installed now."""
+    """The real finder of a namespace the start-up hook (``$REMOTEIMPORT_STORE``, ``$REMOTEIMPORT_SERVED``) waits
+    for, installed now."""
     from remoteimport import hook
 
-    if not any(getattr(f, "remoteimport_startup", False) and f.namespace == namespace for f in sys.meta_path):
+    if not any(getattr(f, "remoteimport_startup", False) and f.waits_for(namespace) for f in sys.meta_path):
         return None
     importlib.import_module(namespace)
     return hook.installed().get(namespace)

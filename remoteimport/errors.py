@@ -84,6 +84,11 @@ class NamespaceNotServedError(RemoteImportError, ModuleNotFoundError):
     """A pinned version (``ns.Name@hash``) was imported in a process that serves no store for ``ns``."""
 
 
+class InheritedSettingsError(RemoteImportError, ImportError):
+    """``$REMOTEIMPORT_SERVED`` (what a parent process serves, handed down to the processes it starts) is
+    malformed, or its trust policy and this process's own cannot both hold; raised at the namespace's import."""
+
+
 class RemoteObjectUnavailableError(RemoteImportError, ImportError):
     """An instance of a pinned class arrived (unpickled) in a process that could not load its class; raised on
     first use of the placeholder it was rebuilt as, so that a Dask worker fails the task instead of dying."""

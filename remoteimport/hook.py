@@ -29,7 +29,7 @@ from _thread import allocate_lock
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-from remoteimport import _env, loader
+from remoteimport import _env, loader, served
 from remoteimport.errors import NameNotFoundError
 from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
@@ -170,6 +170,10 @@ def install(
     ``lock``: a lock file path or :class:`~remoteimport.lock.Lock` pinning what ``from namespace import Name``
     gives; None (the default) uses ``$REMOTEIMPORT_LOCK`` or ``./remoteimport.lock`` when it names this
     namespace; False uses no lock. The lock's store must be this store (docs/configs.md).
+
+    Worker processes started from here (multiprocessing, ``ProcessPoolExecutor``, joblib) serve the namespace
+    alike, never under a weaker trust policy: it is recorded in ``$REMOTEIMPORT_SERVED``
+    (:mod:`remoteimport.served`, docs/engines.md#worker-processes).
     """
     namespace = validate_namespace(namespace if namespace is not None else _env.namespace())  # before I/O
     resolved = resolve_store(store)
@@ -190,6 +194,7 @@ def install(
         _FINDERS[finder.namespace] = finder
         loader.serve_namespace(finder.namespace, resolved.policy.trust)
         sys.meta_path.append(finder)
+        served.record(finder.namespace, resolved, active_lock)  # for the worker processes started from here
     return finder
 
 
@@ -205,6 +210,7 @@ def uninstall(namespace: str | RemoteFinder | None = None) -> None:
         if finder is not None and finder in sys.meta_path:
             sys.meta_path.remove(finder)
         loader.stop_serving(name)
+        served.forget(name)
         for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[module_name]
 

@@ -47,6 +47,7 @@ class Policy:
     ) -> None:
         self._signing_key = signing_key
         self._trusted_keys = None if trusted_keys is None else tuple(trusted_keys)
+        self._require_signatures = False  # or'ed with $REMOTEIMPORT_REQUIRE_SIGNATURES (with_trust sets it)
         self._cache = cache
         self.local_store = local_store
 
@@ -62,7 +63,12 @@ class Policy:
         """What loads accept: ``trusted_keys=``, else ``$REMOTEIMPORT_TRUSTED_KEYS`` (see :mod:`signing`)."""
         from remoteimport.signing import TrustPolicy
 
-        return TrustPolicy.resolve(self._trusted_keys)
+        return TrustPolicy.resolve(self._trusted_keys, require_signatures=self._require_signatures)
+
+    @property
+    def trusted_keys_given(self) -> tuple[str | os.PathLike[str] | PublicKey, ...] | None:
+        """The ``trusted_keys`` as given (paths or keys), unread; None: ``$REMOTEIMPORT_TRUSTED_KEYS`` decides."""
+        return self._trusted_keys
 
     @_memo.cached_property
     def cache(self) -> BlobCache | None:
@@ -71,13 +77,16 @@ class Policy:
 
         return resolve_cache(self._cache, local_store=self.local_store)
 
-    def with_trust(self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey]) -> Policy:
+    def with_trust(
+        self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey], *, require_signatures: bool = False
+    ) -> Policy:
         """The same policy (its cache and signing key too, once resolved), but loading only blobs signed by
-        one of ``trusted_keys``."""
+        one of ``trusted_keys``; ``require_signatures``: unsigned blobs are refused even when that is empty."""
         import copy
 
         clone = copy.copy(self)
         clone._trusted_keys = tuple(trusted_keys)
+        clone._require_signatures = require_signatures
         clone.__dict__.pop("trust", None)
         return clone
 

@@ -161,15 +161,40 @@ def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
 
 def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     path = os.fspath(path)
     fix = "Give the .pub file written by `remoteimport keygen`"
     key = _read_pem(path, serialization.load_pem_public_key, "trusted public key", fix)
+    return _public_key(key, path)
+
+
+def public_key_from_text(text: str, source: str) -> PublicKey:
+    """A public key from the text of its ``.pub`` file (PEM); ``source`` names it in messages."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_public_key(text.encode("ascii"))
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise RemoteImportError(f"{source} is not the text of a public key: {exc}") from exc
+    return _public_key(key, source)
+
+
+def public_key_text(key: PublicKey) -> str:
+    """The text of ``key``'s ``.pub`` file (PEM), as ``remoteimport keygen`` writes it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    public = Ed25519PublicKey.from_public_bytes(key.raw)
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _public_key(key: Any, source: str) -> PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     if not isinstance(key, Ed25519PublicKey):
-        raise RemoteImportError(f"{path} is not an Ed25519 public key (the .pub file of `remoteimport keygen`)")
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return PublicKey(raw, path)
+        raise RemoteImportError(f"{source} is not an Ed25519 public key (the .pub file of `remoteimport keygen`)")
+    return PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw), source)
 
 
 def signing_key_from(value: str | os.PathLike[str] | SigningKey | None) -> SigningKey | None:
@@ -200,13 +225,18 @@ class TrustPolicy:
         return True
 
     @classmethod
-    def resolve(cls, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey] | None = None) -> TrustPolicy:
-        """Explicit keys, else ``$REMOTEIMPORT_TRUSTED_KEYS``; ``$REMOTEIMPORT_REQUIRE_SIGNATURES=1`` refuses
-        unsigned blobs even when no key is trusted."""
+    def resolve(
+        cls,
+        trusted_keys: Iterable[str | os.PathLike[str] | PublicKey] | None = None,
+        *,
+        require_signatures: bool = False,
+    ) -> TrustPolicy:
+        """Explicit keys, else ``$REMOTEIMPORT_TRUSTED_KEYS``; ``require_signatures`` or
+        ``$REMOTEIMPORT_REQUIRE_SIGNATURES=1`` refuses unsigned blobs even when no key is trusted."""
         if trusted_keys is None:
             trusted_keys = _env.items(ENV_TRUSTED_KEYS)
         keys = tuple(key if isinstance(key, PublicKey) else load_public_key(key) for key in trusted_keys)
-        require = _env.flag(ENV_REQUIRE_SIGNATURES)
+        require = require_signatures or _env.flag(ENV_REQUIRE_SIGNATURES)
         return cls(keys, require)
 
     def check(self, header: BlobHeader, *, where: str, local_store: bool) -> None:

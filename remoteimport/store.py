@@ -224,12 +224,14 @@ class Store:
         self.__dict__.setdefault("fs", fs)
         self.__dict__.setdefault("root", root.rstrip("/") if root not in ("/", "") else root)
 
-    def with_trust(self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey]) -> Store:
+    def with_trust(
+        self, trusted_keys: Iterable[str | os.PathLike[str] | PublicKey], *, require_signatures: bool = False
+    ) -> Store:
         """The same store, loading only blobs signed by one of ``trusted_keys`` (:meth:`Policy.with_trust`)."""
         import copy
 
         clone = copy.copy(self)
-        clone.policy = self.policy.with_trust(trusted_keys)
+        clone.policy = self.policy.with_trust(trusted_keys, require_signatures=require_signatures)
         return clone
 
     @classmethod

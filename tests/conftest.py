@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from environments import IN_CI, SUPPORTED_VERSIONS, build_environment, discover_
 from sample_classes import forget_loaded
 
 import remoteimport
+from remoteimport import _env
 from remoteimport.store import Store
 
 
@@ -25,6 +27,18 @@ class ForbiddenFS:
     def __getattr__(self, attribute: str) -> object:
         self.calls.append(attribute)
         raise AssertionError(f"storage was accessed: fs.{attribute}")
+
+
+@pytest.fixture(autouse=True)
+def served_variable_restored() -> Iterator[None]:
+    """install() records what it serves in ``$REMOTEIMPORT_SERVED`` for the processes it starts
+    (docs/engines.md#worker-processes): a test's installs must not reach the subprocesses of later tests."""
+    saved = os.environ.get(_env.SERVED)
+    yield
+    if saved is None:
+        os.environ.pop(_env.SERVED, None)
+    else:
+        os.environ[_env.SERVED] = saved
 
 
 @pytest.fixture

@@ -44,6 +44,9 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Versions]:
     cwd = os.getcwd()
     os.chdir(source.empty)
     remoteimport.install(source.store, namespace=NS)
+    # These tests are about the plugin and the variables: LocalCluster's workers, started by this process, must
+    # not inherit what it serves (docs/engines.md#worker-processes); test_worker_processes.py tests that route.
+    os.environ.pop("REMOTEIMPORT_SERVED", None)
     served_before = set(hook.installed())
     try:
         V1 = importlib.import_module(f"{NS}.Scaler@{source.v1}").Scaler
