@@ -31,6 +31,7 @@ from remoteimport.code_objects import (
     source_mismatches,
 )
 from remoteimport.errors import IncompatibleBlobError, PushError
+from remoteimport.framework import FRAMEWORK_MODULES, is_framework_member, unwrap_method  # noqa: F401 - re-exported
 
 try:  # the C unpickler that pickle.Unpickler is, without pickle.py (which imports re: docs/performance.md)
     from _pickle import Unpickler as _Unpickler
@@ -117,25 +118,6 @@ def installed_method_name(method: types.MethodType) -> tuple[ModuleType, str] | 
 def object_travels_by_value(obj: object) -> bool:
     """True when ``obj`` (a class or function) is defined in the user's own code."""
     return module_travels_by_value(getattr(obj, "__module__", None))
-
-
-# Modules whose class factories and metaclasses put functions on user classes (``Protocol.__init__``,
-# namedtuple's ``_make`` ...): such members are the framework's, not the user's code.
-FRAMEWORK_MODULES = frozenset({"typing", "typing_extensions", "enum", "abc", "_abc", "dataclasses", "collections"})
-
-
-def unwrap_method(value: Any) -> Any:
-    """The function of a ``staticmethod`` or ``classmethod``; anything else as it is."""
-    return value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
-
-
-def is_framework_member(value: Any) -> bool:
-    """A function that typing/enum/abc/dataclasses/namedtuple put on a class (hashing leaves it out; a class
-    loaded on another Python keeps its own Python's: :mod:`remoteimport.regenerate`)."""
-    target = unwrap_method(value)
-    if not callable(target) or isinstance(target, type):
-        return False
-    return getattr(target, "__module__", None) in FRAMEWORK_MODULES
 
 
 # ---------------------------------------------------------------------------------------------------------

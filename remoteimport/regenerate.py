@@ -17,6 +17,11 @@ The loader compiles the code of a version pushed from another CPython from the s
   gained fields in 3.12. :func:`substitute_class` gives the unpickler a class that accepts either layout.
   It also makes ``dataclasses.MISSING`` unpickle as itself (pickle would make a copy, which ``dataclasses``
   does not recognise when a loaded dataclass is subclassed), on every load.
+
+And on every load, from any Python: **what a framework derives from a class statement** and the hash leaves out
+(a pydantic model's schema, validator and serializer, which embed the class's address) is dropped from what
+the payload brought and built again by this host's framework, from the members the hash covers
+(:func:`remoteimport._pydantic.regenerate_models`).
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ from __future__ import annotations
 import sys
 import types
 
-from remoteimport import _memo
-from remoteimport.capture import FRAMEWORK_MODULES, is_framework_member, unwrap_method
+from remoteimport import _memo, _pydantic
 from remoteimport.code_objects import CodeRebuilder, python_tag
 from remoteimport.errors import IncompatibleBlobError
+from remoteimport.framework import FRAMEWORK_MODULES, is_framework_member, unwrap_method
 
 # dataclasses, inspect and collections are imported only where a payload needs them: a class that is not a
 # dataclass or a namedtuple loads without them (docs/performance.md).
@@ -163,7 +168,10 @@ def _filled(cell: Any) -> bool:
 
 def regenerate(cls: type, rebuilder: CodeRebuilder) -> None:
     """Replace the stand-ins ``rebuilder`` made for run-time generated methods (see the module docstring) in
-    ``cls``, its by-value bases and nested classes; raise :class:`IncompatibleBlobError` if any is left."""
+    ``cls``, its by-value bases and nested classes; raise :class:`IncompatibleBlobError` if any is left.
+    First, on every load, the derived members of the pydantic models the payload made (see the module docstring).
+    """
+    _pydantic.regenerate_models(rebuilder.classes)
     if rebuilder.pushed_from in (None, python_tag()):
         return
     classes = _related_classes(cls, rebuilder.classes)

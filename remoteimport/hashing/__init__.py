@@ -63,7 +63,7 @@ from remoteimport.hashing.source import _source_encoding as _source_encoding
 from remoteimport.hashing.table import _ENCODERS as _ENCODERS
 from remoteimport.hashing.table import register, unregister
 
-__all__ = ["SCHEME", "class_hash", "register", "unregister"]
+__all__ = ["SCHEME", "class_hash", "register", "stored_class_hash", "unregister"]
 
 #: Prefix of every digest input. Changing the encoding means changing this, never a silent drift.
 SCHEME = "remoteimport-hash-v1"
@@ -81,4 +81,16 @@ def class_hash(obj: Any) -> str:
             "pass the class itself (type(obj)) to hash its definition"
         )
     encoding = _Encoder().root(obj)
+    return hashlib.sha256(f"{SCHEME}\n{encoding}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_class_hash(obj: type, *, attrs_generated_code: bool = False) -> str:
+    """The hash of a class loaded from a store, to check it against the hash it is stored under: the encoding of
+    :func:`class_hash`, without its guard against text that embeds an address (hashing/addresses.py). The guard
+    keeps a push from naming a version by such text; a version already stored holds that text as data, the same
+    on every host, and must keep loading.
+
+    ``attrs_generated_code=True``: the rule versions stored before attrs' generated methods were left out were
+    hashed by (their source included; loader.py tries it for blob format 3 only when today's rule disagrees)."""
+    encoding = _Encoder(check_addresses=False, attrs_generated_code=attrs_generated_code).root(obj)
     return hashlib.sha256(f"{SCHEME}\n{encoding}".encode("utf-8", "surrogatepass")).hexdigest()

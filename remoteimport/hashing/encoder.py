@@ -28,12 +28,16 @@ from remoteimport.capture import (
 )
 from remoteimport.errors import UnhashableObjectError
 from remoteimport.hashing import source  # by module: a patched helper (tests: reference run) is seen here too
+from remoteimport.hashing.addresses import MIN_LENGTH, address_problem
 from remoteimport.hashing.members import (
     _ENUM_METACLASSES,
     _class_members,
     _dataclass_params,
     _enum_members,
     _field_description,
+    framework_description,
+    unnamed_reference,
+    unsupported_framework,
 )
 from remoteimport.hashing.source import _atom
 from remoteimport.hashing.table import _registered_encoder
@@ -118,13 +122,19 @@ class _Encoder:
     """One traversal. Objects being encoded sit on a stack; meeting one again emits a relative back-reference,
     so cycles terminate and the result depends only on the graph, never on identities or visit order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, check_addresses: bool = True, attrs_generated_code: bool = False) -> None:
+        self.check_addresses = check_addresses  # hashing/addresses.py: what a push may not name a version by
+        self.attrs_generated_code = attrs_generated_code  # the attrs rule of blobs pushed before it (members.py)
         self.stack: list[int] = []
         self.lowest_backref = sys.maxsize
         self.digests: dict[int, str] = {}  # id -> digest of a self-contained object already encoded
         self.keepalive: list[Any] = []  # holds encoded objects so their ids stay unique during the walk
         self.root_object: Any = None  # hashed by content even when installed or loaded from a store
         self.too_deep_at: str | None = None  # path of the innermost value when the recursion limit was hit
+        # For the address guard (hashing/addresses.py): the str values encoded that are long enough to hold an
+        # address, with their paths, and id -> every object entered (kept alive, so no id is reused meanwhile).
+        self.texts: list[tuple[str, str]] = []
+        self.entered: dict[int, Any] = {}
 
     def root(self, obj: Any) -> str:
         """The object asked about is always encoded by content, even when it comes from an installed
@@ -135,6 +145,9 @@ class _Encoder:
             self.value(obj, out, obj.__qualname__)
         except RecursionError:
             raise self._too_deep(self.too_deep_at or obj.__qualname__) from None
+        problem = address_problem(self.texts, self.entered) if self.check_addresses else None
+        if problem is not None:
+            raise UnhashableObjectError(problem)
         return "".join(out)
 
     def _too_deep(self, path: str) -> UnhashableObjectError:
@@ -160,6 +173,7 @@ class _Encoder:
         try:
             depth = self.stack.index(id(obj))
         except ValueError:
+            self.entered[id(obj)] = obj
             return True
         out.append(f"^{len(self.stack) - depth};")
         self.lowest_backref = min(self.lowest_backref, depth)
@@ -248,6 +262,8 @@ class _Encoder:
             kind = type(value)
             if kind in (int, float, complex, str, bytes):
                 out.append(_atom(value))
+                if kind is str and len(value) >= MIN_LENGTH:
+                    self.texts.append((value, path))
             elif kind is bytearray:
                 out.append("B" + _atom(bytes(value)))
             elif kind is tuple:
@@ -330,11 +346,17 @@ class _Encoder:
 
     def klass(self, cls: type, out: list[str], path: str) -> None:
         if self._by_reference(cls):
+            unnamed = unnamed_reference(cls)
+            if unnamed is not None:
+                raise UnhashableObjectError(f"cannot hash {path}: {unnamed}")
             out.append("C" + _atom(_qualified_name(cls)))
             return
         self._digest_of(cls, out, path, lambda inner: self._class_body(cls, inner, path))
 
     def _class_body(self, cls: type, out: list[str], path: str) -> None:
+        unsupported = unsupported_framework(cls)
+        if unsupported is not None:
+            raise UnhashableObjectError(f"cannot hash {path}: {unsupported}")
         out.append("class" + _atom(cls.__name__))
         bases = tuple(base for base in cls.__bases__ if base is not object)
         self._container(bases, out, "bases", bases, f"{path}.__bases__")
@@ -342,7 +364,7 @@ class _Encoder:
         if metaclass is not type and metaclass not in _ENUM_METACLASSES:
             out.append("meta")
             self.value(metaclass, out, f"{path}.__class__")
-        for name, member in _class_members(cls):
+        for name, member in _class_members(cls, attrs_generated_code=self.attrs_generated_code):
             out.append("." + _atom(name))
             self.value(member, out, f"{path}.{name}")
         if isinstance(cls, enum.EnumMeta):
@@ -351,6 +373,10 @@ class _Encoder:
         fields = vars(cls).get("__dataclass_fields__")
         if fields is not None:
             self._dataclass(cls, fields, out, path)
+        described = framework_description(cls)  # a pydantic model's fields and validators
+        if described is not None:
+            out.append("framework")
+            self.value(described, out, f"{path}.<{described[0]} fields and decorators>")
 
     def _dataclass(self, cls: type, fields: dict[str, Any], out: list[str], path: str) -> None:
         out.append(_dataclass_params(cls))

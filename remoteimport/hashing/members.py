@@ -3,7 +3,9 @@
 What the interpreter derives (``__dict__``, ``__qualname__``, line numbers ...), what a framework adds, the
 methods class factories generate (dataclasses, named tuples, attrs: their fields are encoded instead), enum's
 bookkeeping, and members a base already defines are left out; dataclass fields and enum members are described
-here for the encoder to encode.
+here for the encoder to encode, and so are a pydantic model's fields and decorators (its schema, validator and
+serializer, which embed the class's address, are left out: :mod:`remoteimport._pydantic`). Classes of frameworks
+that cannot travel by value (msgspec, SQLAlchemy) are refused here, by :func:`unsupported_framework`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from remoteimport.capture import is_framework_member, object_travels_by_value, unwrap_method
+from remoteimport import _pydantic
+from remoteimport.capture import object_travels_by_value
+from remoteimport.framework import is_framework_member, unwrap_method
 from remoteimport.hashing import source  # by module: a patched helper (tests: reference run) is seen here too
 
 # Always derived by the interpreter, or positional (line numbers), or differing between Python versions.
@@ -55,14 +59,42 @@ _FIELD_ATTRS = ("init", "repr", "hash", "compare", "kw_only")
 
 
 def _is_generated_code(func: Any) -> bool:
-    """Code exec'd from a string by a class factory (dataclass ``__init__``, namedtuple ``__new__``),
-    also when wrapped with ``functools.wraps`` (3.10's dataclass ``__repr__``)."""
+    """Code exec'd from a string by a class factory (dataclass ``__init__``, namedtuple ``__new__``, attrs'
+    methods), also when wrapped with ``functools.wraps`` (3.10's dataclass ``__repr__``), and attrs' own
+    functions it puts on a class."""
     func = unwrap_method(func)
     while hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    if not code.co_filename.startswith("<"):
+        # attrs' own functions, given the class's module and name (__getstate__, __setattr__, and __replace__ on
+        # Python 3.13+): by their file, wherever attrs is installed, also once loaded (with a version-tagged name).
+        filename = code.co_filename.rpartition(" [")[0] if code.co_filename.endswith("]") else code.co_filename
+        return filename.replace("\\", "/").endswith("/attr/_make.py")
+    # attrs registers the text of what it generates with linecache: generated all the same (its __hash__ embeds
+    # a str hash, which PYTHONHASHSEED changes).
+    if code.co_filename.startswith("<attrs generated "):
+        return True
     # "<string>" may have lines in linecache (3.13 registers `python -c` code there) that are not this code's.
-    return code is not None and code.co_filename.startswith("<") and source._source_encoding(code)[0] is None
+    return source._source_encoding(code)[0] is None
+
+
+def _is_attrs_code(func: Any) -> bool:
+    """What attrs generated or put on a class (see :func:`_is_generated_code`) that has source: the rule before
+    they were left out hashed it like any method."""
+    func = unwrap_method(func)
+    while hasattr(func, "__wrapped__"):
+        func = func.__wrapped__
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    filename = code.co_filename.rpartition(" [")[0] if code.co_filename.endswith("]") else code.co_filename
+    generated = code.co_filename.startswith("<attrs generated ")
+    return (generated or filename.replace("\\", "/").endswith("/attr/_make.py")) and (
+        source._source_encoding(code)[0] is not None
+    )
 
 
 def _is_user_function(value: Any) -> bool:
@@ -96,7 +128,10 @@ def _inherited_namespace(cls: type) -> Mapping[str, Any]:
     return merged
 
 
-def _class_members(cls: type) -> list[tuple[str, Any]]:
+def _class_members(cls: type, *, attrs_generated_code: bool = False) -> list[tuple[str, Any]]:
+    """The members that make the class's identity, sorted. ``attrs_generated_code``: keep what attrs generated
+    (with its source) and its own functions, as versions pushed before attrs' were left out were hashed
+    (:func:`remoteimport.hashing.stored_class_hash`)."""
     namespace = vars(cls)
     is_namedtuple = issubclass(cls, tuple) and "_fields" in namespace
     # Class factories that record the fields they generate methods from on the class: dataclasses, named
@@ -105,6 +140,7 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
     generates_methods = "__dataclass_fields__" in namespace or is_namedtuple or "__attrs_attrs__" in namespace
     is_dataclass = "__dataclass_fields__" in namespace
     is_enum = isinstance(cls, enum.EnumMeta)
+    is_pydantic = _pydantic.is_model(cls)
     inherited = _inherited_namespace(cls)
     members = []
     for name, value in namespace.items():
@@ -118,8 +154,12 @@ def _class_members(cls: type) -> list[tuple[str, Any]]:
             continue
         if name == "__orig_bases__" and not any(typing.get_origin(base) for base in value):
             continue  # no generic parameters, only what the bases say (3.12 adds it to NamedTuple, TypedDict)
-        if is_framework_member(value) or (generates_methods and _is_generated_code(value)):
+        if is_framework_member(value) or (
+            generates_methods and _is_generated_code(value) and not (attrs_generated_code and _is_attrs_code(value))
+        ):
             continue
+        if is_pydantic and _pydantic.is_derived_member(name, value):
+            continue  # schema, validator ... (embedding id(cls)): framework_description() describes the rest
         if is_enum and (name in cls.__members__ or isinstance(value, cls)):
             continue  # members (and aliases held as plain attributes) are encoded by _enum_members
         if is_enum and name[:2] == "__" and name != "__doc__" and not _is_user_function(value):
@@ -154,3 +194,75 @@ def _field_description(name: str, field: dataclasses.Field) -> tuple[Any, ...]:
     default, factory = _unless_missing(field.default), _unless_missing(field.default_factory)
     flags = tuple(_unless_missing(getattr(field, attr, None)) for attr in _FIELD_ATTRS)
     return (name, field.type, default, factory, flags, dict(field.metadata), field._field_type.name)
+
+
+def framework_description(cls: type) -> tuple[Any, ...] | None:
+    """What a framework's class machinery made of the class statement, described without what it derives:
+    a pydantic model's fields and decorator records (:func:`remoteimport._pydantic.describe`). None for other
+    classes (dataclass fields are encoded by the encoder itself)."""
+    return _pydantic.describe(cls) if _pydantic.is_model(cls) else None
+
+
+_INSTALL_IT = (
+    "Keep it in a package installed (pip install, not editable) on both hosts: installed classes travel by name"
+)
+
+
+_SQLALCHEMY_MEMBERS = ("__mapper__", "__table__", "_sa_registry", "_sa_class_manager")
+
+
+def unsupported_framework(cls: type) -> str | None:
+    """Why a class of the user's own code cannot travel by value, or None. Such a framework builds what the
+    class needs when the ``class`` statement runs (a C layout, a mapper registered with others), which a class
+    rebuilt on another host as an empty skeleton and then its namespace never gets again: it would load broken."""
+    namespace = vars(cls)
+    if type(cls) is type and "_sa_class_manager" not in namespace and "__is_pydantic_dataclass__" not in namespace:
+        return None  # the common case, in one test
+    name = cls.__qualname__
+    metaclass_module = type(cls).__module__ or ""
+    if metaclass_module.partition(".")[0] == "msgspec":
+        return (
+            f"{name} is a msgspec.Struct, which cannot travel by value: msgspec lays its fields out in C when the "
+            f"class is created ({name}.__struct_fields__), and a class rebuilt from its namespace on another host "
+            f"would have no fields. {_INSTALL_IT}"
+        )
+    mapped = [member for member in _SQLALCHEMY_MEMBERS if member in namespace]
+    if metaclass_module.partition(".")[0] == "sqlalchemy" or mapped:
+        member = mapped[0] if mapped else "__class__"
+        return (
+            f"{name} is a SQLAlchemy declarative class, which cannot travel by value: its mapper and table "
+            f"({name}.{member}) are registered with the others of its registry and MetaData when the class is "
+            f"created (weak references, locks, event hooks), which a class rebuilt on another host would lack. "
+            f"{_INSTALL_IT}"
+        )
+    if _pydantic.is_unbuilt(cls):
+        return (
+            f"{name} is a pydantic model that is not built yet (model_config defer_build=True, or an annotation "
+            f"pydantic could not resolve): its validator ({name}.__pydantic_validator__) is a placeholder that "
+            f"cannot travel. Call {name}.model_rebuild() before pushing it (the loading host builds it again anyway)"
+        )
+    if "__is_pydantic_dataclass__" in namespace:
+        return (
+            f"{name} is a pydantic dataclass, which remoteimport does not support yet: its schema and validator "
+            f"({name}.__pydantic_validator__) embed the class's address. Make it a pydantic.BaseModel, or "
+            f"{_INSTALL_IT[0].lower()}{_INSTALL_IT[1:]}"
+        )
+    return None
+
+
+def unnamed_reference(cls: type) -> str | None:
+    """Why a class that travels by reference (by name) cannot be found by that name on another host, or None:
+    a parametrization of an installed generic pydantic model (``RootModel[list[str]]``) exists only in the
+    process that made it."""
+    parametrized = _pydantic.parametrization(cls)
+    if parametrized is None:
+        return None
+    origin = parametrized[0]
+    return (
+        f"{cls.__qualname__} is a parametrization of the installed generic pydantic model "
+        f"{origin.__module__}.{origin.__qualname__}, which pydantic makes on demand: another host cannot import it "
+        f"by the name {cls.__module__}.{cls.__qualname__}, so a pushed class using it would not load. Use a model "
+        f"of your own code instead (a generic model of yours may be parametrized: class Page(BaseModel, "
+        f"Generic[T]) and Page[int] travel by value), or keep the class using it in a package installed on both "
+        f"hosts"
+    )
