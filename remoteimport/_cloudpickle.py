@@ -50,6 +50,7 @@ __all__ = [
     "CHECKED_VERSIONS",
     "check_internals",
     "class_setstate_constructor",
+    "function_constructor",
     "installed_version",
     "is_registered_pickle_by_value",
     "legacy_code_constructor",
@@ -160,6 +161,11 @@ def legacy_code_interceptor(adopt: Callable[[Any], Any]) -> Callable[[str], Any]
         return make_code
 
     return intercepted
+
+
+def function_constructor() -> Callable[..., Any]:
+    """``_make_function(code, globals, name, argdefs, closure)``, which payloads of by-value functions name."""
+    return _make_function
 
 
 def class_setstate_constructor() -> Callable[[Any, Any], Any]:

@@ -126,3 +126,15 @@ def without_settings(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` without any ``REMOTEIMPORT_*`` variable (for child processes that must get only the
     settings they are given)."""
     return {key: value for key, value in environ.items() if not key.startswith(PREFIX)}
+
+
+def not_served_message(fullname: str, namespace: str) -> str:
+    """Why ``fullname`` (a pinned version) cannot be imported here, and the fixes."""
+    rename = "" if namespace == DEFAULT_NAMESPACE else f" and {NAMESPACE}={namespace}"
+    return (
+        f"No module named {fullname!r} in this process (pid {os.getpid()}): remoteimport serves that namespace, "
+        f"but no store is configured for {namespace!r} here. Set {STORE}=<store URL>{rename} in "
+        f"its environment or call remoteimport.install(store, namespace={namespace!r}); on Dask, "
+        "client.register_plugin(remoteimport.integrations.dask.RemoteImportPlugin(store)); on Ray, "
+        "ray.init(runtime_env=remoteimport.integrations.ray.runtime_env(store)) (docs/engines.md)"
+    )

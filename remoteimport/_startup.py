@@ -217,16 +217,4 @@ def late_find_spec(fullname: str, path: object = None, target: object = None) ->
             return None  # served: that finder answers (it comes later in sys.meta_path)
     from remoteimport.errors import NamespaceNotServedError
 
-    raise NamespaceNotServedError(not_served_message(fullname, head), name=fullname)
-
-
-def not_served_message(fullname: str, namespace: str) -> str:
-    """Why ``fullname`` (a pinned version) cannot be imported here, and the fixes."""
-    rename = "" if namespace == DEFAULT_NAMESPACE else f" and {ENV_NAMESPACE}={namespace}"
-    return (
-        f"No module named {fullname!r} in this process (pid {os.getpid()}): remoteimport serves that namespace, "
-        f"but no store is configured for {namespace!r} here. Set {ENV_STORE}=<store URL>{rename} in "
-        f"its environment or call remoteimport.install(store, namespace={namespace!r}); on Dask, "
-        "client.register_plugin(remoteimport.integrations.dask.RemoteImportPlugin(store)); on Ray, "
-        "ray.init(runtime_env=remoteimport.integrations.ray.runtime_env(store)) (docs/engines.md)"
-    )
+    raise NamespaceNotServedError(_env.not_served_message(fullname, head), name=fullname)

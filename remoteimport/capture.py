@@ -19,7 +19,7 @@ import types
 from collections.abc import Mapping
 from types import ModuleType
 
-from remoteimport import _cloudpickle, _memo, _metrics
+from remoteimport import _cloudpickle, _memo, _metrics, graphs
 from remoteimport import _distributions as _installed
 from remoteimport._record import record
 from remoteimport.code_objects import (
@@ -99,6 +99,16 @@ def _module_object_travels_by_value(module: ModuleType) -> bool:
         package, dot, _ = module.__name__.rpartition(".")
         return module_travels_by_value(package) if dot else True
     return not _file_is_installed(path)
+
+
+def made_by_loaded_version(obj: object) -> bool:
+    """True when ``obj`` is the user's own code that a loaded version brought by value (a helper, a method, a
+    nested class: :mod:`remoteimport.graphs`), now published under that version's module. It travelled by value
+    when the version was pushed, so the version's hash encodes it by content."""
+    if not graphs.graphs_of(obj):
+        return False
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    return bool(getattr(module, REMOTE_MODULE_MARKER, None))
 
 
 def installed_method_name(method: types.MethodType) -> tuple[ModuleType, str] | None:
@@ -198,6 +208,7 @@ def _untracked_unpickler() -> type:
     untracked = _cloudpickle.untracked_constructors()
     legacy_code = _cloudpickle.legacy_code_constructor()
     class_setstate = _cloudpickle.class_setstate_constructor()
+    make_function = _cloudpickle.function_constructor()
 
     class UntrackedUnpickler(_Unpickler):
         def __init__(self, file: Any, rebuilder: CodeRebuilder) -> None:
@@ -220,15 +231,27 @@ def _untracked_unpickler() -> type:
                 return self.rebuilder.rebuild
             if found is legacy_code:
                 return _cloudpickle.legacy_code_interceptor(self.rebuilder.adopt)
-            if cross_version and found is class_setstate:
-                return keep_native_members(class_setstate, self.rebuilder)
+            rebuilder = self.rebuilder
+            if found is make_function:
+                return _recording(found, rebuilder.functions)
+            if found is class_setstate or found is setattr:
+                if cross_version and found is class_setstate:
+                    found = keep_native_members(class_setstate, rebuilder)
+                # A class reused from another version (rebuilder.substitutions) is complete: its namespace is
+                # never set again from this payload.
+                return _sparing(found, rebuilder.reused) if rebuilder.substitutions else found
             found = substitute_class(found, cross_version=cross_version)
             make_class = untracked.get(found)
             if make_class is None:
                 return found
-            made = self.rebuilder.classes
+            made = rebuilder.classes
 
             def make_and_record(*args: Any) -> Any:
+                number, rebuilder.skeletons = rebuilder.skeletons, rebuilder.skeletons + 1
+                reused = rebuilder.substitutions.get(number)
+                if reused is not None:
+                    rebuilder.reused.append(reused)
+                    return reused
                 # a class skeleton's arguments start (metaclass, name, bases, type_kwargs); an enum's, with bases
                 metaclass = args[0] if isinstance(args[0], type) else None
                 if metaclass is not None and any(klass is metaclass for klass in made):
@@ -241,6 +264,28 @@ def _untracked_unpickler() -> type:
             return make_and_record
 
     return UntrackedUnpickler
+
+
+def _recording(make: Any, made: list[Any]) -> Any:
+    """``make``, with what it returns appended to ``made``."""
+
+    def make_and_record(*args: Any) -> Any:
+        obj = make(*args)
+        made.append(obj)
+        return obj
+
+    return make_and_record
+
+
+def _sparing(setter: Any, reused: list[type]) -> Any:
+    """``setter(obj, ...)`` (``_class_setstate``, ``setattr``), except on a class in ``reused``."""
+
+    def set_unless_reused(obj: Any, *args: Any) -> Any:
+        if any(obj is klass for klass in reused):
+            return obj
+        return setter(obj, *args)
+
+    return set_unless_reused
 
 
 def _skeleton_of_by_value_metaclass(

@@ -257,6 +257,12 @@ class CodeRebuilder:
         self.pushed_from = pushed_from  # the Python the blob's header names
         self.stand_ins: dict[types.CodeType, str] = {}  # stand-in code -> what it stands for
         self.classes: list[type] = []  # the by-value classes the payload made, in order (bases first)
+        self.functions: list[types.FunctionType] = []  # the by-value functions it made
+        # Class skeleton number -> an existing class of the same content hash to use instead (the loader's second
+        # pass, so that one content hash is one class: remoteimport.graphs); those used are listed in `reused`.
+        self.substitutions: dict[int, type] = {}
+        self.reused: list[type] = []
+        self.skeletons = 0  # class skeletons the payload asked for so far
         # code objects read from the payload's bytecode (this Python's), with their file: see source_mismatches
         self.unmarshalled: list[tuple[types.CodeType, str]] = []
 

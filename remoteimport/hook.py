@@ -32,7 +32,14 @@ from types import ModuleType
 from remoteimport import _env, loader, served
 from remoteimport.errors import NameNotFoundError
 from remoteimport.lock import Lock, check_store, resolve_lock
-from remoteimport.names import format_reference, split_versioned, validate_name, validate_namespace
+from remoteimport.names import (
+    format_reference,
+    member_module_name,
+    split_member_module,
+    split_versioned,
+    validate_name,
+    validate_namespace,
+)
 from remoteimport.store import Store, resolve_store
 
 TYPE_CHECKING = False
@@ -62,7 +69,10 @@ class RemoteFinder:  # a sys.meta_path finder (importlib.abc costs ~10 ms of imp
             return ModuleSpec(fullname, _NamespaceLoader(self), is_package=True)
         if not fullname.startswith(self.namespace + "."):
             return None
-        name, version = split_versioned(fullname[len(self.namespace) + 1 :])  # raises on malformed names
+        versioned, member = split_member_module(fullname[len(self.namespace) + 1 :])  # raises on malformed names
+        name, version = split_versioned(versioned)
+        if member is not None and version is not None:
+            return ModuleSpec(fullname, _MemberLoader(self, name, version, member))
         if version is None:
             # Reached by `import ns.Name`, and by `from ns import Name` once the namespace's __getattr__ found no
             # such class: then the store's message (which store, which close names) is what the user needs. It
@@ -145,6 +155,32 @@ class _VersionLoader:
             sys.modules[module.__name__] = importlib.import_module(full_name)
             return
         loader.load_class(self.finder.store, self.finder.namespace, self.name, full_hash)
+
+
+class _MemberLoader:
+    """``ns.Name@<version>/myproj/layers``: what version ``Name@<version>`` brought of the user's module
+    ``myproj.layers`` (its helpers, nested classes: :mod:`remoteimport.graphs`), as pickles name them."""
+
+    def __init__(self, finder: RemoteFinder, name: str, version: str, member: str) -> None:
+        self.finder, self.name, self.version, self.member = finder, name, version, member
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        full_hash = self.finder.store.resolve_version(self.name, self.version, namespace=self.finder.namespace)
+        version_module = format_reference(self.finder.namespace, self.name, full_hash)
+        importlib.import_module(version_module)  # loading the version publishes its member modules
+        full_name = member_module_name(version_module, self.member)
+        found = sys.modules.get(full_name)
+        if found is None or found is module and not vars(module).get(loader.REMOTE_MODULE_MARKER):
+            raise ImportError(
+                f"{version_module} brought nothing of the module {self.member!r}, so {module.__name__} does not "
+                f"exist (`remoteimport show {self.finder.namespace}.{self.name}@{full_hash[:12]}` lists what it "
+                "ships)",
+                name=module.__name__,
+            )
+        sys.modules[module.__name__] = found  # the import system returns what sys.modules holds
 
 
 def _finder_for(namespace: str) -> RemoteFinder:

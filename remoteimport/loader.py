@@ -22,11 +22,11 @@ import sys
 from _thread import allocate_lock
 from types import ModuleType
 
-from remoteimport import _cloudpickle, _env, _metrics, references
+from remoteimport import _cloudpickle, _env, _metrics, graphs, references
 from remoteimport._record import record
 from remoteimport.blob import CROSS_PYTHON_FORMAT, Blob, BlobHeader, decode_blob
 from remoteimport.cache import BlobCache
-from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, unpickle_class
+from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, module_travels_by_value, unpickle_class
 from remoteimport.code_objects import CodeRebuilder, python_tag, source_mismatches, version_filename
 from remoteimport.errors import (
     IncompatibleBlobError,
@@ -34,7 +34,14 @@ from remoteimport.errors import (
     RemoteImportError,
     UntrustedBlobError,
 )
-from remoteimport.names import format_reference, validate_hash, validate_name, validate_namespace
+from remoteimport.names import (
+    format_reference,
+    member_module_name,
+    split_member_module,
+    validate_hash,
+    validate_name,
+    validate_namespace,
+)
 from remoteimport.regenerate import regenerate
 from remoteimport.signing import TrustPolicy
 from remoteimport.store import Store
@@ -42,8 +49,9 @@ from remoteimport.store import Store
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from _thread import LockType
+    from typing import Any
 
-__all__ = ["load_class", "stored_blob_problem"]
+__all__ = ["forget", "load_class", "stored_blob_problem"]
 
 #: The CPython versions whose blobs load on each other (docs/compatibility.md); CI proves every pair.
 CROSS_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
@@ -71,7 +79,9 @@ def serve_namespace(namespace: str, policy: TrustPolicy) -> None:
         for key, loaded in list(_LOADED.items()):
             if key[0] == namespace and not policy.accepts(loaded.header):
                 del _LOADED[key]
-                sys.modules.pop(format_reference(*key), None)
+                reference = format_reference(*key)
+                for module in [m for m in sys.modules if m == reference or m.startswith(reference + "/")]:
+                    sys.modules.pop(module, None)
 
 
 def stop_serving(namespace: str) -> None:
@@ -101,6 +111,19 @@ def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
             loaded = _LOADED[key] = _unpickle_verified(store, namespace, name, full_hash)
         _publish(format_reference(namespace, name, full_hash), name, loaded.cls, full_hash)
         return loaded.cls
+
+
+def forget(*, namespace: str | None = None, name: str | None = None) -> None:
+    """Make the next load of the versions of ``namespace`` (or of the class ``name``) in this process unpickle
+    again, as in a new process: drops them, and the graphs they brought, from the loader's memory (classes
+    already handed out keep working). For tests; ``sys.modules`` is the caller's to clean."""
+    with _LOCKS_GUARD:
+        for key in [key for key in _LOADED if key[0] == namespace or key[1] == name]:
+            del _LOADED[key]
+    for graph in graphs.registered():
+        version = graph.reference[len(graph.namespace) + 1 :]
+        if graph.namespace == namespace or version.partition("@")[0] == name:
+            graphs.unregister(graph)
 
 
 def _policies(store: Store, namespace: str) -> list[TrustPolicy]:
@@ -141,11 +164,20 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
     Raises :class:`IncompatibleBlobError` when this host cannot rebuild it (another Python, a missing
     requirement, a cloudpickle payload it cannot read) and :class:`IntegrityError` when the class it holds
     is not the class its hash names."""
+    return _rebuild(blob, where=where, signature_checked=signature_checked, rehash=rehash)[0]
+
+
+def _rebuild(
+    blob: Blob, *, where: str, signature_checked: bool, rehash: bool, substitutions: dict[int, type] | None = None
+) -> tuple[type, CodeRebuilder]:
+    """:func:`class_from_blob`, with the :class:`CodeRebuilder` that says what the payload made.
+    ``substitutions``: class skeletons to take from other loaded versions instead (see :func:`_graph_of`)."""
     header = blob.header
     label = _label(header)
     _check_host(header, where)
     _register_source(header.source, label)
     rebuilder = CodeRebuilder(label, header.source, pushed_from=header.python)
+    rebuilder.substitutions = dict(substitutions or {})
     try:
         with _metrics.phase("unpickle"):
             cls = unpickle_class(blob.payload, rebuilder)
@@ -170,17 +202,34 @@ def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: 
             )
         # Not imported at all when every load is known good. A blob stored before format 3 was hashed by the
         # rules of its day (remoteimport/_legacy/hashing_v1.py): it is verified by them.
-        if header.format < CROSS_PYTHON_FORMAT:
-            from remoteimport._legacy.hashing_v1 import class_hash
-        else:
-            from remoteimport.hashing import class_hash
-
         _fill_waiting_sources()  # the hasher reads source through linecache, which it has imported
         with _metrics.phase("rehash"):
-            actual = class_hash(cls)
+            actual = _stored_hash(cls, header)
         if actual != header.hash:
             raise _rehash_error(header, where, actual, signature_checked=signature_checked)
-    return cls
+    return cls, rebuilder
+
+
+def _stored_hash(cls: type, header: BlobHeader) -> str:
+    """What ``cls``, loaded from a blob with ``header``, hashes to by the rules its version was pushed with.
+
+    A blob stored before format 3 was hashed by the rules of its day (remoteimport/_legacy/hashing_v1.py). One of
+    format 3 by today's; a version of an attrs class stored before attrs' generated methods were left out of the
+    hash (they embedded a seed-dependent value in frozen classes) hashed them with their source: when today's rule
+    disagrees, that rule is tried too. Both encode the whole class (the older one more of it), so neither lets
+    a different program through. (Not imported at all when every load is known good.)"""
+    if header.format < CROSS_PYTHON_FORMAT:
+        from remoteimport._legacy.hashing_v1 import class_hash
+
+        return class_hash(cls)
+    from remoteimport.hashing import stored_class_hash
+
+    actual = stored_class_hash(cls)
+    if actual != header.hash and header.format == CROSS_PYTHON_FORMAT:
+        earlier = stored_class_hash(cls, attrs_generated_code=True)
+        if earlier == header.hash:
+            return earlier
+    return actual
 
 
 def _label(header: BlobHeader) -> str:
@@ -213,28 +262,276 @@ def _unpickle_verified(store: Store, namespace: str, name: str, full_hash: str) 
     where = store.blob_url(name, full_hash)
     policies = _policies(store, namespace)
     blob, fetched = _trusted_blob(store, namespace, name, full_hash, policies)
+    reference = format_reference(namespace, name, full_hash)
+    existing = _interned(namespace, name, full_hash)
+    if existing is not None:
+        # Loaded already, inside another version's graph: one content hash, one class. Its blob here passed
+        # this store's policies (above); the class is the one the other version's re-hash vouched for.
+        return _Loaded(existing, blob.header)
     cache = store.policy.cache
     records = cache if cache is not None else _default_records()
     payload_sha256, environment = blob.header.payload_sha256, _environment_key(blob.header)
     known_good = records is not None and records.rehashed(name, full_hash, payload_sha256, environment)
+    signature_checked = any(policy.trusted for policy in policies)
     try:
-        cls = class_from_blob(
-            blob,
-            where=where,
-            signature_checked=any(policy.trusted for policy in policies),
-            rehash=not known_good,
-        )
+        cls, rebuilder = _rebuild(blob, where=where, signature_checked=signature_checked, rehash=not known_good)
+        if records is not None and not known_good:
+            records.record_rehashed(name, full_hash, payload_sha256, environment)
+        graph = _graph_of(blob, where, reference, namespace, cls, rebuilder, signature_checked)
     except IntegrityError:
         if cache is not None:
             cache.discard(name, full_hash)
         raise
-    if records is not None and not known_good:
-        records.record_rehashed(name, full_hash, payload_sha256, environment)
-    cls.__module__ = format_reference(namespace, name, full_hash)
+    if graph not in graphs.registered(namespace):  # another thread loaded this class in another version meanwhile
+        return _Loaded(graph.root, blob.header)
+    cls = graph.root  # made again when classes of other versions were reused
+    original = (cls.__module__, cls.__qualname__)
+    cls.__module__ = reference
     cls.__qualname__ = name
+    _name_members(graph, original)
     if fetched is not None and cache is not None:
         cache.put(name, full_hash, fetched)  # only a blob that loaded and re-hashed is cached
     return _Loaded(cls, blob.header)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The objects a version brings with it (remoteimport.graphs): one class per content hash, importable names.
+
+_GRAPH_GUARD = allocate_lock()  # one version's graph is compared with the others and registered at a time
+
+
+def _interned(namespace: str, name: str, full_hash: str) -> type | None:
+    """A class named ``name`` with content hash ``full_hash`` that a loaded version of ``namespace`` brought.
+    (The name a version is stored under is not part of its hash: ``persist(name=...)`` may push one class
+    body under two names, which stay two classes.)"""
+    with _GRAPH_GUARD:
+        return _loaded_classes(namespace, {name}).get(full_hash)
+
+
+def _short_name(klass: type) -> str:
+    return klass.__qualname__.rpartition(".")[2]
+
+
+_CONTENT_HASHES: dict[int, str | None] = {}  # id(class of a registered graph: kept alive) -> its content hash
+
+
+def _loaded_classes(namespace: str, names: set[str]) -> dict[str, type]:
+    """content hash -> class, for the classes the loaded versions of ``namespace`` brought that are named as one
+    of ``names`` (interning needs equal names: only those are hashed, each once per process)."""
+    found: dict[str, type] = {}
+    for graph in graphs.registered(namespace):
+        for klass in graph.classes:
+            if _short_name(klass) not in names:
+                continue
+            if klass is graph.root and graph.current_rules:
+                content_hash: str | None = graph.reference.rpartition("@")[2]
+            else:
+                if id(klass) not in _CONTENT_HASHES:
+                    _CONTENT_HASHES[id(klass)] = _content_hash(klass)
+                content_hash = _CONTENT_HASHES[id(klass)]
+            if content_hash is not None:
+                found.setdefault(content_hash, klass)
+    return found
+
+
+def _content_hash(klass: type) -> str | None:
+    from remoteimport.errors import UnhashableObjectError
+    from remoteimport.hashing import stored_class_hash
+
+    try:
+        return stored_class_hash(klass)
+    except (UnhashableObjectError, RecursionError):  # a member that hashes only inside its version's graph
+        return None
+
+
+def _graph_of(
+    blob: Blob,
+    where: str,
+    reference: str,
+    namespace: str,
+    cls: type,
+    rebuilder: CodeRebuilder,
+    signature_checked: bool,
+) -> graphs.VersionGraph:
+    """Register the graph of the version just unpickled, with every class that has the content hash (and name)
+    of a class another version of the namespace brought replaced by that class (unpickling the payload again,
+    with those classes reused: references to a class are spread over the whole graph, so it cannot be swapped
+    afterwards). Returns the graph; when an existing class has the version's own hash and name, a graph of just
+    that class, not registered.
+
+    Reusing part of a cycle of classes can change how the version's class encodes (a back-reference becomes the
+    digest of the other version's copy): then the re-hash disagrees, and the version keeps classes of its own,
+    as it would without other versions loaded (equal content, so equal behaviour; only ``is`` tells them apart)."""
+    current_rules = blob.header.format >= CROSS_PYTHON_FORMAT
+    own_hash = blob.header.hash if current_rules else None
+    first = cls, rebuilder
+    substitutions: dict[int, type] = {}
+    for _ in range(3):  # a pass may find more classes to reuse (or a concurrent load registered some): again
+        with _GRAPH_GUARD:
+            found, hashes = _substitutions(namespace, cls, rebuilder, own_hash)
+            if -1 in found:
+                return graphs.VersionGraph(reference, namespace, found[-1], [], [])
+            if not found:
+                graph = _register(reference, namespace, cls, rebuilder, current_rules, hashes)
+                if not rebuilder.reused or _stored_hash(cls, blob.header) == blob.header.hash:
+                    return graph
+                graphs.unregister(graph)
+                return _keep_own(reference, namespace, first, current_rules, where, "it encodes differently")
+        substitutions.update(found)
+        try:
+            cls, rebuilder = _rebuild(
+                blob, where=where, signature_checked=signature_checked, rehash=False, substitutions=substitutions
+            )
+        except Exception as exc:  # e.g. an Enum whose values are object()s: the reused copy has other objects
+            with _GRAPH_GUARD:
+                return _keep_own(reference, namespace, first, current_rules, where, f"{type(exc).__name__}: {exc}")
+    with _GRAPH_GUARD:
+        return _keep_own(reference, namespace, first, current_rules, where, "other versions kept loading")
+
+
+def _keep_own(
+    reference: str,
+    namespace: str,
+    first: tuple[type, CodeRebuilder],
+    current_rules: bool,
+    where: str,
+    why: str,
+) -> graphs.VersionGraph:
+    """Register the version with the classes its own payload made (the first pass, verified), when reusing
+    those of other versions did not give the same program: an Enum whose values are ``object()`` s rebuilt
+    against another copy, part of a cycle of classes (a back-reference becomes another copy's digest). Equal
+    content, so equal behaviour; only ``is`` tells the copies apart."""
+    import logging
+
+    logging.getLogger("remoteimport").debug("%s keeps classes of its own, not other versions': %s", where, why)
+    return _register(reference, namespace, *first, current_rules, {})
+
+
+def _register(
+    reference: str,
+    namespace: str,
+    cls: type,
+    rebuilder: CodeRebuilder,
+    current_rules: bool,
+    hashes: dict[int, str | None],
+) -> graphs.VersionGraph:
+    # Classes reused from other versions bring what travelled with them: the regenerated members of a class over
+    # a reused base (another Python's dataclass fields) may hold it.
+    brought_classes, brought_functions = graphs.brought_with(rebuilder.reused)
+    graph = graphs.VersionGraph(
+        reference,
+        namespace,
+        cls,
+        _unique([*rebuilder.classes, *rebuilder.reused, *brought_classes]),
+        _unique([*rebuilder.functions, *brought_functions]),
+        current_rules=current_rules,
+    )
+    graphs.register(graph)
+    _CONTENT_HASHES.update(hashes)  # the graph keeps these classes alive: their ids stay theirs
+    return graph
+
+
+def _unique(objects: list[Any]) -> list[Any]:
+    seen: set[int] = set()
+    return [obj for obj in objects if not (id(obj) in seen or seen.add(id(obj)))]  # type: ignore[func-returns-value]
+
+
+def _substitutions(
+    namespace: str, cls: type, rebuilder: CodeRebuilder, own_hash: str | None
+) -> tuple[dict[int, type], dict[int, str | None]]:
+    """Skeleton number -> the loaded class of the same content hash and name, for this payload's classes
+    (``-1`` -> it, when it is the version's own class); and id -> content hash of the payload's classes hashed."""
+    order = _skeleton_order(rebuilder)
+    reused = {id(klass) for klass in rebuilder.reused}
+    candidates = [(number, klass) for number, klass in enumerate(order) if id(klass) not in reused]
+    existing = _loaded_classes(namespace, {_short_name(klass) for _, klass in candidates})
+    if not existing:
+        return {}, {}
+    names = {_short_name(klass) for klass in existing.values()}
+    found: dict[int, type] = {}
+    hashed: dict[int, str | None] = {}
+    for number, klass in candidates:
+        if _short_name(klass) not in names:
+            continue
+        content_hash = own_hash if klass is cls and own_hash is not None else _content_hash(klass)
+        hashed[id(klass)] = content_hash
+        match = existing.get(content_hash) if content_hash is not None else None
+        if match is None or match is klass or _short_name(match) != _short_name(klass):
+            continue
+        if klass is cls:
+            return {-1: match}, hashed
+        found[number] = match
+    return found, hashed
+
+
+def _skeleton_order(rebuilder: CodeRebuilder) -> list[type]:
+    """The payload's classes by skeleton number (made and reused ones interleaved as the payload asked)."""
+    order: list[type] = []
+    made, reused = iter(rebuilder.classes), dict(rebuilder.substitutions)
+    for number in range(rebuilder.skeletons):
+        order.append(reused[number] if number in reused else next(made))
+    return order
+
+
+def _name_members(graph: graphs.VersionGraph, original: tuple[str, str]) -> None:
+    """Give the graph's own members (not the version's class, not classes reused from other versions) names
+    that import anywhere the namespace is served: ``ns.Name@hash/<module>``, published as such modules.
+    ``original``: the version's class's module and qualified name as pushed (methods follow their class)."""
+    owners: dict[tuple[str, str], type] = {original: graph.root}
+    modules: dict[str, ModuleType] = {}
+    for member in graph.members()[1:]:
+        module, qualname = getattr(member, "__module__", None), getattr(member, "__qualname__", "")
+        if not isinstance(module, str) or not module_travels_by_value(module) or _named_elsewhere(member):
+            continue  # installed code's (a closure it made), or a class another version brought
+        head = qualname.rpartition(".")[0]
+        owner = owners.get((module, head)) if head else None
+        if owner is not None:  # a method (or nested class): pickled as <its class's name>.<name>
+            member.__module__ = owner.__module__
+            continue
+        if "<" in qualname or "." in qualname:
+            # made at run time (<locals>, <lambda>): nothing can name it, here or on the producer; or a method of
+            # a class this version did not make (one it reused from another version: that one names it)
+            continue
+        member_module = modules.get(module) or _member_module(graph, module)
+        if member_module is None:
+            continue
+        modules[module] = member_module
+        if isinstance(member, type):
+            owners[(module, qualname)] = member
+        _bind(member_module, qualname, member)
+        member.__module__ = member_module.__name__
+        if isinstance(member, type):
+            references.register(member)
+    for function in graph.functions:  # the module globals the payload carried: typing.get_type_hints reads them
+        module = modules.get(function.__globals__.get("__name__", ""))
+        if module is not None:
+            for key, value in function.__globals__.items():
+                if not key.startswith("__"):
+                    module.__dict__.setdefault(key, value)
+
+
+def _named_elsewhere(member: object) -> bool:
+    module = sys.modules.get(getattr(member, "__module__", None) or "")
+    return module is not None and bool(getattr(module, REMOTE_MODULE_MARKER, None))
+
+
+def _member_module(graph: graphs.VersionGraph, module: str) -> ModuleType | None:
+    try:
+        name = member_module_name(graph.reference, module)
+        split_member_module(name[len(graph.namespace) + 1 :])  # a module name the hook can serve back
+    except RemoteImportError:
+        return None
+    found = sys.modules.get(name)
+    if found is None:
+        found = sys.modules[name] = ModuleType(name, f"what {graph.reference} brought of {module}")
+    setattr(found, REMOTE_MODULE_MARKER, graph.reference.rpartition("@")[2])
+    return found
+
+
+def _bind(module: ModuleType, name: str, member: object) -> None:
+    """``module.<name>`` is ``member``, unless the module already has that name (two classes of one name in one
+    module: the first keeps it). Only our own module's dict is touched: never an attribute look-up on user code."""
+    vars(module).setdefault(name, member)
 
 
 _RECORDS: dict[str, BlobCache | None] = {}
@@ -257,7 +554,7 @@ def _environment_key(header: BlobHeader) -> str:
 
     # h2s: format-3 rules, with the check that bytecode and shipped source agree (records made before it was
     # added do not count)
-    rules = "h1s" if header.format < CROSS_PYTHON_FORMAT else "h2s"
+    rules = "h1s" if header.format < CROSS_PYTHON_FORMAT else "h3s"
     return f"py{python_tag()}-ri{__version__}-cp{_cloudpickle.installed_version()}-{rules}".replace("+", "_")
 
 

@@ -9,6 +9,14 @@ attacker writing configs) types can traverse out of the store.
     >>> parse_reference("labchain_remote.MyFilter@prod")
     Reference(namespace='labchain_remote', name='MyFilter', version='prod')
 
+The classes and functions a version brings with it (its helpers, base classes, nested config classes,
+Enums: everything of the user's that travelled by value inside its payload) live in *member modules* named
+after the version and the module they were written in: ``ns.Name@<hash>/myproj/layers`` (see
+:mod:`remoteimport.graphs`). ``/`` keeps the import system from reading ``myproj`` as a submodule.
+
+    >>> split_member_module("MyFilter@0123abcd/myproj/layers")
+    ('MyFilter@0123abcd', 'myproj.layers')
+
 A version after ``@`` is a hash (or a prefix of 8+ hex digits) exactly when it is all hex digits
 (:func:`is_hash_like`); anything else is a tag. A tag (:func:`validate_tag`) always holds a character that is
 not a hex digit, so no text is both a valid tag and a valid hash prefix.
@@ -165,3 +173,33 @@ def parse_reference(reference: str) -> Reference:
 
 def format_reference(namespace: str, name: str, version: str | None = None) -> str:
     return f"{namespace}.{name}@{version}" if version else f"{namespace}.{name}"
+
+
+MEMBER_SEPARATOR = "/"
+
+
+def member_module_name(version_module: str, module: str) -> str:
+    """The module under which a version ``ns.Name@hash`` serves what its payload made for the user's module
+    ``module``: ``member_module_name("ns.Top@ab", "myproj.layers") == "ns.Top@ab/myproj/layers"``."""
+    return version_module + MEMBER_SEPARATOR + module.replace(".", MEMBER_SEPARATOR)
+
+
+def split_member_module(text: str) -> tuple[str, str | None]:
+    """``"Top@abc12345/myproj/layers"`` -> ``("Top@abc12345", "myproj.layers")``; text without ``/`` -> ``(text,
+    None)``. Each part of the module must be an identifier (``__main__`` is one); raises otherwise."""
+    versioned, separator, member = text.partition(MEMBER_SEPARATOR)
+    if not separator:
+        return text, None
+    parts = member.split(MEMBER_SEPARATOR)
+    if "@" not in versioned or not all(_is_name(part) for part in parts):
+        raise InvalidNameError(
+            f"invalid member module {text!r}: expected 'Name@<hash>/<module>/<submodule>', each part a Python "
+            "identifier, e.g. 'MyFilter@0123abcd/myproj/layers'"
+        )
+    return versioned, ".".join(parts)
+
+
+def namespace_of(reference: str) -> str:
+    """The namespace of a loaded object's reference: ``ns.Name@hash``, a member module
+    ``ns.Name@hash/myproj/layers`` or ``module:qualname`` of either (``"a.b.Top@ab/m:Outer.Inner"`` -> ``"a.b"``)."""
+    return reference.partition("@")[0].rpartition(".")[0]

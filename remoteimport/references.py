@@ -30,14 +30,15 @@ import copyreg
 import importlib
 import sys
 
-from remoteimport._startup import not_served_message
+from remoteimport._env import not_served_message
 from remoteimport.errors import NamespaceNotServedError, RemoteObjectUnavailableError
+from remoteimport.names import namespace_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["UnavailableObject", "defer_load_errors", "rebuild", "register"]
+__all__ = ["UnavailableObject", "defer_load_errors", "rebuild", "reference_of", "register"]
 
 
 _PROTOCOL = 4  # what object.__reduce_ex__ is asked for: __newobj__ / __newobj_ex__ forms, re-expressed below
@@ -56,14 +57,24 @@ def defer_load_errors(enabled: bool = True) -> None:
 
 
 def register(cls: type) -> None:
-    """Make instances of ``cls`` (a loaded class, ``cls.__module__ == "ns.Name@hash"``) pickle through
+    """Make instances of ``cls`` (a loaded class, ``cls.__module__ == "ns.Name@hash"``, or a class a loaded
+    version brought, in its member module ``ns.Name@hash/<module>``: :mod:`remoteimport.graphs`) pickle through
     :func:`rebuild`. Idempotent; the class itself is not modified (its hash stays what it is)."""
     copyreg.dispatch_table[cls] = _reduce
 
 
+def reference_of(cls: type) -> str:
+    """How :func:`rebuild` finds ``cls`` again: ``ns.Name@hash`` for a version's own class (as since the first
+    release), ``<module>:<qualified name>`` for anything else a loaded version brought."""
+    module = cls.__module__
+    if "/" not in module and module.rpartition("@")[0].rpartition(".")[2] == cls.__qualname__:
+        return module  # type: ignore[no-any-return]
+    return f"{module}:{cls.__qualname__}"
+
+
 def _reduce(obj: object) -> Any:
     cls = type(obj)
-    reference = cls.__module__
+    reference = reference_of(cls)
     reduced = obj.__reduce_ex__(_PROTOCOL)
     if isinstance(reduced, str):
         return reduced
@@ -103,16 +114,20 @@ def rebuild(reference: str, how: str, args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def _version_class(reference: str) -> type:
-    module = sys.modules.get(reference)
+    module_name, _, qualname = reference.partition(":")
+    module = sys.modules.get(module_name)
     if module is None:
         try:
-            module = importlib.import_module(reference)  # the hook (or the start-up finder, with late variables)
+            module = importlib.import_module(module_name)  # the hook (or the start-up finder, with late variables)
         except ModuleNotFoundError as missing:
-            namespace = reference.rpartition(".")[0]
-            if isinstance(missing, NamespaceNotServedError) or missing.name not in (namespace, reference):
+            namespace = namespace_of(module_name)
+            if isinstance(missing, NamespaceNotServedError) or missing.name not in (namespace, module_name):
                 raise
-            raise NamespaceNotServedError(not_served_message(reference, namespace), name=reference) from missing
-    return getattr(module, reference.rpartition(".")[2].partition("@")[0])  # type: ignore[no-any-return]
+            raise NamespaceNotServedError(not_served_message(module_name, namespace), name=module_name) from missing
+    found: Any = module
+    for part in (qualname or module_name.rpartition(".")[2].partition("@")[0]).split("."):
+        found = getattr(found, part)
+    return found  # type: ignore[no-any-return]
 
 
 def _set_state(obj: Any, state: Any) -> None:
@@ -146,7 +161,7 @@ class UnavailableObject:
         obj = object.__new__(cls)
         object.__setattr__(obj, "_reference", reference)
         object.__setattr__(obj, "_reduced", [how, args, kwargs, state])
-        namespace = reference.rpartition(".")[0]
+        namespace = namespace_of(reference)
         message = (
             f"an instance of {reference} was passed to this process, but the class could not be loaded here: "
             f"{type(cause).__name__}: {cause}"

@@ -34,8 +34,7 @@ def forget_loaded(*, namespace: str | None = None, name: str | None = None) -> N
     again, as a new process would: drops them from the loader's memo and ``sys.modules``."""
     from remoteimport import loader
 
-    for key in [key for key in loader._LOADED if key[0] == namespace or key[1] == name]:
-        del loader._LOADED[key]
+    loader.forget(namespace=namespace, name=name)
     for module in list(sys.modules):
         namespace_part, dot, version = module.rpartition(".")
         if dot and "@" in version and (namespace_part == namespace or version.partition("@")[0] == name):

@@ -20,9 +20,11 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from remoteimport import graphs
 from remoteimport.capture import (
     installed_method_name,
     is_singledispatch,
+    made_by_loaded_version,
     module_travels_by_value,
     object_travels_by_value,
 )
@@ -135,12 +137,14 @@ class _Encoder:
         # address, with their paths, and id -> every object entered (kept alive, so no id is reused meanwhile).
         self.texts: list[tuple[str, str]] = []
         self.entered: dict[int, Any] = {}
+        self.root_graphs: tuple[int, ...] = ()  # the loaded versions the root travelled in (remoteimport.graphs)
 
     def root(self, obj: Any) -> str:
         """The object asked about is always encoded by content, even when it comes from an installed
         package or a store (where it would be referenced by name as a dependency)."""
         out: list[str] = []
         self.root_object = obj
+        self.root_graphs = graphs.graphs_of(obj)[:1]  # the version that made it: what travelled with it then
         try:
             self.value(obj, out, obj.__qualname__)
         except RecursionError:
@@ -164,7 +168,11 @@ class _Encoder:
         return isinstance(value, type) and value.__module__ not in _TYPING_MODULES and not self._by_reference(value)
 
     def _by_reference(self, obj: Any) -> bool:
-        return obj is not self.root_object and not object_travels_by_value(obj)
+        # A member of a loaded version travelled by value with the root (when pushed, it was the user's own
+        # code): it is encoded by content, as then, although its module now names the loaded version.
+        if obj is self.root_object or object_travels_by_value(obj):
+            return False
+        return not (graphs.shares_graph(self.root_graphs, obj) and made_by_loaded_version(obj))
 
     # -- shared machinery --------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from remoteimport import _pydantic
-from remoteimport.capture import object_travels_by_value
+from remoteimport.capture import made_by_loaded_version, object_travels_by_value
 from remoteimport.framework import is_framework_member, unwrap_method
 from remoteimport.hashing import source  # by module: a patched helper (tests: reference run) is seen here too
 
@@ -99,7 +99,9 @@ def _is_attrs_code(func: Any) -> bool:
 
 def _is_user_function(value: Any) -> bool:
     target = unwrap_method(value)
-    return isinstance(target, types.FunctionType) and object_travels_by_value(target)
+    if not isinstance(target, types.FunctionType):
+        return False
+    return object_travels_by_value(target) or made_by_loaded_version(target)
 
 
 def _enum_members(cls: Any) -> dict[str, Any]:
