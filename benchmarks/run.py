@@ -14,6 +14,9 @@ in the same run, so the ratios mean something on any machine:
   class's module (``--process-only`` runs just this table);
 - the hashing floor (``benchmarks/hash_floor.py``): ``ast.parse`` and a walk of the tree against ``compile()``,
   what any hash of the AST pays before anything else;
+- versions sharing classes (``benchmarks/graphs.py``): a pinned import that is the first version in its
+  process, one that shares an Enum and a config with a loaded version (compared by hash, unpickled again with
+  them reused), one that shares nothing, against importing the package from source;
 - storage (``benchmarks/storage.py``, skip with ``--skip-storage``): requests per operation counted on moto's
   S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store.
 """
@@ -335,6 +338,9 @@ def main() -> None:
         print_table("Import", bench_import(work, env, args.repeat), "source import")
     print(flush=True)  # the floor under the first-hash figure: parsing and walking the AST (in-process, warm)
     subprocess.run([sys.executable, str(Path(__file__).with_name("hash_floor.py"))], check=True, env=env)
+    print(flush=True)  # versions that share classes: one class per content hash (docs/ml-projects.md)
+    graphs = Path(__file__).with_name("graphs.py")
+    subprocess.run([sys.executable, str(graphs), "--repeat", str(args.repeat)], check=True, env=env)
     if not args.skip_storage:  # requests, cache, push_all and scale on moto's S3 server: its own interpreter
         print(flush=True)
         storage = Path(__file__).with_name("storage.py")

@@ -66,12 +66,18 @@ def run_producer(folder: Path, store: str, script: str = "producer.py") -> dict[
     return _last_json(_run([sys.executable, script, store], folder))
 
 
-def run_consumer(cwd: Path, store: str, code: str) -> dict[str, Any]:
+def run_consumer(cwd: Path, store: str, code: str, timeout: float = TIMEOUT) -> dict[str, Any]:
     """Run :data:`CONSUMER_PRELUDE` then ``code`` in a fresh isolated interpreter; ``code`` prints ``out`` as JSON."""
     cwd.mkdir(parents=True, exist_ok=True)
     assert not any(cwd.iterdir()), f"consumer folder {cwd} is not empty"
     source = CONSUMER_PRELUDE.format(store=store) + textwrap.dedent(code)
-    return _last_json(_run([sys.executable, "-I", "-c", source], cwd))
+    return _last_json(_run([sys.executable, "-I", "-c", source], cwd, timeout))
+
+
+def run_script(folder: Path, script: str, *args: str, timeout: float = TIMEOUT) -> Any:
+    """Run ``python SCRIPT ARGS...`` in ``folder`` (its ``__main__`` is that file, as users run scripts); return
+    the JSON value it printed last."""
+    return _last_json(_run([sys.executable, script, *args], folder, timeout))
 
 
 def run_code(python: Path | str, code: str, *args: str, cwd: Path, timeout: float = TIMEOUT) -> Any:
