@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import _thread
 import io
+import operator
 import os
 import sys
 import types
 from collections.abc import Mapping
 from types import ModuleType
 
-from remoteimport import _cloudpickle, _memo, _metrics, graphs
+from remoteimport import _cloudpickle, _memo, _metrics, _pydantic, graphs
 from remoteimport import _distributions as _installed
 from remoteimport._record import record
 from remoteimport.code_objects import (
@@ -654,6 +655,10 @@ def _recording_pickler() -> type:
                 else:
                     self.referenced_modules.add(obj.__module__ or "")
             elif isinstance(obj, type) and not object_travels_by_value(obj):
+                parametrized = _pydantic.parametrization(obj)
+                if parametrized is not None:  # RootModel[list[str]]: made again by the loading host's pydantic
+                    origin, args = parametrized
+                    return operator.getitem, (origin, args[0] if len(args) == 1 else args)
                 self.referenced_modules.add(obj.__module__ or "")
                 alias = _installed_alias(obj)
                 if alias is not None:

@@ -20,7 +20,7 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from remoteimport import graphs
+from remoteimport import _pydantic, graphs
 from remoteimport.capture import (
     installed_method_name,
     is_singledispatch,
@@ -38,7 +38,6 @@ from remoteimport.hashing.members import (
     _enum_members,
     _field_description,
     framework_description,
-    unnamed_reference,
     unsupported_framework,
 )
 from remoteimport.hashing.source import _atom
@@ -354,9 +353,12 @@ class _Encoder:
 
     def klass(self, cls: type, out: list[str], path: str) -> None:
         if self._by_reference(cls):
-            unnamed = unnamed_reference(cls)
-            if unnamed is not None:
-                raise UnhashableObjectError(f"cannot hash {path}: {unnamed}")
+            parametrized = _pydantic.parametrization(cls)
+            if parametrized is not None:
+                # RootModel[list[str]]: made on demand by pydantic, named by nothing importable: its origin and
+                # arguments (how capture.py pickles it too)
+                self._container(cls, out, "parametrized", parametrized, path)
+                return
             out.append("C" + _atom(_qualified_name(cls)))
             return
         self._digest_of(cls, out, path, lambda inner: self._class_body(cls, inner, path))

@@ -250,21 +250,3 @@ def unsupported_framework(cls: type) -> str | None:
             f"{_INSTALL_IT[0].lower()}{_INSTALL_IT[1:]}"
         )
     return None
-
-
-def unnamed_reference(cls: type) -> str | None:
-    """Why a class that travels by reference (by name) cannot be found by that name on another host, or None:
-    a parametrization of an installed generic pydantic model (``RootModel[list[str]]``) exists only in the
-    process that made it."""
-    parametrized = _pydantic.parametrization(cls)
-    if parametrized is None:
-        return None
-    origin = parametrized[0]
-    return (
-        f"{cls.__qualname__} is a parametrization of the installed generic pydantic model "
-        f"{origin.__module__}.{origin.__qualname__}, which pydantic makes on demand: another host cannot import it "
-        f"by the name {cls.__module__}.{cls.__qualname__}, so a pushed class using it would not load. Use a model "
-        f"of your own code instead (a generic model of yours may be parametrized: class Page(BaseModel, "
-        f"Generic[T]) and Page[int] travel by value), or keep the class using it in a package installed on both "
-        f"hosts"
-    )

@@ -251,3 +251,39 @@ def test_a_pydantic_model_pushed_from_one_python_loads_on_every_other(venv_pytho
         out = run_code(pythons[minor], consumer, store, cwd=folder)
         assert out["rehash"] == pushed["hash"], f"Python {minor}"
         assert out["there"] == pushed["here"], f"Python {minor} behaves otherwise than {newest}"
+
+
+def test_a_model_over_a_parametrized_installed_generic_loads(tmp_path: Path) -> None:
+    """``RootModel[list[str]]`` exists only in a process that asked pydantic for it: it is hashed as its origin and
+    arguments (the same in fresh processes) and pickled as ``RootModel[list[str]]``, made again on the host that
+    loads it."""
+    files = {
+        "tagging.py": """
+            from pydantic import RootModel, field_validator
+
+            class Tags(RootModel[list[str]]):
+                @field_validator("root")
+                @classmethod
+                def lower(cls, tags):
+                    return [tag.lower() for tag in tags]
+        """
+    }
+    here = "[remoteimport.class_hash(Tags), Tags(['A', 'b']).model_dump()]"
+    store, pushed = push_then_delete(tmp_path, files, "tagging:Tags", here)
+    assert pushed["here"] == [pushed["hash"], ["a", "b"]]
+    out = run_consumer(
+        tmp_path / "consumer",
+        store,
+        f"""
+        Tags = importlib.import_module("labchain_remote.Tags@{pushed["hash"]}").Tags
+        out["dump"] = Tags(["X", "y"]).model_dump()
+        try:
+            Tags([1, 2])
+        except Exception as exc:
+            out["refused"] = type(exc).__name__
+        out["rehash"] = remoteimport.class_hash(Tags) == {pushed["hash"]!r}
+        print(json.dumps(out))
+        """,
+    )
+    assert out == {"dump": ["x", "y"], "refused": "ValidationError", "rehash": True}
+
