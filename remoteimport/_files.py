@@ -28,9 +28,13 @@ def write_atomically(path: str, data: bytes, *, fsync: bool = False, private: bo
     is created if needed). ``fsync`` also flushes it to disk first: for data that must survive a crash.
 
     The file gets the mode any new file gets (0o666 less the umask), so a store folder shared by a group stays
-    readable by the group; ``private`` makes it readable by its owner only (0o600), as for the blob cache."""
+    readable by the group; ``private`` makes it readable by its owner only (0o600), as for the blob cache, and
+    the folders it creates for it too (0o700)."""
     folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
+    if private:
+        make_private_folders(folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
     handle, temporary = _create_temporary(folder, 0o600 if private else 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -45,6 +49,24 @@ def write_atomically(path: str, data: bytes, *, fsync: bool = False, private: bo
         except FileNotFoundError:
             pass
         raise
+
+
+def make_private_folders(folder: str) -> None:
+    """Create ``folder`` and every missing folder above it with mode 0o700 (``os.makedirs`` gives its ``mode``
+    to the last one only); folders that exist are left as they are."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
 
 
 def read_regular_file(path: str) -> bytes:

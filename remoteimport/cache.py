@@ -28,7 +28,13 @@ import stat
 import time
 
 from remoteimport import _env, _metrics
-from remoteimport._files import STALE_TEMPORARY_AGE, TEMPORARY_PREFIX, read_regular_file, write_atomically
+from remoteimport._files import (
+    STALE_TEMPORARY_AGE,
+    TEMPORARY_PREFIX,
+    make_private_folders,
+    read_regular_file,
+    write_atomically,
+)
 from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
 from remoteimport.names import validate_hash, validate_name
@@ -59,6 +65,7 @@ class BlobCache:
             raise RemoteImportError(f"the blob cache size must be 0 or more bytes, not {max_bytes}")
         self.max_bytes = max_bytes
         self._warned = False
+        self._private = False  # the folder is known to be the owner's only (see _make_private)
 
     @classmethod
     def default(cls) -> BlobCache | None:
@@ -114,6 +121,7 @@ class BlobCache:
             return
         try:
             # Concurrent writers of one key write the same verified bytes; private: the cache is the user's own.
+            self._make_private()
             write_atomically(path, data, private=True)
             self.evict(keep=path)
         except OSError as exc:
@@ -150,9 +158,32 @@ class BlobCache:
     def record_rehashed(self, name: str, full_hash: str, payload_sha256: str, environment: str) -> None:
         """Remember that the payload re-hashed to ``full_hash`` (see :meth:`rehashed`); best effort, private."""
         try:
+            self._make_private()
             write_atomically(self._rehash_record(name, full_hash, payload_sha256, environment), b"", private=True)
         except (OSError, ValueError) as exc:
             _metrics.debug("could not record the re-hash of %s@%s: %s", name, full_hash[:12], exc)
+
+    def _make_private(self) -> None:
+        """Before the first write: the cache folder exists with mode 0o700 (created so, with any missing folder
+        above it). One that already exists with wider permissions is narrowed when this user owns it: others
+        must not read the blobs or plant re-hash records (docs/security.md); a folder owned by someone else is
+        warned about once and used as it is."""
+        if self._private:
+            return
+        make_private_folders(self.directory)
+        status = os.stat(self.directory)
+        if os.name == "posix" and status.st_mode & 0o077:  # Windows folders have no such bits
+            if status.st_uid == os.getuid():
+                os.chmod(self.directory, 0o700)
+                _metrics.debug("narrowed the blob cache folder %s to mode 0700", self.directory)
+            elif not self._warned:
+                self._warned = True
+                _metrics.warning(
+                    f"remoteimport: the blob cache {self.directory} is open to other users (mode "
+                    f"{stat.S_IMODE(status.st_mode):o}) and owned by someone else; set {ENV_CACHE_DIR} to a "
+                    "folder of your own."
+                )
+        self._private = True
 
     def discard(self, name: str, full_hash: str) -> None:
         """Drop one entry (a no-op when it is absent)."""

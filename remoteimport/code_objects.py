@@ -32,7 +32,7 @@ import marshal
 import os
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from remoteimport import _memo
 from remoteimport.errors import IncompatibleBlobError, IntegrityError
@@ -136,26 +136,48 @@ def _index_compiled(module_code: types.CodeType) -> dict[tuple[str, int], list[t
     return index
 
 
-def source_mismatches(codes: list[tuple[types.CodeType, str]], sources: Mapping[str, str]) -> list[str]:
-    """Which of ``codes`` (each with the file it names) is not what its shipped file compiles to at its place.
+def source_mismatches(
+    codes: list[tuple[types.CodeType, str]],
+    sources: Mapping[str, str],
+    *,
+    reads_source: Callable[[types.CodeType, str], bool] | None = None,
+) -> list[str]:
+    """Which of ``codes`` (each with its own file name, ``co_filename`` as compiled: the file the hasher reads
+    its source from) is not what its shipped file compiles to at its place.
 
     The hash of a function with source is the hash of that source (so every Python agrees on it), while the
     pushing Python runs, and a same-Python host unpickles, its bytecode: the two must be one program. They are
     not when a module's file was edited after it was imported (the running code is the old text, linecache may
     hold the new one), or when a payload pairs some bytecode with another source. ``compile`` runs nothing.
-    Code whose file was not shipped (made by ``exec``) is hashed by its bytecode: nothing to compare. Nor is
-    code under a pseudo file name (``<string>``, ``<ipython-input-3-...>``): such a name is shared by whatever
-    was run under it (Python 3.13 registers a ``python -c`` script as ``<string>``, the name ``exec`` gives
-    dataclasses' generated methods), so its text need not be the code's. Each problem is one sentence naming
-    the code; [] when all agree."""
+    Code whose file was not shipped (made by ``exec``) has no source for the hasher either: a hash covers it by
+    its bytecode. Code under a pseudo file name (``<string>``, ``<ipython-input-3-...>``) is compared only when
+    ``reads_source(code, filename)`` says the hasher takes its source from the shipped text: such a name is
+    shared by whatever was run under it (Python 3.13 registers a ``python -c`` script as ``<string>``, the name
+    ``exec`` gives dataclasses' generated methods), so its text need not be the code's. Each problem is one
+    sentence naming the code; [] when all agree.
+
+    The file name is never one the payload chose for its own check: a loader passes each code object's own
+    (:attr:`CodeRebuilder.unmarshalled`), and :meth:`CodeRebuilder.rebuild` refuses a payload that names
+    another."""
     problems = []
     for code, filename in codes:
         text = sources.get(filename)
-        if text is None or (filename.startswith("<") and filename.endswith(">")):
+        if text is None:
+            continue
+        if is_pseudo_filename(filename) and (reads_source is None or not reads_source(code, filename)):
             continue
         if not _compiles_to_code(filename, text, code):
             problems.append(f"{_where(code.co_name, filename, code.co_firstlineno)} is not what that file compiles to")
     return problems
+
+
+def is_pseudo_filename(filename: str) -> bool:
+    """``<string>``, ``<ipython-input-3-...>``: a name no file has, shared by whatever ran under it.
+
+    >>> is_pseudo_filename("<string>"), is_pseudo_filename("/src/filters.py")
+    (True, False)
+    """
+    return filename.startswith("<") and filename.endswith(">")
 
 
 def _compiles_to_code(filename: str, text: str, code: types.CodeType) -> bool:
@@ -265,6 +287,9 @@ class CodeRebuilder:
         self.skeletons = 0  # class skeletons the payload asked for so far
         # code objects read from the payload's bytecode (this Python's), with their file: see source_mismatches
         self.unmarshalled: list[tuple[types.CodeType, str]] = []
+        # ... of them, those under a pseudo file name with no shipped text (what class factories exec): neither
+        # the hash nor the agreement check reads them (remoteimport.regenerate makes such methods again)
+        self.unverified: set[types.CodeType] = set()
 
     def rebuild(
         self,
@@ -280,8 +305,18 @@ class CodeRebuilder:
         _check_format(code_format, _where(name, filename, firstlineno))
         if python == python_tag():
             code = _unmarshal(name, filename, firstlineno, data)
-            self.unmarshalled.append((code, str(filename)))
-            return self._tag_tree(code)
+            if (code.co_filename, code.co_name, code.co_firstlineno) != (filename, name, firstlineno):
+                # The hasher reads the code's own file name, the agreement check the one it is listed with: a
+                # payload that names another (`<string>`, a file it does not ship) would choose its own checks.
+                raise IntegrityError(
+                    f"{self.label}: the payload names {_where(name, filename, firstlineno)} for bytecode compiled "
+                    f"as {_where(code.co_name, code.co_filename, code.co_firstlineno)}; nothing of it was run"
+                )
+            self.unmarshalled.append((code, code.co_filename))
+            tagged = self._tag_tree(code)
+            if filename.startswith("<") and filename not in self.sources:
+                self.unverified.add(tagged)
+            return tagged
         if not isinstance(locator, dict):
             locator = {}
         return self._from_source(str(python), str(filename), str(name), int(firstlineno), locator)

@@ -27,7 +27,13 @@ from remoteimport._record import record
 from remoteimport.blob import CROSS_PYTHON_FORMAT, Blob, BlobHeader, decode_blob
 from remoteimport.cache import BlobCache
 from remoteimport.capture import REMOTE_MODULE_MARKER, check_requirements, module_travels_by_value, unpickle_class
-from remoteimport.code_objects import CodeRebuilder, python_tag, source_mismatches, version_filename
+from remoteimport.code_objects import (
+    CodeRebuilder,
+    is_pseudo_filename,
+    python_tag,
+    source_mismatches,
+    version_filename,
+)
 from remoteimport.errors import (
     IncompatibleBlobError,
     IntegrityError,
@@ -49,6 +55,8 @@ from remoteimport.store import Store
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from _thread import LockType
+    from collections.abc import Callable
+    from types import CodeType
     from typing import Any
 
 __all__ = ["forget", "load_class", "stored_blob_problem"]
@@ -194,7 +202,7 @@ def _rebuild(
     if rehash:
         # The hash covers a function's source, the class runs its bytecode: they must be one program (the
         # record that lets later loads skip this covers exactly this payload: see _environment_key).
-        mismatched = source_mismatches(rebuilder.unmarshalled, header.source)
+        mismatched = source_mismatches(rebuilder.unmarshalled, header.source, reads_source=_hasher_reads_source(label))
         if mismatched:
             raise IntegrityError(
                 f"refused {where}: {mismatched[0]}, which it ships as that code's source: the payload's bytecode "
@@ -208,6 +216,39 @@ def _rebuild(
         if actual != header.hash:
             raise _rehash_error(header, where, actual, signature_checked=signature_checked)
     return cls, rebuilder
+
+
+def _hasher_reads_source(label: str) -> Callable[[CodeType, str], bool]:
+    """Whether the re-hash takes ``code``'s identity from shipped text (its AST) rather than from its bytecode:
+    what it finds in linecache under the code's version-tagged file name (registered from the shipped source)."""
+
+    def reads_source(code: CodeType, filename: str) -> bool:
+        from remoteimport.hashing import source  # as the re-hash does: only when a payload is checked
+
+        _fill_waiting_sources()
+        tagged = code.replace(co_filename=version_filename(filename, label))
+        return source._source_encoding(tagged)[0] is not None
+
+    return reads_source
+
+
+def unchecked_code(blob: Blob, *, where: str) -> list[str]:
+    """The code of a stored version that this host cannot check against its shipped source: bytecode another
+    Python compiled (this one compiles the source instead, so the bytecode that Python's hosts run goes
+    unchecked here), code with no shipped file, or under a pseudo file name the hasher takes no source from.
+    One sentence each; [] when every code object of the payload was compared with its source. What ``sign``
+    asks of a version nobody signed (it vouches for what the source says, which the bytecode must be)."""
+    header = blob.header
+    if header.python != python_tag():
+        return [f"its bytecode was compiled by Python {header.python}, this is Python {python_tag()}"]
+    _, rebuilder = _rebuild(blob, where=where, signature_checked=False, rehash=True)
+    reads_source = _hasher_reads_source(_label(header))
+    return [
+        f"the code of {code.co_name!r} ({filename}, line {code.co_firstlineno}) has no shipped source it was "
+        "compared with"
+        for code, filename in rebuilder.unmarshalled
+        if filename not in header.source or (is_pseudo_filename(filename) and not reads_source(code, filename))
+    ]
 
 
 def _stored_hash(cls: type, header: BlobHeader) -> str:

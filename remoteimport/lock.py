@@ -129,6 +129,11 @@ def _load_toml(text: str, path: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LockError(f"the lock {path} is not valid TOML ({exc}); regenerate it with `remoteimport lock`") from None
+    except (RecursionError, MemoryError):  # tomllib parses nested arrays and tables recursively
+        raise LockError(
+            f"the lock {path} nests arrays or tables too deeply to read (a lock holds one flat [pins] table); "
+            "regenerate it with `remoteimport lock`"
+        ) from None
 
 
 def read_lock(path: str | os.PathLike[str]) -> Lock:

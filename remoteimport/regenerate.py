@@ -26,6 +26,7 @@ the payload brought and built again by this host's framework, from the members t
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
 
@@ -173,6 +174,7 @@ def regenerate(cls: type, rebuilder: CodeRebuilder) -> None:
     """
     _pydantic.regenerate_models(rebuilder.classes)
     if rebuilder.pushed_from in (None, python_tag()):
+        _regenerate_factory_methods(rebuilder)
         return
     classes = _related_classes(cls, rebuilder.classes)
     _drop_vanished_members(classes)
@@ -192,6 +194,39 @@ def regenerate(cls: type, rebuilder: CodeRebuilder) -> None:
             f"{rebuilder.label}: {klass.__qualname__}.{name} cannot run on this Python {python_tag()}: "
             f"the code of {what}. Load {rebuilder.label} with Python {rebuilder.pushed_from}."
         )
+
+
+# What dataclasses.dataclass generates (by exec, so with no source): on any Python, made again from the fields and
+# parameters, which the hash covers.
+_DATACLASS_METHODS = frozenset(
+    {
+        "__init__", "__repr__", "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
+        "__setattr__", "__delattr__", "__getstate__", "__setstate__", "__replace__",
+    }
+)  # fmt: skip
+
+
+def _regenerate_factory_methods(rebuilder: CodeRebuilder) -> None:
+    """On the pushing Python a payload's bytecode runs as it is. What ``dataclasses`` and ``namedtuple`` generated
+    has no source, so neither the hash (which covers the fields and parameters instead) nor the agreement of
+    bytecode and shipped source vouches for it: a store writer could change a dataclass's ``__init__`` and keep
+    the version's hash. So it is made again from the fields and parameters here too, as on another Python."""
+    if not rebuilder.unverified:
+        return
+    for klass in rebuilder.classes:
+        namespace = vars(klass)
+        generated = [
+            name
+            for name, value in list(namespace.items())
+            if any(function.__code__ in rebuilder.unverified for function in _functions(value))
+        ]
+        if not generated:
+            continue
+        if "__dataclass_fields__" in namespace and "__dataclass_params__" in namespace:
+            if set(generated) <= _DATACLASS_METHODS:
+                _regenerate_dataclass(klass, generated)
+        elif issubclass(klass, tuple) and "_fields" in namespace and generated == ["__new__"]:
+            _regenerate_namedtuple_new(klass)
 
 
 def _drop_vanished_members(classes: list[type]) -> None:
@@ -296,13 +331,59 @@ def _regenerate_dataclass(klass: type, generated: list[str]) -> None:
     arguments = {name: getattr(params, name, _PARAMETER_DEFAULTS.get(name)) for name in _dataclass_parameters()}
     arguments["slots"] = False  # the class already has its slots; slots=True would make another class
     arguments.pop("weakref_slot", None)
-    remade = dataclasses.dataclass(klass, **arguments)
+    with _annotation_namespace(klass, fields):
+        remade = dataclasses.dataclass(klass, **arguments)
     assert remade is klass
     for name in own:
         if name in saved:
             type.__setattr__(klass, name, saved[name])
         elif name in vars(klass):
             type.__delattr__(klass, name)
+
+
+@contextlib.contextmanager
+def _annotation_namespace(klass: type, fields: dict[str, Any]) -> Iterator[None]:
+    """While ``dataclasses`` processes ``klass`` again: its string annotations (``from __future__ import
+    annotations``) are classified (ClassVar, InitVar, KW_ONLY) through ``sys.modules[klass.__module__]``, which a
+    host without the source lacks. A stand-in module is put there meanwhile, holding the names the class's methods
+    use and, for each annotation's head name, what the payload's fields say it was (so ``CV[int]`` after ``from
+    typing import ClassVar as CV`` is a ClassVar again). A module that exists is left as it is."""
+    import dataclasses
+    import re
+    import typing
+
+    module_name = klass.__module__
+    if sys.modules.get(module_name) is not None:
+        yield
+        return
+    namespace: dict[str, Any] = {}
+    for value in vars(klass).values():
+        for function in _functions(value):
+            namespace.update({k: v for k, v in function.__globals__.items() if not k.startswith("__")})
+    kinds = {"_FIELD_CLASSVAR": (typing, "ClassVar"), "_FIELD_INITVAR": (dataclasses, "InitVar")}
+    for name, annotation in vars(klass).get("__annotations__", {}).items():
+        if not isinstance(annotation, str):
+            continue
+        head = re.match(r"^(?:\s*(\w+)\s*\.)?\s*(\w+)", annotation)
+        if head is None:
+            continue
+        field = fields.get(name)
+        kind = getattr(getattr(field, "_field_type", None), "name", None) if field is not None else "KW_ONLY"
+        owner, attribute = kinds.get(kind or "", (dataclasses, "KW_ONLY") if kind == "KW_ONLY" else (None, None))
+        if owner is None:
+            continue
+        if head.group(1):
+            namespace[head.group(1)] = owner
+        else:
+            namespace[head.group(2)] = getattr(owner, attribute)
+    stand_in = types.ModuleType(module_name)
+    stand_in.__dict__.update(namespace)
+    sys.modules[module_name] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(module_name) is stand_in:
+            del sys.modules[module_name]
 
 
 def _regenerate_namedtuple_new(klass: type) -> None:

@@ -38,11 +38,12 @@ from remoteimport.errors import (
     PushError,
     RemoteImportError,
     TagExistsError,
+    UntrustedBlobError,
     VersionInUseError,
     VersionNotFoundError,
 )
 from remoteimport.hashing import class_hash
-from remoteimport.loader import class_from_blob, load_class, stored_blob_problem
+from remoteimport.loader import class_from_blob, load_class, stored_blob_problem, unchecked_code
 from remoteimport.names import validate_hash, validate_name, validate_namespace, validate_tag
 from remoteimport.signing import ENV_SIGNING_KEY, SigningKey, signature_state, signing_key_from
 from remoteimport.store import Store, Version, resolve_store
@@ -173,16 +174,19 @@ def publish(cls: type, store: Store | str | None = None, name: str | None = None
     replaced."""
     stored_name, target = push_target(cls, name, store)
     full_hash = class_hash(cls)
-    state = _stored_state(target.read_blob_if_present(stored_name, full_hash), target, stored_name, full_hash)
+    stored = target.read_blob_if_present(stored_name, full_hash)
+    state = _stored_state(stored, target, stored_name, full_hash)
     if state.kind == "ok":
         action = "unchanged" if target.latest(stored_name) == full_hash else "moved"
         move = action == "moved"
+        revived = move and stored is not None and _revive(target, stored_name, full_hash, stored)
     else:
         data = _replacement(cls, target, stored_name, full_hash, state)
         target.write_blob(stored_name, full_hash, data, known_absent=True)  # absent, or to be replaced
         action = _ACTIONS[state.kind]
         # A new version's `latest` must move (no ref can point at it yet); otherwise only if it points elsewhere.
         move = action == "new" or target.latest(stored_name) != full_hash
+        revived = False
     if action != "unchanged":
         # The history entry before the pointer: a push that fails in between is completed by pushing again
         # (its entry may then appear twice). The other way round, `latest` would have moved with no entry,
@@ -191,7 +195,32 @@ def publish(cls: type, store: Store | str | None = None, name: str | None = None
         target.append_history(entry)
         if move:
             target.set_latest(stored_name, full_hash)
+            if revived and stored is not None:
+                _keep_revived(target, stored_name, full_hash, stored)
     return PushResult(stored_name, full_hash, target.url, action, state.detail)
+
+
+def _revive(target: Store, name: str, full_hash: str, data: bytes) -> bool:
+    """A push about to point refs at an old blob it found stored writes it again first (True when it did): its
+    age is then the push's, so ``gc``, which removes only blobs older than an hour that no ref names, leaves it
+    alone while the refs are written (an orphan a failed push left behind may be hours old, and no ref names it
+    yet). A blob younger than half that age is left as it is: no ``gc`` can take it before the refs are in."""
+    try:
+        modified = target.blob_modified(name, full_hash)
+    except (OSError, RemoteImportError):
+        modified = None
+    if modified is not None and time.time() - modified < STALE_TEMPORARY_AGE / 2:
+        return False
+    target.write_blob(name, full_hash, data, known_absent=True)
+    return True
+
+
+def _keep_revived(target: Store, name: str, full_hash: str, data: bytes) -> None:
+    """After the refs: the blob is still there (a ``gc`` that looked before the refs and the rewrite existed
+    may have removed it); written again if not, so a ref never names a missing blob."""
+    if not target.has_blob(name, full_hash):
+        _LOG.warning("%s@%s vanished from %s while a push moved refs to it; written again", name, full_hash, target.url)
+        target.write_blob(name, full_hash, data, known_absent=True)
 
 
 def push_all(store: Store | str | None = None) -> dict[str, str]:
@@ -217,9 +246,16 @@ def push_all(store: Store | str | None = None) -> dict[str, str]:
             for name, cls, full_hash in items
             if states[(name, full_hash)].kind != "ok"
         }
-        target.write_blobs(written)
         latest = target.latest_many([name for name, _, full_hash in items if (name, full_hash) not in written])
         moved = {name: full_hash for name, _, full_hash in items if latest.get(name, "") != full_hash}
+        target.write_blobs(written)
+        revived = {
+            (name, full_hash): data
+            for name, full_hash in moved.items()
+            if (name, full_hash) not in written
+            and (data := stored[(name, full_hash)]) is not None
+            and _revive(target, name, full_hash, data)
+        }
         now = time.time()
         target.append_history_many(
             [
@@ -228,6 +264,8 @@ def push_all(store: Store | str | None = None) -> dict[str, str]:
             ]
         )
         target.set_latest_many(moved)
+        for (name, full_hash), data in revived.items():
+            _keep_revived(target, name, full_hash, data)
         pushed.update({name: full_hash for name, _, full_hash in items})
     return dict(sorted(pushed.items()))
 
@@ -515,9 +553,20 @@ def _sign_one(target: Store, name: str, full_hash: str, key: SigningKey, include
     if state == "unsigned" and not include_unsigned:
         return "left as it is: unsigned (sign unsigned versions with include_unsigned / --include-unsigned)"
     try:
-        class_from_blob(blob, where=where, signature_checked=False)
+        if state == "unsigned":
+            # Nobody vouched for these bytes: sign only what this host compared, code object by code object,
+            # with the source the hash names (bytecode hashed as bytecode says nothing a reader can check).
+            unchecked = unchecked_code(blob, where=where)
+        else:
+            class_from_blob(blob, where=where, signature_checked=False)
+            unchecked = []
     except (RemoteImportError, ImportError) as exc:
         return f"left as it is: it does not load on this host ({type(exc).__name__}: {exc})"
+    if unchecked:
+        return (
+            f"left as it is: {unchecked[0]}{f' (and {len(unchecked) - 1} more)' if len(unchecked) > 1 else ''}, "
+            "so this host cannot vouch for it; push the class again from its source with the signing key"
+        )
     target.write_blob(name, full_hash, encode_blob(key.sign(blob.header), blob.payload), known_absent=True)
     target.append_history(Version(name, full_hash, time.time(), _python_version(), action="sign"))
     return f"signed by {key.public.fingerprint} (it was {'unsigned' if state == 'unsigned' else 'signed the old way'})"
@@ -630,13 +679,20 @@ def _target_copy_state(
     existing = destination.read_blob_if_present(name, full_hash)
     if existing is None:
         return "copied", ""
+    where = destination.blob_url(name, full_hash)
     try:
-        decode_blob(existing, expected_hash=full_hash, expected_name=name, source=destination.blob_url(name, full_hash))
+        existing_blob = decode_blob(existing, expected_hash=full_hash, expected_name=name, source=where)
     except IncompatibleBlobError:
         return "unchanged", "the target holds it in a newer blob format; left as it is"
     except IntegrityError as exc:
         return "replaced", f"the target's copy was damaged ({exc})"
     if existing != data:
+        # Checked as a new copy would be: one the target's policy refuses (planted unsigned, another signer)
+        # gives way to the copy that passed it; a `latest` moved onto a refused copy would fail every import.
+        try:
+            destination.policy.trust.check(existing_blob.header, where=where, local_store=True)
+        except UntrustedBlobError as exc:
+            return "replaced", f"the target's own copy was refused by its trust policy ({exc})"
         return "unchanged", "the target already holds it intact (its copy differs, e.g. signed otherwise; kept)"
     return "unchanged", "the target already holds it intact"
 
@@ -780,14 +836,26 @@ def gc(
             target.remove_temporary_file(item.path)
             item = dataclasses.replace(item, removed=True)
         elif item.kept is None and item.name is not None and item.hash is not None:
-            # Looked up again just before: a ref written since the listing keeps its blob.
-            if item.hash in _unreferenced_hashes(target, item.name):
+            # Looked up again just before: a ref written since the listing keeps its blob, and so does a write
+            # since (a push reviving it writes it again before its refs: registry._revive).
+            if item.hash not in _unreferenced_hashes(target, item.name):
+                item = dataclasses.replace(item, kept="a ref names it now")
+            elif _written_since(target, item.name, item.hash, now - min_age):
+                item = dataclasses.replace(item, kept="written again since it was listed: a push may be reviving it")
+            else:
                 target.delete_blob(item.name, item.hash)
                 item = dataclasses.replace(item, removed=True)
-            else:
-                item = dataclasses.replace(item, kept="a ref names it now")
         outcome.append(item)
     return outcome
+
+
+def _written_since(target: Store, name: str, full_hash: str, moment: float) -> bool:
+    """Whether the blob was written after ``moment`` (or is gone, or its age is unknown now)."""
+    try:
+        modified = target.blob_modified(name, full_hash)
+    except (OSError, RemoteImportError):
+        return True
+    return modified is None or modified > moment
 
 
 def _unreferenced_hashes(target: Store, name: str) -> list[str]:

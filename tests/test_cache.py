@@ -137,6 +137,35 @@ def test_an_unwritable_cache_warns_once_and_the_import_goes_on(
     assert [r.getMessage() for r in caplog.records if "cannot write the blob cache" in r.getMessage()]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="folder modes are POSIX")
+def test_the_cache_and_its_rehash_records_are_the_owners_only(tmp_path: Path, namespace: str) -> None:
+    """docs/security.md: entries 0600 under 0700 folders, so another local user can neither read the blobs nor
+    plant a re-hash record. The umask every test host has (022) would make plain folders 0755 (the control)."""
+    previous = os.umask(0o022)
+    try:
+        os.makedirs(tmp_path / "control" / "made")
+        assert os.stat(tmp_path / "control" / "made").st_mode & 0o777 == 0o755
+        cache = BlobCache(tmp_path / "home" / "cache")  # neither exists yet
+        store = Store(tmp_path / "store", cache=cache)
+        full_hash = remoteimport.push(make_filter(uuid.uuid4().hex), store=store)
+        remoteimport.install(store, namespace=namespace)
+        importlib.import_module(f"{namespace}.MyFilter@{full_hash}")
+        assert cache.get("MyFilter", full_hash) is not None and os.path.isdir(tmp_path / "home" / "cache" / "rehashed")
+
+        for folder, _, files in os.walk(tmp_path / "home"):
+            assert os.stat(folder).st_mode & 0o777 == 0o700, folder
+            for base in files:
+                assert os.stat(os.path.join(folder, base)).st_mode & 0o777 == 0o600, base
+
+        # A cache folder made 0755 by an earlier release (or by hand) is narrowed at the next write.
+        older = tmp_path / "older"
+        older.mkdir(mode=0o755)
+        BlobCache(older).put("MyFilter", full_hash, store.read_blob("MyFilter", full_hash))
+        assert os.stat(older).st_mode & 0o777 == 0o700
+    finally:
+        os.umask(previous)
+
+
 # -- loading through the cache ----------------------------------------------------------------------------
 
 

@@ -232,6 +232,32 @@ def test_the_ambient_lock_is_found_in_the_working_directory_or_the_environment(
         remote_import(remote_store, lock=None)
 
 
+def test_a_deeply_nested_lock_is_a_lock_error_naming_the_file(
+    tmp_path: Path,
+    remote_store: Store,
+    versions: dict[str, str],
+    remote_import: Callable[..., ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """tomllib parses nested arrays recursively: a lock nesting them deeply raised RecursionError."""
+    path = tmp_path / "remoteimport.lock"
+    depth = 100_000
+    path.write_text(f"version = 1\nstore = {json.dumps(remote_store.url)}\nunlisted = {'[' * depth}{']' * depth}\n")
+    monkeypatch.delenv("REMOTEIMPORT_LOCK", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(LockError, match="nests arrays or tables too deeply") as raised:
+        read_lock(path)
+    assert str(path) in str(raised.value)
+    with pytest.raises(LockError, match="too deeply"):  # the ambient lock of an import
+        remote_import(remote_store, lock=None)
+    (tmp_path / "script.py").write_text("print('the script ran')\n")
+    assert main(["run", "--store", remote_store.url, "script.py"]) != 0  # `remoteimport run`
+    captured = capsys.readouterr()
+    assert "too deeply" in captured.err and str(path) in captured.err and "the script ran" not in captured.out
+
+
 # -- across interpreters ---------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from sample_classes import forget_loaded, make_filter
 import remoteimport
 from remoteimport import registry, signing
 from remoteimport._files import TEMPORARY_PREFIX
+from remoteimport.blob import decode_blob, encode_blob, make_header
 from remoteimport.cli import main
 from remoteimport.errors import IntegrityError, RemoteImportError, UntrustedBlobError, VersionInUseError
 from remoteimport.store import Store, Version
@@ -118,6 +120,44 @@ def test_a_signature_travels_and_a_target_that_trusts_keys_refuses_unsigned(tmp_
     with pytest.raises(UntrustedBlobError, match="unsigned"):
         registry.promote("MyFilter", unsigned, strict, source=staging)
     assert not strict.has_blob("MyFilter", unsigned)
+
+
+def test_promote_latest_replaces_a_planted_copy_the_target_refuses(tmp_path: Path, staging: Store) -> None:
+    """A store writer plants an unsigned copy of the version at the target's key (same hash, its own payload)
+    before the signed one is promoted there with --latest: the plant is checked as a new copy would be."""
+    key_path = tmp_path / "publisher"
+    public = signing.generate_key(key_path)
+    cls = make_filter(uuid.uuid4().hex)
+    signed = remoteimport.push(cls, store=Store(staging.root, signing_key=str(key_path)))
+    strict = Store(tmp_path / "strict", trusted_keys=[public])
+    genuine = decode_blob(staging.read_blob("MyFilter", signed))
+    marker = tmp_path / "ATTACKER-CODE-RAN"
+    planted = encode_blob(
+        make_header("MyFilter", signed, pickle.dumps(_MakeDirectory(str(marker))), source=genuine.header.source),
+        pickle.dumps(_MakeDirectory(str(marker))),
+    )
+    strict.write_blob("MyFilter", signed, planted)
+
+    result = registry.promote("MyFilter", signed, strict, source=staging, make_latest=True)
+
+    assert (result.blob, result.latest_moved) == ("replaced", True) and "trust policy" in result.detail
+    assert strict.read_blob("MyFilter", signed) == staging.read_blob("MyFilter", signed)
+    forget_loaded(name="MyFilter")
+    assert remoteimport.get_version("MyFilter", signed, store=strict)().apply(2) == 2 * cls.factor
+    assert not marker.exists()
+    # Control: the plant is what the target refused, and would have run the attacker's code once unpickled.
+    with pytest.raises(UntrustedBlobError, match="unsigned"):
+        strict.policy.trust.check(decode_blob(planted).header, where="planted", local_store=True)
+    pickle.loads(decode_blob(planted).payload)
+    assert marker.exists()
+
+
+class _MakeDirectory:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.makedirs, (self.path,))
 
 
 def test_promote_to_s3(staging: Store, s3_url: str) -> None:
@@ -235,6 +275,82 @@ def test_gc_keeps_a_young_unreferenced_blob(memory_store: Store) -> None:
 
     assert item.kept and not item.removed and memory_store.has_blob("Orphan", "cd" * 32)
     assert [i.removed for i in registry.gc(memory_store, dry_run=False, min_age=0)] == [True]
+
+
+@pytest.fixture(params=["folder", "memory"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "folder":
+        return Store(tmp_path / "store")
+    return request.getfixturevalue("memory_store")
+
+
+def _age_blob(store: Store, name: str, full_hash: str, seconds: float) -> None:
+    path = store.blob_path(name, full_hash)
+    if store.fs.protocol in ("file", ("file", "local")) or os.path.isabs(store.url):
+        _age(path, seconds)
+    else:  # the memory filesystem keeps a datetime per file
+        import datetime
+
+        then = datetime.datetime.fromtimestamp(time.time() - seconds, tz=datetime.timezone.utc)
+        store.fs.store[store.fs._strip_protocol(path)].modified = then
+
+
+def _orphan(store: Store) -> tuple[type, str]:
+    """A version whose blob a failed push left two hours ago: no ref or history entry names it."""
+    cls = make_filter(uuid.uuid4().hex)
+    full_hash = registry.class_hash(cls)
+    store.write_blob("MyFilter", full_hash, registry._blob_bytes(cls, "MyFilter", full_hash, store))
+    _age_blob(store, "MyFilter", full_hash, 2 * HOUR)
+    assert [item.hash for item in registry.gc(store) if item.kept is None] == [full_hash]
+    return cls, full_hash
+
+
+def test_gc_between_a_push_reading_an_orphan_and_writing_its_refs_leaves_latest_a_blob(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The push finds the old orphan intact ("unchanged" bytes) and moves latest to it; gc runs in between."""
+    cls, full_hash = _orphan(any_store)
+    collected: list[registry.GarbageItem] = []
+    read = Store.read_blob_if_present
+
+    def read_then_collect(self: Store, name: str, wanted: str) -> bytes | None:
+        data = read(self, name, wanted)
+        if not collected:
+            collected.extend(registry.gc(any_store, dry_run=False))  # `remoteimport gc --yes` elsewhere, now
+        return data
+
+    monkeypatch.setattr(Store, "read_blob_if_present", read_then_collect)
+    result = registry.publish(cls, store=any_store)
+    monkeypatch.undo()
+
+    assert (result.action, any_store.latest("MyFilter")) == ("moved", full_hash)
+    assert [item.removed for item in collected] == [True]  # gc did take the orphan, before any ref named it
+    assert any_store.has_blob("MyFilter", full_hash)  # the push wrote it again: latest never names a missing blob
+    forget_loaded(name="MyFilter")
+    assert remoteimport.get_version("MyFilter", full_hash, store=any_store)().apply(2) == 2 * cls.factor
+    assert registry.gc(any_store, dry_run=False) == []  # and a later gc keeps it: refs name it
+
+
+def test_a_push_between_gc_checking_refs_and_deleting_keeps_the_blob(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cls, full_hash = _orphan(any_store)
+    unreferenced = registry._unreferenced_hashes
+    calls: list[str] = []
+
+    def check_then_push(target: Store, name: str) -> list[str]:
+        found = unreferenced(target, name)
+        calls.append(name)
+        if len(calls) == 2:  # gc's look just before deleting; the push lands right after it
+            registry.publish(cls, store=any_store)
+        return found
+
+    monkeypatch.setattr(registry, "_unreferenced_hashes", check_then_push)
+    [item] = registry.gc(any_store, dry_run=False)
+    monkeypatch.undo()
+
+    assert not item.removed and "written again" in (item.kept or "")
+    assert any_store.latest("MyFilter") == full_hash and any_store.has_blob("MyFilter", full_hash)
 
 
 # -- the command line -----------------------------------------------------------------------------------------

@@ -80,7 +80,9 @@ def test_pushing_an_older_version_again_only_moves_latest(s3_server: S3Server, s
     remoteimport.push(v2, store=store)
     with s3_server.counting() as log:
         remoteimport.push(v1, store=store)
-    assert len(log) <= 4 and not blob_puts(log)
+    # GET blob, GET latest, the blob's age (an old blob is written again before refs name it, so a gc racing the
+    # push cannot take it: tests/test_promote_delete_gc.py), PUT history, PUT latest; no upload of a young blob
+    assert len(log) <= 5 and not blob_puts(log)
     assert [v.hash for v in remoteimport.versions("MyFilter", store=store)][0] == remoteimport.class_hash(v1)
 
 

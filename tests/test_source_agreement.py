@@ -106,7 +106,7 @@ def test_a_payload_whose_bytecode_is_not_its_shipped_source_is_refused(
         class_from_blob(blob, where="forged", signature_checked=False)
     assert "'greet'" in str(raised.value) and "not what that file compiles to" in str(raised.value)
     # The re-hash alone would have published it: it reads the benign source, the class runs the other bytecode.
-    monkeypatch.setattr("remoteimport.loader.source_mismatches", lambda codes, sources: [])
+    monkeypatch.setattr("remoteimport.loader.source_mismatches", lambda codes, sources, **_: [])
     loaded = class_from_blob(blob, where="forged", signature_checked=False)
     assert loaded().greet() == "pwned"
 

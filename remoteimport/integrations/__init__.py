@@ -69,12 +69,35 @@ class Served:
         from remoteimport.store import Store
 
         store = Store(self.store_url, **dict(self.storage_options))
+        keys = self._keys_here()
         current = hook.installed().get(self.namespace)
         if (
             current is not None
             and current.store.url == store.url
             and (self.lock is None or (current.lock or False) == self.lock)
-            and (self.trusted_keys is None or current.store.policy.trust.trusted == self.trusted_keys)
+            and (keys is None or current.store.policy.trust.trusted == keys)
         ):
             return
-        hook.install(store, self.namespace, trusted_keys=self.trusted_keys, lock=self.lock)
+        hook.install(store, self.namespace, trusted_keys=keys, lock=self.lock)
+
+    def _keys_here(self) -> tuple[Any, ...] | None:
+        """The keys this process trusts for the namespace: what both the client and this host's own
+        ``$REMOTEIMPORT_TRUSTED_KEYS`` accept (the rule of remoteimport.served). A client with no keys (an
+        empty list) leaves this host's own policy as it is: it never switches a worker's keys off."""
+        from remoteimport.errors import InheritedSettingsError
+        from remoteimport.signing import TrustPolicy
+
+        if not self.trusted_keys:
+            return None  # None, or empty: $REMOTEIMPORT_TRUSTED_KEYS of this process decides
+        own = TrustPolicy.resolve().trusted
+        if not own:
+            return self.trusted_keys
+        both = tuple(key for key in self.trusted_keys if key in own)
+        if not both:
+            raise InheritedSettingsError(
+                f"refused to serve {self.namespace!r}: the client trusts only "
+                f"{', '.join(sorted(key.fingerprint for key in self.trusted_keys))}, and this process's "
+                f"$REMOTEIMPORT_TRUSTED_KEYS trusts only {', '.join(sorted(key.fingerprint for key in own))}; a "
+                "worker accepts only what both accept. Put the client's key among this host's trusted keys."
+            )
+        return both

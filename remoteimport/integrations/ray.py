@@ -38,12 +38,13 @@ def runtime_env(
     ``namespace``: default ``$REMOTEIMPORT_NAMESPACE``, else ``labchain_remote``. ``lock`` and ``trusted_keys``
     are paths the workers must be able to read (the same machine, or a shared file system): they become
     ``$REMOTEIMPORT_LOCK`` and ``$REMOTEIMPORT_TRUSTED_KEYS``; they are checked here first."""
-    served = Served.resolve(store, namespace, lock=lock, trusted_keys=trusted_keys)  # reads them: fail early
+    keys = list(trusted_keys) if trusted_keys is not None else None  # read twice: here and below
+    served = Served.resolve(store, namespace, lock=lock, trusted_keys=keys)  # reads them: fail early
     variables = {"REMOTEIMPORT_STORE": served.store_url, "REMOTEIMPORT_NAMESPACE": served.namespace}
     if lock is not None:
         variables["REMOTEIMPORT_LOCK"] = os.path.abspath(lock)
-    if trusted_keys is not None:
-        variables["REMOTEIMPORT_TRUSTED_KEYS"] = ",".join(os.path.abspath(key) for key in trusted_keys)
+    if served.trusted_keys:  # an empty list never switches the workers' own keys off
+        variables["REMOTEIMPORT_TRUSTED_KEYS"] = ",".join(os.path.abspath(key) for key in keys or ())
     result = dict(base or {})
     result["env_vars"] = {**dict(result.get("env_vars") or {}), **variables}
     return result
