@@ -37,10 +37,11 @@ SERVED = "REMOTEIMPORT_SERVED"  # JSON: what install() serves, for the worker pr
 LATEST_TTL = "REMOTEIMPORT_LATEST_TTL"
 DEFAULT_LATEST_TTL = 1.0  # seconds an import may reuse a `latest` it has just read
 TIMEOUT = "REMOTEIMPORT_TIMEOUT"
-# A dead endpoint fails in about (DEFAULT_RETRIES + 1) x DEFAULT_TIMEOUT plus backoff: ~20 s (docs/storage.md).
+# A dead endpoint fails in (DEFAULT_RETRIES + 1) x DEFAULT_TIMEOUT plus backoff, within the store's deadline
+# (that plus store.DEADLINE_MARGIN): 12-15 s, under 17 s on a loaded machine (docs/storage.md).
 DEFAULT_TIMEOUT = 4.0  # seconds a request may wait for a connection, or for the next bytes of an answer
 RETRIES = "REMOTEIMPORT_RETRIES"
-DEFAULT_RETRIES = 3  # extra attempts after a transient failure
+DEFAULT_RETRIES = 2  # extra attempts after a transient failure (3 attempts: botocore's standard retry mode's)
 
 # The local blob cache
 CACHE_DIR = "REMOTEIMPORT_CACHE_DIR"  # a folder, or "off" (default: the user's cache directory)

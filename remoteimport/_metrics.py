@@ -25,6 +25,10 @@ from _thread import allocate_lock
 
 from remoteimport import _env
 
+TYPE_CHECKING = False  # not typing's: typing is not imported on a pinned import's path
+if TYPE_CHECKING:
+    from types import ModuleType
+
 __all__ = ["PHASES", "debug", "metrics", "phase", "record", "reset"]
 
 # The phases the library records, in the order an import goes through them (others may be added).
@@ -53,7 +57,7 @@ def debug(message: str, *args: object) -> None:
 
     Without importing :mod:`logging` (a sixth of a pinned import's own cost): in a process that has not
     imported it, nobody can have configured a handler or a level that would show a DEBUG record."""
-    logging = sys.modules.get("logging")
+    logging = _imported_logging()
     if logging is not None:
         logger = logging.getLogger("remoteimport")
         if logger.isEnabledFor(logging.DEBUG):
@@ -66,11 +70,24 @@ def warning(message: str) -> None:
 
     In a process that has not imported :mod:`logging`, nobody can have configured it, so the message is
     printed to stderr as logging's last resort would print it, without importing logging."""
-    logging = sys.modules.get("logging")
+    logging = _imported_logging()
     if logging is None:
         print(message, file=sys.stderr)
     else:
         logging.getLogger("remoteimport").warning(message)
+
+
+def _imported_logging() -> ModuleType | None:
+    """:mod:`logging` once another import of it has finished, else ``None``.
+
+    ``sys.modules`` holds a module from the moment its import *starts*: while another thread is still running
+    logging's top-level code, ``getLogger`` may not exist yet (40 threads importing pinned versions whose
+    payloads import logging failed with "partially initialized module 'logging'"). Until that import is done,
+    nobody can have configured logging either, so treating it as not imported is exact."""
+    logging = sys.modules.get("logging")
+    if logging is None or getattr(getattr(logging, "__spec__", None), "_initializing", False):
+        return None
+    return logging
 
 
 class phase:  # noqa: N801 - used like a function: ``with phase("fetch"):``

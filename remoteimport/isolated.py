@@ -136,7 +136,7 @@ def run_isolated(
 def _store_url(store: Store | str | None) -> str | None:
     if store is None:
         return None
-    url = store if isinstance(store, str) else store.url
+    url = store if isinstance(store, str) else store.unredacted_url  # the child opens the store by it
     if url.startswith("memory://"):
         raise ValueError(f"{url} exists only inside this process; give isolated_python a folder store")
     return url

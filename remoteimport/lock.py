@@ -33,7 +33,7 @@ from remoteimport._files import write_atomically
 from remoteimport._record import field, record, replace
 from remoteimport.errors import LockError
 from remoteimport.names import split_versioned, validate_hash, validate_name, validate_namespace
-from remoteimport.store import normalized_store_url, resolve_store
+from remoteimport.store import normalized_store_url, redact_url, resolve_store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -215,9 +215,10 @@ def check_store(lock: Lock, store_url: str, namespace: str) -> None:
     """Refuse a lock whose store is not the store the namespace serves (its pins would name other classes)."""
     if _normalized_url(lock.store) != _normalized_url(store_url):
         raise LockError(
-            f"the lock {lock.path or '(given to install)'} pins versions in the store {lock.store}, but the "
-            f"namespace {namespace!r} serves the store {store_url}. Serve the lock's store "
-            f"(REMOTEIMPORT_STORE={lock.store}), or regenerate the lock with `remoteimport lock --store URL NAME...`"
+            f"the lock {lock.path or '(given to install)'} pins versions in the store {redact_url(lock.store)}, but "
+            f"the namespace {namespace!r} serves the store {redact_url(store_url)}. Serve the lock's store "
+            f"(REMOTEIMPORT_STORE={redact_url(lock.store)}), or regenerate the lock with "
+            "`remoteimport lock --store URL NAME...`"
         )
 
 

@@ -105,8 +105,11 @@ def _write(table: dict[str, Any]) -> None:
 
 
 def _entry_of(store: Store, lock: Lock | None) -> dict[str, Any] | None:
-    url = store.url
-    if url.startswith("memory:") or _has_password(url):
+    from remoteimport.store import store_protocol  # loaded already: `store` is a Store
+
+    url = store.unredacted_url  # a child opens the store by it (so one with a password is not recorded)
+    protocol = store_protocol(url)  # a chained URL's last link: `simplecache::memory://x` is in this process too
+    if protocol == "memory" or _has_password(url):
         return None
     policy = store.policy
     given = policy.trusted_keys_given
@@ -115,7 +118,7 @@ def _entry_of(store: Store, lock: Lock | None) -> dict[str, Any] | None:
     return {
         "store": url,
         "storage_options": _plain_options(store.storage_options),
-        "allow_http": url.lower().startswith("http://"),  # Store() refused it unless this process allowed it
+        "allow_http": protocol == "http",  # Store() refused it unless this process allowed it
         "trusted_keys": [_key_entry(key) for key in given],
         "require_signatures": policy.trust.require_signatures,
         "lock": None if lock is None else {field: _lock_value(lock, field) for field in _LOCK_FIELDS},

@@ -147,11 +147,30 @@ def _read_pem(path: str, parse: Callable[[bytes], Any], what: str, fix: str) -> 
         raise RemoteImportError(f"cannot read the {what} {path}: {exc}. {fix}") from exc
 
 
-def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
+def _check_is_path(value: str, what: str, variable: str | None) -> None:
+    """Refuse a key setting that holds something other than a file's path — typically the key's own text
+    (``REMOTEIMPORT_SIGNING_KEY="$(cat key)"`` in CI) — naming the setting, never showing its value: every
+    message that quotes a key's path would otherwise print the private key."""
+    if "-----BEGIN" not in value and value.isprintable():
+        return
+    given = f"${variable}" if variable else f"the {what} given"
+    private = what == "signing key"
+    variable = variable or (ENV_SIGNING_KEY if private else ENV_TRUSTED_KEYS)
+    file, where = ("publisher", "a file only you can read (umask 077; ") if private else ("publisher.pub", "a file (")
+    raise RemoteImportError(
+        f"{given} holds the text of a key (or other text that is not a file's path); it must name the key file. "
+        f"Its value is not shown. Write the key to {where}printf '%s\\n' \"$KEY\" > {file}) and set "
+        f"{variable}=$PWD/{file}."
+    )
+
+
+def load_signing_key(path: str | os.PathLike[str], *, variable: str | None = None) -> SigningKey:
+    """The private key in the file ``path`` (``variable``: the environment variable it came from, for messages)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     path = os.fspath(path)
+    _check_is_path(path, "signing key", variable)
     fix = f"Create one with `remoteimport keygen {path}`"
     private = _read_pem(path, lambda data: serialization.load_pem_private_key(data, password=None), "signing key", fix)
     if not isinstance(private, Ed25519PrivateKey):
@@ -159,10 +178,12 @@ def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
     return SigningKey(private, path)
 
 
-def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
+def load_public_key(path: str | os.PathLike[str], *, variable: str | None = None) -> PublicKey:
+    """The public key in the file ``path`` (``variable``: the environment variable it came from, for messages)."""
     from cryptography.hazmat.primitives import serialization
 
     path = os.fspath(path)
+    _check_is_path(path, "trusted key", variable)
     fix = "Give the .pub file written by `remoteimport keygen`"
     key = _read_pem(path, serialization.load_pem_public_key, "trusted public key", fix)
     return _public_key(key, path)
@@ -201,8 +222,10 @@ def signing_key_from(value: str | os.PathLike[str] | SigningKey | None) -> Signi
     """An explicit key or path, else ``$REMOTEIMPORT_SIGNING_KEY``, else None (blobs go unsigned)."""
     if isinstance(value, SigningKey):
         return value
-    path = value if value is not None else os.environ.get(ENV_SIGNING_KEY) or None
-    return load_signing_key(path) if path else None
+    if value is not None:
+        return load_signing_key(value) if os.fspath(value) else None
+    path = os.environ.get(ENV_SIGNING_KEY) or None
+    return load_signing_key(path, variable=ENV_SIGNING_KEY) if path else None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -233,9 +256,12 @@ class TrustPolicy:
     ) -> TrustPolicy:
         """Explicit keys, else ``$REMOTEIMPORT_TRUSTED_KEYS``; ``require_signatures`` or
         ``$REMOTEIMPORT_REQUIRE_SIGNATURES=1`` refuses unsigned blobs even when no key is trusted."""
+        variable = None
         if trusted_keys is None:
-            trusted_keys = _env.items(ENV_TRUSTED_KEYS)
-        keys = tuple(key if isinstance(key, PublicKey) else load_public_key(key) for key in trusted_keys)
+            trusted_keys, variable = _env.items(ENV_TRUSTED_KEYS), ENV_TRUSTED_KEYS
+        keys = tuple(
+            key if isinstance(key, PublicKey) else load_public_key(key, variable=variable) for key in trusted_keys
+        )
         require = require_signatures or _env.flag(ENV_REQUIRE_SIGNATURES)
         return cls(keys, require)
 

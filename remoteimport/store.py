@@ -80,7 +80,12 @@ ENV_RETRIES = _env.RETRIES
 DEFAULT_TIMEOUT = _env.DEFAULT_TIMEOUT
 DEFAULT_RETRIES = _env.DEFAULT_RETRIES
 RETRY_DELAY = 0.02  # seconds before the first retry; x3 each time (0.02, 0.06, 0.18: bounded, < 0.3 s)
-DEADLINE_MARGIN = 8.0  # seconds a whole network operation may take beyond timeout x attempts (backoff, TLS)
+# Seconds a whole network operation may take beyond timeout x attempts: botocore's backoff (up to 1 + 2 s before
+# the 2nd and 3rd attempts at the default retries), TLS and the client's set-up. Defaults: a 17 s deadline.
+DEADLINE_MARGIN = 5.0
+# Where a store says it is retrying a silent endpoint (INFO, once per operation): the command line prints it on
+# stderr; a program sees it only if it configured logging to show INFO records.
+PROGRESS_LOGGER = "remoteimport.progress"
 _LOCAL_PROTOCOLS = ("file", "local")
 # Backends that retry by themselves: configured with the store's timeout and retries (_backend_options), and
 # then not retried again by Store._attempt (one retry layer, one budget).
@@ -173,10 +178,12 @@ class Store:
         url = os.fspath(url)
         if not url:
             raise StoreError("empty store URL: give a path or an fsspec URL such as 's3://bucket/prefix'")
-        if url.lower().startswith("http://") and not (allow_http or os.environ.get(_env.ALLOW_HTTP) == "1"):
+        # A chained URL (`simplecache::s3://bucket/classes`) is where its last link is: every check reads that.
+        self._protocol = protocol = _protocol(url)
+        if protocol == "http" and not (allow_http or os.environ.get(_env.ALLOW_HTTP) == "1"):
             raise StoreError(
-                f"refusing the plain-http store {url}: anyone on the network path could swap the code you import. "
-                f"Use https://, or pass allow_http=True / set {ENV_ALLOW_HTTP}=1 if you accept that risk."
+                f"refusing the plain-http store {redact_url(url)}: anyone on the network path could swap the code "
+                f"you import. Use https://, or pass allow_http=True / set {ENV_ALLOW_HTTP}=1 if you accept that risk."
             )
         self.latest_ttl = _latest_ttl(latest_ttl)
         self.retries = _retries_setting(retries)
@@ -184,7 +191,6 @@ class Store:
         self._latest_memo: dict[str, tuple[float, str | None]] = {}
         self.storage_options = storage_options
         self._fs_url = url
-        self._protocol = protocol = _protocol(url)
         self._local = protocol in _LOCAL_PROTOCOLS
         # memory:// lives in this process: as private as a local folder.
         self.is_local = self._local or protocol == "memory"
@@ -196,9 +202,11 @@ class Store:
         elif self.is_local or "::" in url:
             self._open()  # no third-party backend to import: open now and name local stores by their path
         else:
-            _check_backend(url, protocol)  # cheap: the backend is imported on the first storage access
+            _check_backend(redact_url(url), protocol)  # cheap: the backend is imported on the first storage access
         # Local stores are named by their absolute path: the same in messages, comparisons and other processes.
-        self.url = self.root if self._local else url
+        self.unredacted_url = self.root if self._local else url
+        # What messages, listings, lock files and the web view show: never a password (`redact_url`).
+        self.url = redact_url(self.unredacted_url)
 
     @_memo.cached_property
     def fs(self) -> AbstractFileSystem:
@@ -215,11 +223,19 @@ class Store:
     def _open(self) -> None:
         from fsspec.core import url_to_fs
 
-        options = _backend_options(self._protocol, self.storage_options, timeout=self.timeout, retries=self.retries)
+        given, protocol = self.storage_options, self._protocol
+        if "::" in self._fs_url:  # fsspec gives a chained URL's links the options named by their protocol
+            options = dict(given)
+            options[protocol] = _backend_options(
+                protocol, given.get(protocol) or {}, timeout=self.timeout, retries=self.retries
+            )
+        else:
+            options = _backend_options(protocol, given, timeout=self.timeout, retries=self.retries)
         try:
             fs, root = url_to_fs(self._fs_url, **options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise StoreError(f"cannot open store {self._fs_url!r}: {exc}. {_backend_hint(self._fs_url)}") from exc
+            url = redact_url(self._fs_url)
+            raise StoreError(f"cannot open store {url!r}: {redact_url(str(exc))}. {_backend_hint(url)}") from exc
         _one_retry_layer(fs)
         self.__dict__.setdefault("fs", fs)
         self.__dict__.setdefault("root", root.rstrip("/") if root not in ("/", "") else root)
@@ -245,14 +261,14 @@ class Store:
     def __eq__(self, other: object) -> bool:
         # The policy is part of a store's identity: a store that accepts unsigned code is not the same as one
         # that refuses it, even at one URL.
-        return isinstance(other, Store) and (self.url, self.storage_options, self.policy) == (
-            other.url,
+        return isinstance(other, Store) and (self.unredacted_url, self.storage_options, self.policy) == (
+            other.unredacted_url,
             other.storage_options,
             other.policy,
         )
 
     def __hash__(self) -> int:
-        return hash(self.url)
+        return hash(self.unredacted_url)
 
     # -- paths: the one place that turns names into keys ------------------------------------------------
 
@@ -775,9 +791,12 @@ class Store:
         retries = 0 if not self._local and _retries_by_itself(self.fs) else self.retries
         delay = RETRY_DELAY
         attempt = 0
+        noticed: list[bool] = []  # the "retrying" notice: once per operation
         while True:
             try:
-                return self._within_deadline(operation, backend_attempts=self.retries + 1 if not retries else 1)
+                return self._within_deadline(
+                    operation, backend_attempts=self.retries + 1 if not retries else 1, noticed=noticed
+                )
             except RemoteImportError:
                 raise
             except FileNotFoundError as exc:
@@ -790,6 +809,7 @@ class Store:
             except Exception as exc:
                 if attempt < retries and _is_transient(exc):
                     attempt += 1
+                    self._notice_retrying(noticed, (retries + 1) * self.timeout + RETRY_DELAY * (3**retries - 1) / 2)
                     time.sleep(delay)
                     delay *= 3
                     continue
@@ -800,17 +820,20 @@ class Store:
                     if _is_timeout(exc)
                     else ""
                 )
-                failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                failure = f"{type(exc).__name__}: {redact_url(str(exc))}" if str(exc) else type(exc).__name__
                 raise StoreUnreachableError(
                     f"cannot {action} {path} in the store {self.url}{tried}: {failure}. "
                     f"Check the URL, your network and credentials (storage_options / environment).{waited}"
                 ) from exc
 
-    def _within_deadline(self, operation: Callable[[], T], *, backend_attempts: int) -> T:
+    def _within_deadline(
+        self, operation: Callable[[], T], *, backend_attempts: int, noticed: list[bool] | None = None
+    ) -> T:
         """Run a network operation with a deadline for all of it: ``timeout`` per attempt the backend makes,
         plus its backoff. Per-request timeouts alone do not bound a backend that retries on its own schedule
         (gcsfs: 6 attempts with up to 31 s of sleeps, whatever it is told). On the deadline the operation is
-        left to finish in its thread (fsspec's I/O loop) and a TimeoutError is raised here."""
+        left to finish in its thread (fsspec's I/O loop) and a TimeoutError is raised here. Still waiting after
+        one attempt's ``timeout``, the backend is retrying (or the answer is long): :meth:`_notice_retrying`."""
         if self.is_local:
             return operation()
         import threading  # only for network stores: a local or cached import starts no thread
@@ -828,11 +851,31 @@ class Store:
                 finished.set()
 
         threading.Thread(target=run, name="remoteimport-storage", daemon=True).start()
-        if not finished.wait(deadline):
+        started = time.monotonic()
+        if not finished.wait(min(self.timeout, deadline)) and noticed is not None and backend_attempts > 1:
+            self._notice_retrying(noticed, deadline)
+        if not finished.wait(max(0.0, deadline - (time.monotonic() - started))):
             raise TimeoutError(f"no complete answer within {deadline:g} s")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["value"]
+
+    def _notice_retrying(self, noticed: list[bool], at_most: float) -> None:
+        """Say once per operation that a silent store is being retried, and for how long at most (INFO on
+        :data:`PROGRESS_LOGGER`, which only the command line shows): a dead endpoint otherwise looks like a hang."""
+        if noticed:
+            return
+        noticed.append(True)
+        import logging  # a slow network operation: the import costs nothing next to the wait
+
+        logging.getLogger(PROGRESS_LOGGER).info(
+            "no answer from %s after %g s: retrying, for at most %g s in all ($%s, $%s)",
+            self.url,
+            self.timeout,
+            round(at_most, 1),
+            ENV_TIMEOUT,
+            ENV_RETRIES,
+        )
 
 
 def _blob_key(name: str, full_hash: str) -> str:
@@ -946,16 +989,57 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _protocol(url: str) -> str:
-    """The protocol of the (first) filesystem of ``url``, as fsspec's ``split_protocol`` reads it: ``file``
-    for a plain path. Without importing fsspec: local stores never need it."""
-    first = url.split("::", 1)[0]
-    if "://" in first:
-        protocol = first.split("://", 1)[0]
+    """The protocol of the filesystem that holds ``url``'s data, as fsspec's ``split_protocol`` reads it:
+    ``file`` for a plain path. In a chained URL that is the last link (``simplecache::s3://bucket/classes`` is
+    on ``s3``; ``simplecache`` only caches what it reads there). Without importing fsspec: local stores never
+    need it.
+
+    >>> _protocol("simplecache::s3://bucket/classes"), _protocol("/srv/classes"), _protocol("HTTP://host/x")
+    ('s3', 'file', 'http')
+    """
+    last = url.rsplit("::", 1)[-1]
+    if "://" in last:
+        protocol = last.split("://", 1)[0].lower()
         if len(protocol) > 1:  # not a Windows drive letter
             return protocol
-    if first.startswith("data:"):
+    if last.startswith("data:"):
         return "data"
     return "file"
+
+
+def store_protocol(url: str) -> str:
+    """The protocol of the filesystem a store URL names (a chained URL's last link), for every check that
+    depends on where a store is: local or not, plain http or not."""
+    return _protocol(url)
+
+
+_AUTHORITY_ENDS = frozenset("/?#\\ \t\r\n'\"<>`")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the user information of every URL in it (``https://user:password@host``) replaced by
+    ``***``: how a store URL is shown in messages, listings and pages. The store itself uses the real URL.
+
+    >>> redact_url("simplecache::https://user:secret@example.com/classes")
+    'simplecache::https://***@example.com/classes'
+    """
+    if "@" not in text or "://" not in text:
+        return text
+    parts, start = [], 0
+    while (found := text.find("://", start)) != -1:
+        begin = found + 3
+        end = begin
+        while end < len(text) and text[end] not in _AUTHORITY_ENDS:
+            end += 1
+        at = text.rfind("@", begin, end)
+        if at == -1:
+            parts.append(text[start:end])
+        else:
+            parts.append(text[start:begin] + "***")
+            parts.append(text[at:end])
+        start = end
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def resolve_store(store: Store | str | os.PathLike[str] | None) -> Store:
@@ -984,7 +1068,7 @@ def normalized_store_url(url: str) -> str:
         if os.sep == "/":
             return os.path.normpath(_local_root(url))
         return os.path.normpath(os.path.abspath(url.removeprefix("file://")))
-    return url.rstrip("/")
+    return redact_url(url).rstrip("/")  # as Store.url shows it: credentials are not part of a store's name
 
 
 def _local_root(url: str) -> str:
@@ -1143,7 +1227,7 @@ def _file_names_under(folder: str) -> list[str]:
 
 
 def _backend_hint(url: str) -> str:
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    protocol = _protocol(url)
     extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs"}.get(protocol)
     if extra:
         return f"Install the backend: pip install 'remoteimport[{extra}]'."

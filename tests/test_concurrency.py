@@ -7,6 +7,7 @@ really overlap.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -119,3 +120,67 @@ def test_eight_processes_importing_one_pinned_class_through_a_cold_shared_cache(
     # and one re-hash record (tests/test_rehash_once.py), whichever process wrote it last
     assert len([path for path in (cache / "rehashed").rglob("*") if path.is_file()]) == 1
     assert BlobCache(cache).get("MyFilter", full_hash) is not None  # and it verifies
+
+
+THREADS = 40
+PINNED_VERSIONS = 20
+
+# 40 threads of one fresh interpreter import 20 pinned versions at once; each payload imports logging (its module
+# does), so one thread runs logging's top-level code while the others log their phases.
+IMPORT_IN_THREADS = """
+import importlib, json, sys, threading
+import remoteimport
+store, hashes = sys.argv[1], sys.argv[2].split(",")
+remoteimport.install(store, namespace="threaded_remote")
+logging_before = "logging" in sys.modules
+start = threading.Barrier(THREADS)
+errors = []
+def work(index):
+    start.wait()
+    try:
+        importlib.import_module(f"threaded_remote.MyFilter@{hashes[index % len(hashes)]}").MyFilter().apply(1)
+    except BaseException as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+threads = [threading.Thread(target=work, args=(index,)) for index in range(THREADS)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"logging_before": logging_before, "errors": errors}))
+"""
+
+
+def test_forty_threads_importing_pinned_versions_while_one_of_them_imports_logging(tmp_path: Path) -> None:
+    """A thread's payload importing logging while the others record their phases: ``_metrics`` must not take
+    the half-imported module from ``sys.modules`` (it failed 18-38 of 40 imports in every interpreter)."""
+    store = Store(tmp_path / "store")
+    hashes = []
+    for version in range(PINNED_VERSIONS):
+        path = tmp_path / f"logged_filter_{version}.py"
+        path.write_text(
+            "import logging\n\n\nclass MyFilter:\n"
+            f"    version = {version}\n\n"
+            "    def apply(self, x):\n"
+            "        logging.getLogger(__name__).debug('apply')\n"
+            "        return x + self.version\n"
+        )
+        spec = importlib.util.spec_from_file_location(f"logged_filter_{version}", path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[spec.name] = module  # type: ignore[union-attr]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        hashes.append(remoteimport.push(module.MyFilter, store=store))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REMOTEIMPORT_")}
+    code = f"THREADS = {THREADS}\n" + IMPORT_IN_THREADS
+    for attempt in range(5):  # a race: several fresh interpreters, every one must import all 40
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(store.root), ",".join(hashes)],
+            env=env,
+            cwd=tmp_path / "store",
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        assert result["logging_before"] is False  # the control: logging really is imported by the threads
+        assert result["errors"] == [], f"attempt {attempt}: {len(result['errors'])} of {THREADS} failed"

@@ -248,3 +248,82 @@ def test_a_silent_gcs_endpoint_is_bounded(
     report(record_property, "gcs_default", seconds, len(silent.connections))
     assert f"no complete answer within {deadline:g} s" in str(caught.value)
     assert deadline <= seconds < deadline + 5
+
+
+# -- the bound the defaults promise, and the command line's notice ------------------------------------------
+
+BOUND = 20.0  # seconds: a dead endpoint must fail within this at the defaults, on a loaded machine too
+
+
+def test_the_defaults_make_a_dead_endpoint_fail_within_the_bound() -> None:
+    """What the bound is made of, without a clock: the deadline of a whole operation (a hard stop, whatever the
+    backend does) is under the bound, and botocore's attempts fit inside the deadline: (retries + 1) x timeout
+    plus its largest backoff (legacy mode: up to 1, 2, 4 ... s before the 2nd, 3rd, 4th attempt)."""
+    deadline = DEFAULT_TIMEOUT * (DEFAULT_RETRIES + 1) + DEADLINE_MARGIN
+    largest_backoff = sum(2**attempt for attempt in range(DEFAULT_RETRIES))
+    assert DEFAULT_TIMEOUT * (DEFAULT_RETRIES + 1) + largest_backoff + 1.0 <= deadline < BOUND - 2.0
+
+
+CLI_LS = "import sys; from remoteimport.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def cli_in_fresh_interpreter(url: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_LS, "ls", "--store", url], env=env, capture_output=True, text=True, timeout=300
+    )
+    return done, time.perf_counter() - started
+
+
+@pytest.mark.timeout(120)
+def test_a_silent_s3_endpoint_at_the_defaults_fails_within_the_bound_and_the_cli_says_it_retries(
+    silent: SilentServer, record_property: pytest.RecordProperty
+) -> None:
+    url = "s3://silent-bucket/classes"
+    done, waited = cli_in_fresh_interpreter(url, child_environment(silent.endpoint))
+    report(record_property, "s3_default_cli", waited, len(silent.connections))
+    assert done.returncode == 1 and "StoreUnreachableError" not in done.stdout
+    assert "cannot list" in done.stderr and url in done.stderr, done.stderr
+    notices = [line for line in done.stderr.splitlines() if "retrying" in line]
+    assert len(notices) == 1 and url in notices[0], done.stderr  # once per operation, naming the store
+    assert notices[0].startswith("remoteimport: ") and done.stderr.index(notices[0]) < done.stderr.index("error:")
+    # Made of: each attempt a new connection that waited a whole timeout (a dead endpoint, not a fast failure)
+    # ... and a hard deadline under the bound, so a loaded machine cannot push it past: the interpreter's
+    # start-up and s3fs's import (which precede the deadline) are all the slack the wall clock needs.
+    deadline = DEFAULT_TIMEOUT * (DEFAULT_RETRIES + 1) + DEADLINE_MARGIN
+    if "ReadTimeoutError" in done.stderr:
+        assert len(silent.connections) == DEFAULT_RETRIES + 1
+    else:
+        assert f"no complete answer within {deadline:g} s" in done.stderr, done.stderr
+    assert waited < BOUND
+
+
+@pytest.mark.timeout(120)
+def test_a_port_with_nothing_listening_fails_within_the_bound(record_property: pytest.RecordProperty) -> None:
+    with socket.socket() as probe:  # a free port, closed again: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = "s3://dead-bucket/classes"
+    done, waited = cli_in_fresh_interpreter(url, child_environment(f"http://127.0.0.1:{port}"))
+    report(record_property, "s3_refused_cli", waited, 0)
+    assert done.returncode == 1 and url in done.stderr and "cannot list" in done.stderr, done.stderr
+    assert waited < BOUND
+
+
+@pytest.mark.timeout(120)
+def test_the_library_prints_no_notice(silent: SilentServer) -> None:
+    """The control: the same wait in a program (not the command line) prints nothing but the error it raises."""
+    env = child_environment(silent.endpoint, **{ENV_TIMEOUT: "0.5", ENV_RETRIES: "2"})
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(IMPORT_LATEST.format(url="s3://silent-bucket/classes"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["type"] == "StoreUnreachableError" and "retrying" not in done.stderr, done.stderr
+    # ... while the command line, with the same settings, says it once.
+    silent.connections.clear()
+    cli, _ = cli_in_fresh_interpreter("s3://silent-bucket/classes", env)
+    assert len([line for line in cli.stderr.splitlines() if "retrying" in line]) == 1, cli.stderr

@@ -9,6 +9,7 @@ import importlib.util
 import os
 import pickle
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -194,3 +195,76 @@ def test_tags_show_on_the_class_list_and_the_versions(pushed: list[str], store: 
     status, versions = get(f"{server}c/Scaler")
     row = versions[versions.index(f'data-hash="{pushed[0]}"') :].split("</tr>")[0]
     assert '<span class="badge tag">prod</span>' in row
+
+
+# -- DNS rebinding and slow clients: real sockets against a real server ---------------------------------------
+
+
+def raw_request(port: int, request: bytes, timeout: float = 30) -> tuple[int, str]:
+    """Send ``request`` as is over a new connection; the status and body of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body.decode("utf-8", "replace")
+
+
+def get_with_host(port: int, host: str | None, path: str = "/") -> tuple[int, str]:
+    host_line = f"Host: {host}\r\n" if host is not None else ""
+    return raw_request(port, f"GET {path} HTTP/1.0\r\n{host_line}\r\n".encode())
+
+
+def test_only_the_bound_address_and_localhost_are_answered(pushed: list[str], store: Store) -> None:
+    """A page on attacker.example, its name rebound to 127.0.0.1, reaches the server with its own name as Host:
+    it must not get the store's source back."""
+    running = start_server(store)
+    port = int(running.url.rsplit(":", 1)[1].strip("/"))
+    try:
+        # The controls: what a browser sends for the printed URL, or for localhost, gets the page.
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}"):
+            status, body = get_with_host(port, host, f"/c/Scaler/{pushed[0]}")
+            assert status == 200 and "factor" in body, host
+        for host in (f"attacker.example:{port}", "attacker.example", f"localhost:{port + 1}", "localhost", "127.0.0.1"):
+            status, body = get_with_host(port, host, f"/c/Scaler/{pushed[0]}")
+            assert status == 421 and "factor" not in body and "does not answer for the host" in body, host
+        status, body = get_with_host(port, None)
+        assert status == 400 and "no Host" in body
+    finally:
+        running.close()
+
+    extra = start_server(store, extra_hosts=["classes.internal"])  # a proxy's name, given on purpose
+    port = int(extra.url.rsplit(":", 1)[1].strip("/"))
+    try:
+        assert get_with_host(port, f"classes.internal:{port}")[0] == 200
+        assert get_with_host(port, f"attacker.example:{port}")[0] == 421
+    finally:
+        extra.close()
+
+
+def test_a_slow_client_is_cut_off_and_does_not_hold_up_others(pushed: list[str], store: Store) -> None:
+    from remoteimport.ui.app import CONNECTION_TIMEOUT
+
+    running = start_server(store)
+    port = int(running.url.rsplit(":", 1)[1].strip("/"))
+    try:
+        stalled = socket.create_connection(("127.0.0.1", port))
+        idle = socket.create_connection(("127.0.0.1", port))
+        started = time.monotonic()
+        stalled.sendall(f"GET / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: sl".encode())  # and no more
+        # Another client is answered promptly meanwhile.
+        status, body = get_with_host(port, f"127.0.0.1:{port}")
+        assert status == 200 and 'data-name="Scaler"' in body and time.monotonic() - started < CONNECTION_TIMEOUT
+        # The server closes both silent connections after CONNECTION_TIMEOUT (the control: without it, recv
+        # would wait for this test's own limit, 3 x as long, and fail).
+        for connection in (stalled, idle):
+            connection.settimeout(3 * CONNECTION_TIMEOUT)
+            try:
+                assert connection.recv(1024) == b""
+            except ConnectionResetError:
+                pass
+            connection.close()
+        assert time.monotonic() - started < CONNECTION_TIMEOUT + 3
+    finally:
+        running.close()

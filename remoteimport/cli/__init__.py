@@ -35,6 +35,7 @@ from remoteimport.cli.base import (
     fields,
     progress,
     table,
+    terminal_text,
     url_for_another_process,
     use_colour,
     utc_time,
@@ -58,6 +59,7 @@ from remoteimport.cli.trust import Keygen, Sign, Verify
 from remoteimport.cli.ui import Ui
 from remoteimport.cli.versions import Delete, Gc, Promote, Rollback, Tag, Untag
 from remoteimport.errors import RemoteImportError
+from remoteimport.store import PROGRESS_LOGGER, redact_url
 
 __all__ = [
     "main",
@@ -82,6 +84,7 @@ __all__ = [
     "parse_target",
     "progress",
     "table",
+    "terminal_text",
     "url_for_another_process",
     "use_colour",
     "utc_time",
@@ -152,6 +155,21 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
+class _StderrNotice(logging.Handler):
+    """Prints a progress notice (``remoteimport: no answer from ...: retrying ...``) as one line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"remoteimport: {terminal_text(redact_url(record.getMessage()))}", file=sys.stderr, flush=True)
+
+
+def _show_progress_notices() -> None:
+    """A person at a terminal sees that a silent store is being retried (a program sees it only if it asks)."""
+    notices = logging.getLogger(PROGRESS_LOGGER)
+    notices.setLevel(logging.INFO)
+    if not any(isinstance(handler, _StderrNotice) for handler in notices.handlers):  # main() may run many times
+        notices.addHandler(_StderrNotice())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
@@ -169,11 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The commands report what the library did (a repaired version, say) in their own output; without a
     # handler, the library's log records would be printed a second time by logging's last resort.
     logging.getLogger("remoteimport").addHandler(logging.NullHandler())
+    _show_progress_notices()
     try:
         status = args.handler(args, out)
         out.finish()
     except (RemoteImportError, ImportError, FileNotFoundError, PermissionError, CommandError) as exc:
-        print(f"remoteimport: error: {exc}", file=sys.stderr)
+        # A message may quote the store (a URL's password, a value with control characters): shown safely.
+        print(f"remoteimport: error: {terminal_text(redact_url(str(exc)), multiline=True)}", file=sys.stderr)
         out.fail(exc)  # --json: {"error": {"type", "message"}} on stdout
         return 1
     except KeyboardInterrupt:

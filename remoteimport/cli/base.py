@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from remoteimport import _env
-from remoteimport.store import Store, default_store_url
+from remoteimport.store import Store, default_store_url, redact_url
 
 SHORT_HASH = 12  # hex digits shown in tables; any 8 or more work as a prefix
 
@@ -40,8 +40,27 @@ class ArgumentParser(argparse.ArgumentParser):
 # Output
 
 
+def terminal_text(value: object, *, multiline: bool = False) -> str:
+    """``value`` as text a terminal shows and never interprets: every character that is not printable (ESC and
+    the other control characters, C1 controls such as CSI, bidirectional overrides) written as its Python escape
+    (``\\x1b``); printable Unicode is kept. ``multiline``: newlines and tabs stay (source text, a message), else
+    they are escaped too, so a value from a store cannot draw a line of its own (a fake row, a fake "trusted").
+
+    >>> terminal_text("evil\\x1b[2J\\nsigned by x (trusted)")
+    'evil\\\\x1b[2J\\\\nsigned by x (trusted)'
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    kept = "\n\t" if multiline else ""
+    return "".join(c if c.isprintable() or c in kept else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class Output:
     """Text lines for people, or one JSON document for programs (``--json``).
+
+    Whatever a line holds, no control character reaches the terminal (:func:`terminal_text`): colour is added
+    by :meth:`coloured` alone. ``--json`` keeps values as they are (JSON escapes them).
 
     ``colour``: whether ANSI colours may be used on stdout (decided once by ``main``, see :func:`use_colour`)."""
 
@@ -52,7 +71,14 @@ class Output:
 
     def line(self, text: str = "") -> None:
         if not self.as_json:
-            print(text, flush=True)
+            print(terminal_text(text, multiline=True), flush=True)
+
+    def coloured(self, kind: str, text: str) -> None:
+        """One line of ``text`` in the colour named ``kind`` (a key of :data:`ANSI`) when colour is on."""
+        if self.as_json:
+            return
+        text = terminal_text(text)
+        print(f"{ANSI[kind]}{text}{ANSI_RESET}" if self.colour and kind in ANSI else text, flush=True)
 
     def data(self, **document: Any) -> None:
         self.document.update(document)
@@ -65,13 +91,13 @@ class Output:
         """``--json``: the failed command's document, with ``"error": {"type", "message"}`` (a report the
         command made before failing, like `verify`'s, is kept)."""
         if self.as_json:
-            failure = {"type": type(error).__name__, "message": str(error)}
+            failure = {"type": type(error).__name__, "message": redact_url(str(error))}
             print(json.dumps({**self.document, "error": failure}, indent=2))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Plain aligned columns, two spaces apart."""
-    lines = [headers, *rows]
+    """Plain aligned columns, two spaces apart; a cell is one line (:func:`terminal_text`)."""
+    lines = [headers, *[[terminal_text(cell) for cell in row] for row in rows]]
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(headers))]
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in lines
@@ -79,12 +105,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def fields(pairs: Sequence[tuple[str, str]]) -> str:
+    """``key: value`` lines, values aligned; a value is one line (:func:`terminal_text`)."""
     width = max(len(key) for key, _ in pairs) + 1
-    return "\n".join(f"{(key + ':').ljust(width)} {value}" for key, value in pairs)
+    return "\n".join(f"{(key + ':').ljust(width)} {terminal_text(value)}" for key, value in pairs)
+
+
+INVALID_TIME = "invalid time"
 
 
 def utc_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """``2026-01-31 12:00:00 UTC``; ``invalid time`` for what no date is (infinite, out of range: a history
+    entry is the store's data, not ours to trust)."""
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError, TypeError):
+        return INVALID_TIME
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -154,7 +189,7 @@ def url_for_another_process(store: Store) -> str:
     Refuses ``memory://`` stores, which exist only inside this process."""
     if is_memory_store(store):
         raise CommandError(f"{store.url} exists only inside this process; use a folder path or a shared URL")
-    return store.url
+    return store.unredacted_url  # credentials included: the child opens the store with it (never printed)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ class Doctor(Command):
         "requirement check, unpickling and re-hash all run there. A blob can pass `verify` (digest and "
         "signature) and still fail here. Prints one row per version, healthy or DAMAGED with the reason, and "
         "exits with status 1 if any is damaged. A version whose interpreter crashes or hangs (--timeout) is "
-        "damaged; the check goes on with the others."
+        "damaged; the check goes on with the others. Loading runs a version's code, so only versions that latest, a "
+        "tag or the history names are loaded; blobs nothing names are listed as skipped (--orphans loads them "
+        "too, and needs trusted keys). Everything loading a version warned or printed is shown under it."
     )
     examples = "remoteimport doctor\nremoteimport doctor MyFilter --json\nremoteimport doctor MyFilter@0123abcd"
 
@@ -28,6 +30,11 @@ class Doctor(Command):
         parser.add_argument("reference", metavar="NAME[@HASH]", nargs="?", help="a class or one version (default: all)")
         parser.add_argument(
             "--timeout", type=float, default=120.0, help="seconds one version may take to load (default: 120)"
+        )
+        parser.add_argument(
+            "--orphans",
+            action="store_true",
+            help="also load blobs no ref or history entry names (needs trusted keys: only signed ones are unpickled)",
         )
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
@@ -43,14 +50,26 @@ class Doctor(Command):
                 sys.stderr.write(f"\rloading in fresh interpreters: {done}/{total}".ljust(60) + end)
                 sys.stderr.flush()
 
-        results = doctor(url, name, version, timeout=args.timeout, progress=report)
-        damaged = [result for result in results if not result.healthy]
-        out.data(store=store.url, versions=[result.to_json() for result in results], damaged=len(damaged))
+        results = doctor(url, name, version, timeout=args.timeout, progress=report, include_orphans=args.orphans)
+        damaged = [result for result in results if result.damaged]
+        loaded = [result for result in results if result.state != "skipped"]
+        out.data(
+            store=store.url,
+            versions=[result.to_json() for result in results],
+            damaged=len(damaged),
+            skipped=len(results) - len(loaded),
+        )
         if not results:
             out.line(f"no versions in the store {store.url}")
             return
-        out.line(f"loaded {len(results)} versions in fresh interpreters (store {store.url}):")
-        rows = [[r.name, r.hash[:SHORT_HASH], r.state.upper() if not r.healthy else r.state, r.reason] for r in results]
+        out.line(f"loaded {len(loaded)} versions in fresh interpreters (store {store.url}):")
+        rows = [[r.name, r.hash[:SHORT_HASH], r.state.upper() if r.damaged else r.state, r.reason] for r in results]
         out.line(table(["NAME", "HASH", "STATE", "REASON"], rows))
+        warned = [result for result in results if result.warnings]
+        if warned:
+            out.line("\nwhat loading them warned or printed:")
+            for result in warned:
+                for warning in result.warnings:
+                    out.line(f"  {result.name}@{result.hash[:SHORT_HASH]}: {warning}")
         if damaged:  # --json: main prints the report with the error (Output.fail)
-            raise CommandError(f"{len(damaged)} of {len(results)} versions are damaged: they do not load on this host")
+            raise CommandError(f"{len(damaged)} of {len(loaded)} versions are damaged: they do not load on this host")

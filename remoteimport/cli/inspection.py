@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import textwrap
 from typing import Any
 
 from remoteimport import _env, registry
 from remoteimport.cli.base import (
-    ANSI,
-    ANSI_RESET,
     SHORT_HASH,
     Command,
     CommandError,
@@ -18,6 +17,7 @@ from remoteimport.cli.base import (
     positive,
     progress,
     table,
+    terminal_text,
     utc_time,
 )
 from remoteimport.cli.target import TARGET_HELP, load_target_class, parse_target
@@ -161,7 +161,7 @@ class Log(Command):
         out.data(
             name=args.name,
             store=store.url,
-            versions=[{**version.to_json(), "time_utc": utc_time(version.time)} for version in history],
+            versions=[_history_json(version) for version in history],
         )
         rows = [
             [v.hash[:SHORT_HASH], utc_time(v.time), v.python, f"{v.action} {v.tag}" if v.tag else v.action]
@@ -171,6 +171,15 @@ class Log(Command):
         out.line(table(["HASH", "TIME", "PYTHON", "ACTION"], rows))
         if more:
             out.line(f"more: remoteimport log {args.name} --offset {args.offset + args.limit}")
+
+
+def _history_json(version: Any) -> dict[str, Any]:
+    """A history entry for ``log --json``: a time that is no number JSON can hold (infinite, NaN: the history is
+    the store's data) is null, its ``time_utc`` ``invalid time``."""
+    entry = {**version.to_json(), "time_utc": utc_time(version.time)}
+    if not math.isfinite(version.time):
+        entry["time"] = None
+    return entry
 
 
 class Show(Command):
@@ -224,8 +233,8 @@ class Show(Command):
         if not header.source:
             out.line("\n(no source was shipped with this version)")
         for filename, text in sorted(header.source.items()):
-            out.line(f"\n--- source: {filename} ---")
-            out.line(text.rstrip("\n"))
+            out.line(f"\n--- source: {terminal_text(filename)} ---")
+            out.line(text.rstrip("\n"))  # source text: its lines stay lines (Output.line escapes the rest)
 
 
 class Status(Command):
@@ -294,7 +303,7 @@ class Diff(Command):
             return
         for file in diff.files:
             for kind, text in file.lines:
-                out.line(f"{ANSI[kind]}{text}{ANSI_RESET}" if out.colour and kind in ANSI else text)
+                out.coloured(kind, text)
 
 
 def _latest_or_given(store: Store, reference: str) -> tuple[str, str]:

@@ -100,7 +100,7 @@ def _round_trip(args: argparse.Namespace, out: Output) -> str:
         with load_target_class(target) as cls:
             pushed = registry.publish(cls, store=store, name=name)
         full_hash, result = pushed.hash, pushed.action
-        out.line(f"2. pushed {name} {full_hash} ({result}) to the store {store_url}")
+        out.line(f"2. pushed {name} {full_hash} ({result}) to the store {store.url}")
         if pushed.detail:
             out.line(f"   {pushed.detail}")
     finally:
@@ -118,7 +118,7 @@ def _round_trip(args: argparse.Namespace, out: Output) -> str:
         raise CommandError(
             f"quickstart step 4 failed in the fresh interpreter.\nIts code:\n{textwrap.indent(code, '    ')}{exc}"
         ) from None
-    out.data(name=name, hash=full_hash, result=result, store=store_url, source_deleted=source_dir, child=seen)
+    out.data(name=name, hash=full_hash, result=result, store=store.url, source_deleted=source_dir, child=seen)
     out.line(
         f"4. fresh interpreter (python -E, empty directory) ran `from {namespace} import {name}`: "
         f"result {seen['result']!r}"
@@ -129,4 +129,4 @@ def _round_trip(args: argparse.Namespace, out: Output) -> str:
         f"5. pinned import {namespace}.{name}@{prefix} (8-character prefix) gave {same}: "
         f"result {seen['pinned_result']!r}"
     )
-    return store_url
+    return store.url  # for messages: without credentials

@@ -17,7 +17,9 @@ class Ui(Command):
         "version and signer (and whether this host trusts it); each class's history; each version's header, "
         "requirements and shipped source with syntax highlighting; a diff between any two versions; and "
         "copyable pinned references and config snippets. It reads headers and source only and never unpickles "
-        "anything; a damaged blob shows as damaged. It listens on 127.0.0.1 unless --host says otherwise. "
+        "anything; a damaged blob shows as damaged. It listens on 127.0.0.1 unless --host says otherwise, and answers "
+        "only requests addressed to that address (or localhost), so a web page elsewhere cannot read it through "
+        "your browser; --allow-host adds a name (a proxy's). "
         "Needs pip install 'remoteimport[ui]'."
     )
     examples = "remoteimport ui --open\nremoteimport ui --store s3://bucket/classes --port 8765"
@@ -26,6 +28,13 @@ class Ui(Command):
         parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765; 0: any free)")
         parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
         parser.add_argument("--open", action="store_true", help="open the page in a web browser")
+        parser.add_argument(
+            "--allow-host",
+            action="append",
+            default=[],
+            metavar="NAME[:PORT]",
+            help="also answer requests for this host name (repeatable; default: the address listened on, localhost)",
+        )
 
     def run(self, args: argparse.Namespace, out: Output) -> int:
         try:
@@ -44,7 +53,7 @@ class Ui(Command):
                 "store's classes and source",
                 file=sys.stderr,
             )
-        server = make_ui_server(store, args.host, args.port)
+        server = make_ui_server(store, args.host, args.port, args.allow_host)
         host, port = server.server_address[:2]
         url = f"http://{host}:{port}/"
         out.line(f"serving the store {store.url} read-only at {url} (Ctrl-C stops it)")

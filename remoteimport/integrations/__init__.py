@@ -49,7 +49,7 @@ class Served:
         if not isinstance(store, Store):
             # Store() does no I/O for remote URLs and makes a local path absolute: workers' cwd differs
             store = Store(os.fspath(store) if store is not None else default_store_url())
-        url, options = store.url, tuple(sorted(store.storage_options.items()))
+        url, options = store.unredacted_url, tuple(sorted(store.storage_options.items()))  # workers open it
         if lock is not None and lock is not False and not isinstance(lock, Lock):
             lock = read_lock(lock)
         keys = None

@@ -48,7 +48,9 @@ class RemoteImportPlugin(SchedulerPlugin):
         self.name = f"remoteimport-{self.served.namespace}"
 
     def __repr__(self) -> str:
-        return f"RemoteImportPlugin({self.served.store_url!r}, namespace={self.served.namespace!r})"
+        from remoteimport.store import redact_url
+
+        return f"RemoteImportPlugin({redact_url(self.served.store_url)!r}, namespace={self.served.namespace!r})"
 
     async def start(self, scheduler: Any) -> None:
         from distributed.core import clean_exception

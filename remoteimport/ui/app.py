@@ -9,7 +9,10 @@ hold ``<script>``), and Pygments highlights source on the server, so there is no
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -33,6 +36,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
 
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+CONNECTION_TIMEOUT = 5.0  # seconds a connection may stay silent (idle, or a request half sent) before it is closed
 
 
 class NotFound(Exception):
@@ -68,11 +72,23 @@ def _highlight_css() -> str:
 class App:
     """The WSGI callable: ``App(store)`` serves the store read-only."""
 
-    def __init__(self, store: Store | str, trust: TrustPolicy | None = None) -> None:
+    def __init__(
+        self, store: Store | str, trust: TrustPolicy | None = None, allowed_hosts: Iterable[str] | None = None
+    ) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
         self.trust = trust if trust is not None else self.store.policy.trust
+        # The Host values answered (``host:port``, lower case); None: any (an App mounted elsewhere, which checks).
+        # make_ui_server sets them from the address it binds: see allowed_hosts().
+        self.allowed_hosts = None if allowed_hosts is None else frozenset(host.lower() for host in allowed_hosts)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.allowed_hosts is not None and not _host_allowed(environ.get("HTTP_HOST", ""), self.allowed_hosts):
+            # DNS rebinding: a page on attacker.example whose name now resolves to 127.0.0.1 reaches this server
+            # from the user's browser as its own origin, with ``Host: attacker.example``. Refuse every name but ours.
+            host = environ.get("HTTP_HOST")
+            status = HTTPStatus.MISDIRECTED_REQUEST if host else HTTPStatus.BAD_REQUEST
+            message = f"this server does not answer for the host {host!r}" if host else "the request has no Host"
+            return self._respond(start_response, status, message, content_type="text/plain; charset=utf-8")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return self._respond(start_response, HTTPStatus.METHOD_NOT_ALLOWED, self._error("read-only: GET only"))
         path = environ.get("PATH_INFO", "/") or "/"
@@ -158,12 +174,14 @@ class App:
         return self._render("error.html", message=message)
 
     @staticmethod
-    def _respond(start_response: StartResponse, status: HTTPStatus, body: str) -> list[bytes]:
+    def _respond(
+        start_response: StartResponse, status: HTTPStatus, body: str, content_type: str = "text/html; charset=utf-8"
+    ) -> list[bytes]:
         data = body.encode("utf-8")
         start_response(
             f"{status.value} {status.phrase}",
             [
-                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Type", content_type),
                 ("Content-Length", str(len(data))),
                 # Read-only pages of code: nothing to frame, nothing to load from elsewhere.
                 (
@@ -193,11 +211,69 @@ def _offset(text: str | None) -> int:
     return int(text)
 
 
+def allowed_hosts(host: str, port: int, extra: Iterable[str] = ()) -> frozenset[str]:
+    """The ``Host`` values a server bound to ``host:port`` answers: the bound address itself, ``localhost`` when
+    it is a loopback or wildcard address, and ``extra`` names (each ``name`` or ``name:port``).
+
+    Bound to a wildcard (``0.0.0.0``, ``::``), any IP address is answered too, with the port, and this machine's
+    name: a rebinding attack needs a DNS *name* the attacker controls, and a browser sends an address typed as an
+    address, whose origin no other page shares.
+
+    >>> sorted(allowed_hosts("127.0.0.1", 8765))
+    ['127.0.0.1:8765', 'localhost:8765']
+    """
+    address = _ip_address(host)
+    names = {host}
+    if address is not None and (address.is_loopback or address.is_unspecified):
+        names.add("localhost")
+    if address is not None and address.is_unspecified:
+        names.update({socket.gethostname(), socket.getfqdn(), "*"})  # "*:port": any IP address (_host_allowed)
+    allowed = {_with_port(name, port) for name in names}
+    allowed.update(name if _split_port(name)[1] else _with_port(name, port) for name in extra)
+    return frozenset(name.lower() for name in allowed)
+
+
+def _with_port(name: str, port: int) -> str:
+    address = _ip_address(name)
+    return f"[{name}]:{port}" if address is not None and address.version == 6 else f"{name}:{port}"
+
+
+def _split_port(value: str) -> tuple[str, str]:
+    """``("host", "port")`` of a Host header (``port`` empty when absent); IPv6 addresses come in brackets."""
+    if value.startswith("["):
+        address, _, rest = value[1:].partition("]")
+        return address, rest[1:] if rest.startswith(":") else ""
+    name, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    return name, port
+
+
+def _ip_address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
+def _host_allowed(value: str, allowed: frozenset[str]) -> bool:
+    name, port = _split_port(value.strip().lower())
+    port = port or "80"  # no port: the default one
+    if _with_port(name, port) in allowed:
+        return True
+    return f"*:{port}" in allowed and _ip_address(name) is not None
+
+
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (TimeoutError, ConnectionError)):
+            return  # a client that went silent (CONNECTION_TIMEOUT) or away: nothing to report
+        super().handle_error(request, client_address)
+
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CONNECTION_TIMEOUT  # StreamRequestHandler applies it to every read and write of the connection
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
@@ -218,11 +294,19 @@ class RunningServer:
         self._thread.join(timeout=5)
 
 
-def make_ui_server(store: Store | str, host: str = "127.0.0.1", port: int = 0) -> _ThreadingServer:
-    return make_server(host, port, App(store), server_class=_ThreadingServer, handler_class=_QuietHandler)
+def make_ui_server(
+    store: Store | str, host: str = "127.0.0.1", port: int = 0, extra_hosts: Iterable[str] = ()
+) -> _ThreadingServer:
+    """The server, bound (not yet serving); it answers only the Host values of :func:`allowed_hosts`."""
+    app = App(store)
+    server = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    app.allowed_hosts = allowed_hosts(host, server.server_address[1], extra_hosts)
+    return server
 
 
-def start_server(store: Store | str, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+def start_server(
+    store: Store | str, host: str = "127.0.0.1", port: int = 0, extra_hosts: Iterable[str] = ()
+) -> RunningServer:
     """Serve ``store`` read-only at ``http://host:port/`` from a background thread (``port=0``: any free one).
 
     >>> import tempfile, urllib.request
@@ -231,4 +315,4 @@ def start_server(store: Store | str, host: str = "127.0.0.1", port: int = 0) -> 
     True
     >>> server.close()
     """
-    return RunningServer(make_ui_server(store, host, port))
+    return RunningServer(make_ui_server(store, host, port, extra_hosts))

@@ -123,7 +123,7 @@ def parse_hash(text: str) -> str:
 def _utc(timestamp: float) -> str:
     try:
         return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError, TypeError):  # a hostile history time (1e400, a string)
         return "?"
 
 

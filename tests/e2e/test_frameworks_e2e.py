@@ -286,4 +286,3 @@ def test_a_model_over_a_parametrized_installed_generic_loads(tmp_path: Path) -> 
         """,
     )
     assert out == {"dump": ["x", "y"], "refused": "ValidationError", "rehash": True}
-
