@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 
 from remoteimport import _env, _metrics
+from remoteimport._files import make_private_folders
 from remoteimport._record import field, record
 from remoteimport.blob import BlobHeader, legacy_signed_message, sha256_hex, signed_message
 from remoteimport.errors import RemoteImportError, UntrustedBlobError
@@ -120,23 +121,14 @@ def generate_key(path: str | os.PathLike[str]) -> str:
 def _make_private_folders(folder: str) -> None:
     """Create ``folder`` and its missing parents as owner-only (0700): they are made to hold a private key.
     Existing folders are left as they are."""
-    missing = []
-    while not os.path.isdir(folder):
-        missing.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    for created in reversed(missing):
-        try:
-            os.mkdir(created, 0o700)
-        except FileExistsError:
-            if not os.path.isdir(created):
-                raise RemoteImportError(
-                    f"cannot create the folder {created} for the key: a file is in the way"
-                ) from None
-        except OSError as exc:
-            raise RemoteImportError(f"cannot create the folder {created} for the key: {exc}") from exc
+    try:
+        make_private_folders(folder)
+    except FileExistsError as exc:
+        raise RemoteImportError(
+            f"cannot create the folder {exc.filename or folder} for the key: a file is in the way"
+        ) from None
+    except OSError as exc:
+        raise RemoteImportError(f"cannot create the folder {exc.filename or folder} for the key: {exc}") from exc
 
 
 def _read_pem(path: str, parse: Callable[[bytes], Any], what: str, fix: str) -> Any:

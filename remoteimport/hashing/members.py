@@ -58,43 +58,44 @@ _DATACLASS_PARAMS = ("init", "repr", "eq", "order", "unsafe_hash", "frozen")
 _FIELD_ATTRS = ("init", "repr", "hash", "compare", "kw_only")
 
 
-def _is_generated_code(func: Any) -> bool:
-    """Code exec'd from a string by a class factory (dataclass ``__init__``, namedtuple ``__new__``, attrs'
-    methods), also when wrapped with ``functools.wraps`` (3.10's dataclass ``__repr__``), and attrs' own
-    functions it puts on a class."""
+def _innermost_code(func: Any) -> Any:
+    """The code of a function, of a static/class method's, or of what a ``functools.wraps`` wrapper wraps."""
     func = unwrap_method(func)
     while hasattr(func, "__wrapped__"):
         func = func.__wrapped__
-    code = getattr(func, "__code__", None)
+    return getattr(func, "__code__", None)
+
+
+def _is_attrs_file(filename: str) -> bool:
+    """Code attrs generated (it registers the text with linecache) or its own functions it puts on a class
+    (``__getstate__``, ``__setattr__``, 3.13's ``__replace__``), wherever attrs is installed, also once loaded
+    (with a version-tagged file name)."""
+    if filename.startswith("<attrs generated "):
+        return True
+    filename = filename.rpartition(" [")[0] if filename.endswith("]") else filename
+    return filename.replace("\\", "/").endswith("/attr/_make.py")
+
+
+def _is_generated_code(func: Any) -> bool:
+    """Code exec'd from a string by a class factory (dataclass ``__init__``, namedtuple ``__new__``, attrs'
+    methods), also when wrapped with ``functools.wraps`` (3.10's dataclass ``__repr__``), and attrs' own
+    functions it puts on a class. attrs' generated ``__hash__`` embeds a str hash, which PYTHONHASHSEED changes."""
+    code = _innermost_code(func)
     if code is None:
         return False
-    if not code.co_filename.startswith("<"):
-        # attrs' own functions, given the class's module and name (__getstate__, __setattr__, and __replace__ on
-        # Python 3.13+): by their file, wherever attrs is installed, also once loaded (with a version-tagged name).
-        filename = code.co_filename.rpartition(" [")[0] if code.co_filename.endswith("]") else code.co_filename
-        return filename.replace("\\", "/").endswith("/attr/_make.py")
-    # attrs registers the text of what it generates with linecache: generated all the same (its __hash__ embeds
-    # a str hash, which PYTHONHASHSEED changes).
-    if code.co_filename.startswith("<attrs generated "):
+    if _is_attrs_file(code.co_filename):
         return True
+    if not code.co_filename.startswith("<"):
+        return False
     # "<string>" may have lines in linecache (3.13 registers `python -c` code there) that are not this code's.
     return source._source_encoding(code)[0] is None
 
 
 def _is_attrs_code(func: Any) -> bool:
-    """What attrs generated or put on a class (see :func:`_is_generated_code`) that has source: the rule before
-    they were left out hashed it like any method."""
-    func = unwrap_method(func)
-    while hasattr(func, "__wrapped__"):
-        func = func.__wrapped__
-    code = getattr(func, "__code__", None)
-    if code is None:
-        return False
-    filename = code.co_filename.rpartition(" [")[0] if code.co_filename.endswith("]") else code.co_filename
-    generated = code.co_filename.startswith("<attrs generated ")
-    return (generated or filename.replace("\\", "/").endswith("/attr/_make.py")) and (
-        source._source_encoding(code)[0] is not None
-    )
+    """What attrs generated or put on a class that has source: the rule before they were left out (versions
+    stored then) hashed it like any method."""
+    code = _innermost_code(func)
+    return code is not None and _is_attrs_file(code.co_filename) and source._source_encoding(code)[0] is not None
 
 
 def _is_user_function(value: Any) -> bool:
