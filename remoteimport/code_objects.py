@@ -290,6 +290,9 @@ class CodeRebuilder:
         # ... of them, those under a pseudo file name with no shipped text (what class factories exec): neither
         # the hash nor the agreement check reads them (remoteimport.regenerate makes such methods again)
         self.unverified: set[types.CodeType] = set()
+        # ... of those, the ones regenerate() replaced (never run): unverified code -> the payload's code object
+        self.replaced: dict[types.CodeType, types.CodeType] = {}
+        self._payload_code: dict[types.CodeType, types.CodeType] = {}  # unverified (tagged) -> as read
 
     def rebuild(
         self,
@@ -316,10 +319,16 @@ class CodeRebuilder:
             tagged = self._tag_tree(code)
             if filename.startswith("<") and filename not in self.sources:
                 self.unverified.add(tagged)
+                self._payload_code[tagged] = code
             return tagged
         if not isinstance(locator, dict):
             locator = {}
         return self._from_source(str(python), str(filename), str(name), int(firstlineno), locator)
+
+    def mark_replaced(self, tagged: types.CodeType) -> None:
+        """``tagged`` (unverified code) was replaced by regenerated code: none of it will run."""
+        if tagged in self._payload_code:
+            self.replaced[tagged] = self._payload_code[tagged]
 
     def _from_source(self, python: str, filename: str, name: str, firstlineno: int, locator: dict) -> types.CodeType:
         """This Python's compilation of the code at ``name``/``firstlineno`` in the shipped ``filename``; a

@@ -215,18 +215,24 @@ def _regenerate_factory_methods(rebuilder: CodeRebuilder) -> None:
         return
     for klass in rebuilder.classes:
         namespace = vars(klass)
-        generated = [
-            name
+        codes = {
+            name: [function.__code__ for function in _functions(value) if function.__code__ in rebuilder.unverified]
             for name, value in list(namespace.items())
-            if any(function.__code__ in rebuilder.unverified for function in _functions(value))
-        ]
+        }
+        generated = [name for name, found in codes.items() if found]
         if not generated:
             continue
         if "__dataclass_fields__" in namespace and "__dataclass_params__" in namespace:
-            if set(generated) <= _DATACLASS_METHODS:
-                _regenerate_dataclass(klass, generated)
+            if not set(generated) <= _DATACLASS_METHODS:
+                continue
+            _regenerate_dataclass(klass, generated)
         elif issubclass(klass, tuple) and "_fields" in namespace and generated == ["__new__"]:
             _regenerate_namedtuple_new(klass)
+        else:
+            continue
+        for name in generated:
+            for code in codes[name]:
+                rebuilder.mark_replaced(code)
 
 
 def _drop_vanished_members(classes: list[type]) -> None:

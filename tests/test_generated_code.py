@@ -149,3 +149,23 @@ def test_a_dataclass_with_string_annotations_regenerates_without_its_module(
     with pytest.raises(TypeError):
         loaded(1, 2, "positional label")  # label is keyword-only
     assert class_hash(loaded) == full_hash
+
+
+def test_sign_include_unsigned_signs_a_dataclass_whose_generated_methods_are_made_again(tmp_path: Path) -> None:
+    """The payload's generated methods never run (they are made again from the fields), so they do not stop a
+    publisher from vouching for an unsigned version; exec-made code of the user's still does
+    (tests/test_smuggled_bytecode.py)."""
+    from remoteimport import registry, signing
+
+    @dataclasses.dataclass(order=True)
+    class Conf:
+        size: int = 1
+
+        def double(self) -> int:
+            return 2 * self.size
+
+    store, full_hash = _stored(tmp_path, Conf)
+    signing.generate_key(tmp_path / "publisher")
+    outcomes = registry.sign("Conf", full_hash, store=store, key=tmp_path / "publisher", include_unsigned=True)
+    assert outcomes[full_hash].startswith("signed"), outcomes[full_hash]
+    assert decode_blob(store.read_blob("Conf", full_hash)).header.signature is not None
