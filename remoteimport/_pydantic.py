@@ -21,7 +21,8 @@ every process. So (docs/hashing.md, "Members frameworks derive"):
 Stdlib only at module level; pydantic is never imported here: a class is a model only if pydantic is already
 imported (:func:`is_model`), and then its modules are in ``sys.modules``.
 
-Checked against pydantic **2.13.4** with pydantic-core **2.46.4** (:data:`CHECKED_VERSIONS`);
+Checked against pydantic **2.13.4** and **2.14.4**, which hash a model alike (:data:`CHECKED_VERSIONS`;
+tests/e2e/test_frameworks_e2e.py builds a venv of each);
 :func:`internals_problems` names what changed in another release (tests/test_frameworks.py runs it).
 """
 
@@ -38,7 +39,9 @@ __all__ = [
     "CHECKED_VERSIONS",
     "DERIVED_MEMBERS",
     "HASHED_MEMBERS",
+    "config_description",
     "describe",
+    "field_description",
     "internals_problems",
     "is_derived_member",
     "is_model",
@@ -47,7 +50,7 @@ __all__ = [
     "regenerate_models",
 ]
 
-CHECKED_VERSIONS = ("pydantic 2.13.4 (pydantic-core 2.46.4)",)
+CHECKED_VERSIONS = ("pydantic 2.13.4 (pydantic-core 2.46.4)", "pydantic 2.14.4 (pydantic-core 2.50.5)")
 
 _CONSTRUCTION = "pydantic._internal._model_construction"  # ModelMetaclass, _DeprecatedFieldDescriptor
 
@@ -88,6 +91,7 @@ _INTERNALS = (
     (_CONSTRUCTION, "ModelMetaclass"),
     (_CONSTRUCTION, "_DeprecatedFieldDescriptor"),
     ("pydantic.fields", "FieldInfo"),
+    ("pydantic.fields", "ModelPrivateAttr"),
     ("pydantic._internal._decorators", "DecoratorInfos"),
     ("pydantic._internal._decorators", "Decorator"),
     ("pydantic.main", "BaseModel"),
@@ -138,11 +142,39 @@ def describe(cls: type) -> tuple[Any, ...]:
     return ("pydantic", fields, _decorators(namespace.get("__pydantic_decorators__")))
 
 
+# model_config keys that pydantic 2.11-2.13 derive from `populate_by_name` (2.14 no longer does): a config that
+# says populate_by_name has them implied, whatever the installed pydantic wrote.
+_IMPLIED_BY_POPULATE_BY_NAME = {"validate_by_name": True, "validate_by_alias": True}
+
+
+def config_description(config: Any) -> Any:
+    """A model's ``model_config`` as the hash encodes it: what the class statement (and its bases) said, without
+    the keys the installed pydantic derives from them, so one source hashes alike under every pydantic 2."""
+    if not isinstance(config, dict) or not config.get("populate_by_name"):
+        return config
+    return {
+        key: value
+        for key, value in config.items()
+        if not (key in _IMPLIED_BY_POPULATE_BY_NAME and value == _IMPLIED_BY_POPULATE_BY_NAME[key])
+    }
+
+
+def field_description(value: Any) -> dict[str, Any] | None:
+    """A pydantic ``FieldInfo`` or ``ModelPrivateAttr`` met anywhere (a field, ``__private_attributes__``, a
+    default) by its public attributes (:func:`_field`), never its private caches: pydantic 2.14 fills
+    ``ModelPrivateAttr._default_factory_takes_validated_data`` on first use, so hashing the whole state gave a
+    model another hash once it had been used. None for anything else."""
+    fields = sys.modules.get("pydantic.fields")
+    if fields is None or not isinstance(value, (fields.FieldInfo, fields.ModelPrivateAttr)):
+        return None
+    return _field(value)
+
+
 def _field(info: Any) -> dict[str, Any]:
     """A ``FieldInfo`` by its public attributes that are set (``None`` is pydantic's "not given", except for a
     default; ``repr=True`` and empty metadata are its defaults): attributes a later pydantic adds, unset, change
     nothing. A required field's default is pydantic's undefined marker, recorded as ``"<required>"``."""
-    described: dict[str, Any] = {}
+    described: dict[str, Any] = {"kind": type(info).__name__} if type(info).__name__ != "FieldInfo" else {}
     for name in type(info).__slots__:
         if name[:1] == "_":
             continue

@@ -626,12 +626,28 @@ def _trusted_blob(
 def _environments(header: BlobHeader) -> str:
     here = _cloudpickle.installed_version()
     pushed = f"It was pushed with Python {header.python} and cloudpickle {header.cloudpickle}"
+    other = _other_versions(header.requirements)
+    if other:
+        # a framework another release of which derives other members (pydantic's model_config) may hash unlike
+        pushed = f"It was pushed with {other}, Python {header.python} and cloudpickle {header.cloudpickle}"
     if header.cloudpickle != here:
         return (
             f"{pushed}; this host has cloudpickle {here}, which may not read it the same way: try "
             f"pip install 'cloudpickle=={header.cloudpickle}' here."
         )
     return f"{pushed}, as this host has."
+
+
+def _other_versions(requirements: dict[str, str]) -> str:
+    """The required distributions this host has at another version: ``"pydantic 2.14.4 (here 2.5.3)"``."""
+    from remoteimport import _distributions
+
+    found = []
+    for dist, wanted in sorted(requirements.items()):
+        have = _distributions.distribution_version(dist)
+        if have is not None and have != wanted:
+            found.append(f"{dist} {wanted} (here {have})")
+    return ", ".join(found)
 
 
 def _how_to_repair(header: BlobHeader) -> str:

@@ -341,7 +341,11 @@ class _Encoder:
             elif isinstance(value, (tuple, list, dict, set, frozenset, int, float, str, bytes)):
                 self.builtin_subclass(value, out, path)
             else:
-                self.reduced(value, out, path)
+                field = _pydantic.field_description(value)  # None unless pydantic is imported and it is one
+                if field is not None:
+                    self._container(value, out, "pydantic_field", (field,), path)
+                else:
+                    self.reduced(value, out, path)
         except RecursionError:
             # Nested deeper than the interpreter lets us follow. Note the innermost path only (no calls here:
             # the stack is full); root() turns it into an error that names it.

@@ -177,6 +177,8 @@ def _class_members(cls: type, *, attrs_generated_code: bool = False) -> list[tup
             continue  # dataclass's generated signature doc, which may embed default reprs
         if name == "__doc__" and isinstance(value, str):
             value = inspect.cleandoc(value)  # 3.13 strips docstring indentation at compile time
+        if is_pydantic and name == "model_config":
+            value = _pydantic.config_description(value)  # without what the installed pydantic derives in it
         members.append((name, value))
     members.sort(key=lambda item: item[0])
     return members

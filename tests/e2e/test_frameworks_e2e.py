@@ -6,6 +6,8 @@ schema, validator and serializer are built again on load from what the hash cove
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -286,3 +288,42 @@ def test_a_model_over_a_parametrized_installed_generic_loads(tmp_path: Path) -> 
         """,
     )
     assert out == {"dump": ["x", "y"], "refused": "ValidationError", "rehash": True}
+
+
+#: The pydantic releases a model is proven to hash alike under (remoteimport/_pydantic.py CHECKED_VERSIONS); a
+#: model pushed with one loads, re-hashing equal, on a host with another.
+PROVEN_PYDANTIC = ("2.13.4", "2.14.4")
+
+HASH_AFTER_USE = """
+import json, sys
+import remoteimport
+from fwmodels.leaf import Experiment
+from probe import probe
+import pydantic
+before = remoteimport.class_hash(Experiment)
+probe(Experiment)  # a used model: pydantic 2.14 fills caches on first use (ModelPrivateAttr)
+print(json.dumps({"version": pydantic.VERSION, "before": before, "after": remoteimport.class_hash(Experiment)}))
+"""
+
+
+@pytest.mark.slow
+def test_a_pydantic_model_hashes_alike_under_every_proven_pydantic(tmp_path: Path) -> None:
+    """One source, the same hash under each proven pydantic (in fresh venvs, with the repository's remoteimport),
+    before and after the model was used; and the same here."""
+    from environments import empty_venv, pip_for
+
+    files = {**PYDANTIC_PACKAGE, "probe.py": PYDANTIC_PROBE, "hash_after_use.py": HASH_AFTER_USE}
+    project = write_files(tmp_path / "project", files)
+    repository = Path(__file__).resolve().parents[2]
+    found = []
+    for version in PROVEN_PYDANTIC:
+        python = empty_venv(tmp_path / f"venv-{version}")
+        wanted = [f"pydantic=={version}", "cloudpickle", "fsspec", "platformdirs", "cryptography"]
+        done = subprocess.run([*pip_for(python), "install", "-q", *wanted], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        code = f"import sys; sys.path.insert(0, {str(repository)!r}); exec(open('hash_after_use.py').read())"
+        found.append(run_code(python, code, cwd=project, timeout=180))
+    here = run_code(sys.executable, "exec(open('hash_after_use.py').read())", cwd=project)
+    assert [entry["version"] for entry in found] == list(PROVEN_PYDANTIC)
+    hashes = {entry["before"] for entry in [*found, here]} | {entry["after"] for entry in [*found, here]}
+    assert len(hashes) == 1, found + [here]
