@@ -170,7 +170,7 @@ def _versions(
     for each in names:
         stored = [target.resolve(each, hash_or_prefix)] if hash_or_prefix is not None else target.blob_hashes(each)
         try:
-            named, orphans_allowed = _named_hashes(target, each), include_orphans
+            named, orphans_allowed = target.named_hashes(each), include_orphans
             why = "no ref or history entry names it: not loaded (doctor --orphans loads it, with trusted keys)"
         except IntegrityError as exc:
             named, orphans_allowed = set(), False
@@ -183,16 +183,6 @@ def _versions(
     if name is not None and not load and not skipped:
         raise target.name_not_found(name)
     return load, skipped
-
-
-def _named_hashes(target: Store, name: str) -> set[str]:
-    """The versions of ``name`` an import can be sent to by name: ``latest``, its tags and its history."""
-    named = {version.hash for version in target.history(name)}
-    named.update(target.tags(name).values())
-    latest = target.latest(name)
-    if latest is not None:
-        named.add(latest)
-    return named
 
 
 def _child_environment(target: Store, keys: str) -> dict[str, str]:

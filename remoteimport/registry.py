@@ -861,12 +861,8 @@ def _written_since(target: Store, name: str, full_hash: str, moment: float) -> b
 def _unreferenced_hashes(target: Store, name: str) -> list[str]:
     """Blobs of ``name`` that no ref or history entry names ([] when a ref cannot be read: keep everything)."""
     try:
-        referenced = {version.hash for version in target.history(name)}
-        latest = target.latest(name)
-        referenced.update(target.tags(name).values())
+        referenced = target.named_hashes(name)
     except IntegrityError as exc:
         _LOG.warning("gc: leaving %s alone in %s: %s", name, target.url, exc)
         return []
-    if latest is not None:
-        referenced.add(latest)
     return [full_hash for full_hash in target.blob_hashes(name) if full_hash not in referenced]

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from remoteimport.signing import PublicKey
     from remoteimport.store import Store
 
-__all__ = ["VARIABLE", "forget", "namespace_of", "record", "settings"]
+__all__ = ["VARIABLE", "forget", "keys_both_accept", "namespace_of", "record", "settings"]
 
 VARIABLE = _env.SERVED
 FORMAT = 1
@@ -271,19 +271,36 @@ def _trust(namespace: str, inherited: list[str], inherited_require: bool) -> tup
         return [os.path.abspath(path) for path in _env.items(_env.TRUSTED_KEYS)], require
     # as given: a path stays a path (recorded again as such), a key's text becomes the key
     as_given = [(key if spec.startswith(_PEM_START) else spec, key) for spec, key in parent]
-    if not own.trusted:
-        return [given for given, _ in as_given], require
-    both = [given for given, key in as_given if key in own.trusted]
+    both = keys_both_accept(
+        namespace,
+        as_given,
+        own.trusted,
+        offered_by=f"the parent process ({VARIABLE})",
+        advice=f"Put the parent's key among {_env.TRUSTED_KEYS} here, or start the worker without {VARIABLE} (or "
+        "call remoteimport.install() in it) to serve it on its own terms.",
+    )
+    return [given for given, _ in both], require
+
+
+def keys_both_accept(
+    namespace: str, offered: list[tuple[Any, PublicKey]], own: tuple[PublicKey, ...], *, offered_by: str, advice: str
+) -> list[tuple[Any, PublicKey]]:
+    """The rule for keys handed to a worker (by its parent process, a Dask or Ray client): ``offered`` are
+    ``(as given, key)`` pairs, ``own`` the keys this process's ``$REMOTEIMPORT_TRUSTED_KEYS`` trusts. With none of
+    its own, the worker takes what it was given; else only keys in both; none in common is an
+    :class:`~remoteimport.errors.InheritedSettingsError` naming both sets (nothing could load)."""
+    if not own:
+        return list(offered)
+    both = [pair for pair in offered if pair[1] in own]
     if not both:
-        theirs = ", ".join(sorted(key.fingerprint for _, key in parent))
-        mine = ", ".join(sorted(key.fingerprint for key in own.trusted))
+        theirs = ", ".join(sorted(key.fingerprint for _, key in offered))
+        mine = ", ".join(sorted(key.fingerprint for key in own))
         raise InheritedSettingsError(
-            f"refused to serve {namespace!r}: the parent process trusts only {theirs} ({VARIABLE}), and this "
-            f"process's {_env.TRUSTED_KEYS} trusts only {mine}. A worker accepts only what both accept, and no key "
-            f"is in both, so nothing could load. Put the parent's key among {_env.TRUSTED_KEYS} here, or start the "
-            f"worker without {VARIABLE} (or call remoteimport.install() in it) to serve it on its own terms."
+            f"refused to serve {namespace!r}: {offered_by} trusts only {theirs}, and this process's "
+            f"{_env.TRUSTED_KEYS} trusts only {mine}. A worker accepts only what both accept, and no key is in both, "
+            f"so nothing could load. {advice}"
         )
-    return both, require
+    return both
 
 
 def _inherited_key(namespace: str, spec: str) -> PublicKey:

@@ -499,6 +499,17 @@ class Store:
             entries[self._history_dir(version.name) + "/" + key] = data
         self._put_many(entries)
 
+    def named_hashes(self, name: str) -> set[str]:
+        """The versions of ``name`` something names: ``latest``, its tags and its history entries (what an import,
+        a pin or a rollback can be sent to; ``gc`` keeps them, ``doctor`` loads them). Raises
+        :class:`~remoteimport.errors.IntegrityError` when a ref cannot be read (then what they name is unknown)."""
+        named = {version.hash for version in self.history(name)}
+        named.update(self.tags(name).values())
+        latest = self.latest(name)
+        if latest is not None:
+            named.add(latest)
+        return named
+
     def history(self, name: str, *, limit: int | None = None, offset: int = 0) -> list[Version]:
         """Pushes and rollbacks of ``name``, newest first: all of them, or ``limit`` after skipping ``offset``.
 

@@ -84,20 +84,16 @@ class Served:
         """The keys this process trusts for the namespace: what both the client and this host's own
         ``$REMOTEIMPORT_TRUSTED_KEYS`` accept (the rule of remoteimport.served). A client with no keys (an
         empty list) leaves this host's own policy as it is: it never switches a worker's keys off."""
-        from remoteimport.errors import InheritedSettingsError
+        from remoteimport.served import keys_both_accept
         from remoteimport.signing import TrustPolicy
 
         if not self.trusted_keys:
             return None  # None, or empty: $REMOTEIMPORT_TRUSTED_KEYS of this process decides
-        own = TrustPolicy.resolve().trusted
-        if not own:
-            return self.trusted_keys
-        both = tuple(key for key in self.trusted_keys if key in own)
-        if not both:
-            raise InheritedSettingsError(
-                f"refused to serve {self.namespace!r}: the client trusts only "
-                f"{', '.join(sorted(key.fingerprint for key in self.trusted_keys))}, and this process's "
-                f"$REMOTEIMPORT_TRUSTED_KEYS trusts only {', '.join(sorted(key.fingerprint for key in own))}; a "
-                "worker accepts only what both accept. Put the client's key among this host's trusted keys."
-            )
-        return both
+        both = keys_both_accept(
+            self.namespace,
+            [(key, key) for key in self.trusted_keys],
+            TrustPolicy.resolve().trusted,
+            offered_by="the client",
+            advice="Put the client's key among this host's trusted keys.",
+        )
+        return tuple(key for key, _ in both)
