@@ -1,9 +1,13 @@
 """Per-phase timings of imports: where a pinned import spends its time (stdlib only, always on, cheap).
 
-Every import of a stored version goes through a few phases — ``resolve`` (a tag or prefix to a full hash),
-``cache`` (reading the local blob cache), ``fetch`` (reading the store), ``verify`` (signature checks),
-``requirements``, ``unpickle``, ``rehash`` — and each records its wall time here: two ``perf_counter``
-calls and a dict update, so it stays on. Read the totals with :func:`remoteimport.metrics`; with
+Every import of a stored version goes through a few phases — ``open`` (opening the store's filesystem:
+importing s3fs/gcsfs and their clients, once per process), ``resolve`` (``latest``, a tag or a prefix to a full
+hash), ``cache`` (reading the local blob cache), ``fetch`` (reading the store), ``verify`` (signature checks),
+``requirements``, ``unpickle``, ``rehash``, and ``load`` (the rest of the loader's work: source registration,
+regenerated methods, sharing classes with loaded versions, publishing the module) — and each records its wall
+time here. Phases are exclusive: a phase that runs inside another (the filesystem opened by the first read, a
+nested version loaded while unpickling) is subtracted from it, so the phases add up to the import's time and
+none is counted twice. Two ``perf_counter`` calls and a dict update per phase, so it stays on. Read the totals with :func:`remoteimport.metrics`; with
 ``REMOTEIMPORT_PROFILE=1`` they are also logged at exit (``logging.getLogger("remoteimport")``, printed to
 stderr when logging is not configured), and every phase is logged at DEBUG level as it ends.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import sys
 import time
+from _thread import _local as _thread_local
 from _thread import allocate_lock
 
 from remoteimport import _env
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["PHASES", "debug", "metrics", "phase", "record", "reset"]
 
 # The phases the library records, in the order an import goes through them (others may be added).
-PHASES = ("resolve", "cache", "fetch", "verify", "requirements", "unpickle", "rehash")
+PHASES = ("open", "resolve", "cache", "fetch", "verify", "requirements", "unpickle", "rehash", "load")
 
 _GUARD = allocate_lock()
 _TOTALS: dict[str, list[float]] = {}  # phase -> [seconds, count, max seconds]
@@ -90,20 +95,32 @@ def _imported_logging() -> ModuleType | None:
     return logging
 
 
-class phase:  # noqa: N801 - used like a function: ``with phase("fetch"):``
-    """Time the block as one run of phase ``name`` (recorded even when it raises)."""
+_RUNNING = _thread_local()  # per thread: the phases running now, innermost last (threading.local, unimported)
 
-    __slots__ = ("_name", "_start")
+
+class phase:  # noqa: N801 - used like a function: ``with phase("fetch"):``
+    """Time the block as one run of phase ``name`` (recorded even when it raises), less the time of the phases
+    that run inside it (they record their own)."""
+
+    __slots__ = ("_name", "_start", "_inner")
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._start = 0.0
+        self._inner = 0.0  # seconds spent in phases nested in this one
 
     def __enter__(self) -> None:
+        running = _RUNNING.__dict__.setdefault("stack", [])
+        running.append(self)
         self._start = time.perf_counter()
 
     def __exit__(self, *exc_info: object) -> None:
-        record(self._name, time.perf_counter() - self._start)
+        elapsed = time.perf_counter() - self._start
+        running = _RUNNING.__dict__["stack"]
+        running.remove(self)  # the innermost, unless a generator interleaved phases: then this one
+        if running:
+            running[-1]._inner += elapsed
+        record(self._name, elapsed - self._inner)
 
 
 def metrics() -> dict[str, dict[str, float]]:

@@ -25,11 +25,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
+from _thread import _local as _thread_local
 from _thread import allocate_lock
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-from remoteimport import _env, loader, served
+from remoteimport import _env, _metrics, loader, served
 from remoteimport.errors import NameNotFoundError
 from remoteimport.lock import Lock, check_store, resolve_lock
 from remoteimport.names import (
@@ -93,8 +95,9 @@ class RemoteFinder:  # a sys.meta_path finder (importlib.abc costs ~10 ms of imp
         validate_name(name)
         full_hash = self.lock.pin(name) if self.lock is not None else None
         if full_hash is None:
-            # `from ns import X` looks X up twice (hasattr, then getattr): one read serves both (Store.latest_ttl)
-            full_hash = self.store.latest(name, max_age=self.store.latest_ttl)
+            # One statement reads `latest` once (_OneStatement); other lookups within latest_ttl share a read.
+            with _metrics.phase("resolve"):
+                full_hash = self.store.latest(name, max_age=self.store.latest_ttl)
         if full_hash is None:
             raise self.store.name_not_found(name, namespace=self.namespace)
         module = importlib.import_module(format_reference(self.namespace, name, full_hash))
@@ -123,8 +126,14 @@ class _NamespaceLoader:
                 # Probed by the import system and tools (__path__, __file__, __wrapped__ ...): never a class of
                 # the store, never worth a request. `_Private` is an ordinary class name.
                 raise AttributeError(f"module {namespace!r} has no attribute {attribute!r}")
+            handed = _STATEMENT.take(namespace, attribute)
+            if handed is not None:
+                return handed
             try:
-                return _finder_for(namespace).latest_class(attribute)
+                found = _finder_for(namespace).latest_class(attribute)
+                if sys._getframe(1).f_code.co_name == "_handle_fromlist":
+                    _STATEMENT.hand_over(namespace, attribute, found)
+                return found
             except NameNotFoundError as missing:
                 if missing.name != f"{namespace}.{attribute}":
                     raise  # another name is missing (a dependency)
@@ -181,6 +190,35 @@ class _MemberLoader:
                 name=module.__name__,
             )
         sys.modules[module.__name__] = found  # the import system returns what sys.modules holds
+
+
+class _OneStatement:
+    """``from ns import X`` looks ``X`` up twice: ``hasattr`` in importlib's ``_handle_fromlist``, then the
+    ``getattr`` of the statement itself. The class the first lookup found is handed to the second, so one statement
+    resolves ``latest`` once and gives one version, however long the load took and whatever was pushed meanwhile.
+
+    Per thread; an entry is taken once, and only within :data:`_STATEMENT_SECONDS` of the first lookup's end (a
+    bare ``__import__("ns", fromlist=["X"])`` whose second lookup never comes leaves nothing that lasts)."""
+
+    def __init__(self) -> None:
+        self._local = _thread_local()  # threading.local, without importing threading on the import path
+
+    def hand_over(self, namespace: str, name: str, cls: type) -> None:
+        pending = self._local.__dict__.setdefault("pending", {})
+        pending[namespace, name] = (time.monotonic(), cls)
+
+    def take(self, namespace: str, name: str) -> type | None:
+        pending = self._local.__dict__.get("pending")
+        if not pending:
+            return None
+        entry = pending.pop((namespace, name), None)
+        if entry is None or time.monotonic() - entry[0] > _STATEMENT_SECONDS:
+            return None
+        return entry[1]
+
+
+_STATEMENT_SECONDS = 5.0  # between the two lookups of one statement: microseconds, unless the thread is starved
+_STATEMENT = _OneStatement()
 
 
 def _finder_for(namespace: str) -> RemoteFinder:

@@ -104,6 +104,11 @@ def load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
     The store's trust policy and the namespace's (when the hook serves it) apply to every call: a version
     loaded earlier under a weaker policy is handed out only once this store's copy passes this call's policies
     (the class is not unpickled again: one hash, one class)."""
+    with _metrics.phase("load"):  # what the nested phases (fetch, unpickle, rehash ...) leave: the loader's own
+        return _load_class(store, namespace, name, full_hash)
+
+
+def _load_class(store: Store, namespace: str, name: str, full_hash: str) -> type:
     key = (validate_namespace(namespace), validate_name(name), validate_hash(full_hash, allow_prefix=False))
     policies = _policies(store, namespace)
     with _LOCKS_GUARD:

@@ -221,6 +221,10 @@ class Store:
         return self.__dict__["root"]
 
     def _open(self) -> None:
+        with _metrics.phase("open"):  # importing s3fs and its clients: often most of a cold import's time
+            self._open_filesystem()
+
+    def _open_filesystem(self) -> None:
         from fsspec.core import url_to_fs
 
         given, protocol = self.storage_options, self._protocol

@@ -170,6 +170,39 @@ def test_a_class_is_not_a_module(hook: RemoteFinder, memory_store: Store) -> Non
         importlib.import_module("labchain_remote.MyFilter")
 
 
+def test_one_statement_resolves_latest_once_and_gives_one_version(
+    namespaces: Callable[[Store | str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`from ns import X` looks X up twice (importlib's hasattr, then the statement's getattr). A writer pushing
+    while the first lookup loads must not make the second lookup load another version, even with no reuse of
+    `latest` at all (latest_ttl=0): one read of `latest`, one version."""
+    store = Store(f"memory://one-statement-{uuid.uuid4().hex}", latest_ttl=0)
+    first = remoteimport.push(make_filter(1), store=store)
+    namespace = namespaces(store)
+    reads: list[str] = []
+    real_latest_many, real_load = store.latest_many, loader.load_class
+
+    def counting_latest_many(names):  # the store's own method, counted
+        reads.extend(names)
+        return real_latest_many(names)
+
+    def load_while_a_writer_pushes(*args, **kwargs):  # a long load, during which another host pushes
+        loaded = real_load(*args, **kwargs)
+        remoteimport.push(make_filter(len(reads) + 1), store=Store(store.url))
+        return loaded
+
+    monkeypatch.setattr(store, "latest_many", counting_latest_many)
+    monkeypatch.setattr(loader, "load_class", load_while_a_writer_pushes)
+    scope: dict[str, object] = {}
+    exec(f"from {namespace} import MyFilter", scope)
+    assert reads == ["MyFilter"]
+    assert scope["MyFilter"] is sys.modules[f"{namespace}.MyFilter@{first}"].MyFilter
+    assert [m for m in sys.modules if m.startswith(f"{namespace}.MyFilter@")] == [f"{namespace}.MyFilter@{first}"]
+    # The next statement sees what was pushed meanwhile: nothing of the first statement lingers.
+    exec(f"from {namespace} import MyFilter", scope)
+    assert scope["MyFilter"]().apply(1) == 2 and reads == ["MyFilter", "MyFilter"]
+
+
 # -- errors -----------------------------------------------------------------------------------------------
 
 

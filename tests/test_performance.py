@@ -304,3 +304,35 @@ def test_payloads_use_pickles_default_protocol() -> None:
     from remoteimport import capture
 
     assert capture._PROTOCOL == pickle.DEFAULT_PROTOCOL  # named without importing pickle.py on the load path
+
+
+def test_every_millisecond_of_a_cold_s3_import_belongs_to_a_phase(s3_url: str, tmp_path: Path) -> None:
+    """Issue 24: opening the filesystem (importing s3fs and aiobotocore, most of a cold import) is its own phase,
+    and the phases, exclusive of each other, add up to the import statement's wall time."""
+    from sample_classes import make_filter
+
+    remoteimport.push(make_filter(7), store=s3_url)
+    code = f"""
+        import json, time
+        import remoteimport
+        remoteimport.install({s3_url!r}, namespace="phases_remote")
+        started = time.perf_counter()
+        from phases_remote import MyFilter
+        elapsed = time.perf_counter() - started
+        print(json.dumps({{"elapsed": elapsed, "phases": remoteimport.metrics(), "apply": MyFilter().apply(1)}}))
+    """
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("REMOTEIMPORT_")}
+    environment["REMOTEIMPORT_CACHE_DIR"] = str(tmp_path / "cold-cache")
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    phases = result["phases"]
+    assert result["apply"] == 7
+    assert {"open", "resolve", "fetch", "unpickle", "rehash", "load"} <= set(phases), phases
+    assert phases["open"]["count"] == 1  # once per process
+    covered = sum(figure["seconds"] for figure in phases.values())
+    # Exclusive phases never add up to more than the statement; what is left over is the hook's own few lines.
+    assert covered <= result["elapsed"] * 1.001
+    assert covered >= 0.97 * result["elapsed"], (covered, result["elapsed"], phases)
