@@ -416,7 +416,7 @@ def _graph_of(
     substitutions: dict[int, type] = {}
     for _ in range(3):  # a pass may find more classes to reuse (or a concurrent load registered some): again
         with _GRAPH_GUARD:
-            found, hashes = _substitutions(namespace, cls, rebuilder, own_hash)
+            found, hashes = _substitutions(namespace, cls, rebuilder, own_hash, blob.header.name)
             if -1 in found:
                 return graphs.VersionGraph(reference, namespace, found[-1], [], [])
             if not found:
@@ -485,10 +485,12 @@ def _unique(objects: list[Any]) -> list[Any]:
 
 
 def _substitutions(
-    namespace: str, cls: type, rebuilder: CodeRebuilder, own_hash: str | None
+    namespace: str, cls: type, rebuilder: CodeRebuilder, own_hash: str | None, stored_name: str
 ) -> tuple[dict[int, type], dict[int, str | None]]:
     """Skeleton number -> the loaded class of the same content hash and name, for this payload's classes
-    (``-1`` -> it, when it is the version's own class); and id -> content hash of the payload's classes hashed."""
+    (``-1`` -> it, when it is the version's own class); and id -> content hash of the payload's classes hashed.
+    The version's own class is another version's only when it is stored under that class's name: one body pushed
+    as ``MyFilter`` and as ``persist(name="Renamed")`` gives two classes, each named as stored."""
     order = _skeleton_order(rebuilder)
     reused = {id(klass) for klass in rebuilder.reused}
     candidates = [(number, klass) for number, klass in enumerate(order) if id(klass) not in reused]
@@ -507,6 +509,8 @@ def _substitutions(
         if match is None or match is klass or _short_name(match) != _short_name(klass):
             continue
         if klass is cls:
+            if _short_name(match) != stored_name:
+                continue
             return {-1: match}, hashed
         found[number] = match
     return found, hashed

@@ -124,6 +124,18 @@ def test_persist_with_options(memory_store: Store) -> None:
     assert loaded.__qualname__ == "Renamed" and loaded().apply(2) == 6
 
 
+def test_one_body_stored_under_two_names_loads_as_two_classes_named_as_stored(memory_store: Store) -> None:
+    """The name a version is stored under is not in its hash: a class loaded as `MyFilter@h` must not be handed
+    out for `Renamed@h` (it was, when `MyFilter@h` had been loaded first in the process)."""
+    body = make_filter(4)
+    full = remoteimport.push(body, store=memory_store)
+    assert remoteimport.push(body, store=memory_store, name="Renamed") == full
+    first = remoteimport.get_version("MyFilter", full, store=memory_store)
+    renamed = remoteimport.get_version("Renamed", full, store=memory_store)
+    assert (first.__qualname__, renamed.__qualname__) == ("MyFilter", "Renamed")
+    assert first is not renamed and renamed().apply(2) == 8
+
+
 def test_persist_refuses_non_classes_and_bad_names() -> None:
     with pytest.raises(TypeError, match="decorates classes"):
         remoteimport.persist(lambda: None)  # type: ignore[type-var]
