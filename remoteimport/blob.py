@@ -16,7 +16,7 @@ Wire layout::
     >>> header = make_header("MyFilter", "ab" * 32, b"payload", python="3.11", cloudpickle_version="3.1.2",
     ...                      created="2024-01-01T00:00:00+00:00")
     >>> data = encode_blob(header, b"payload")
-    >>> decode_blob(data, expected_hash="ab" * 32).payload
+    >>> bytes(decode_blob(data, expected_hash="ab" * 32).payload)
     b'payload'
 """
 
@@ -143,10 +143,11 @@ class BlobHeader:
 
 @record
 class Blob:
-    """A decoded blob whose payload has been checked against its header's digest."""
+    """A decoded blob whose payload has been checked against its header's digest. The payload is a read-only
+    view of the blob's bytes, never a copy of it (docs/performance.md#memory): ``bytes(blob.payload)`` copies."""
 
     header: BlobHeader
-    payload: bytes
+    payload: memoryview
 
 
 def _is_int(value: object) -> bool:
@@ -279,7 +280,7 @@ def _sha256_constructor() -> Callable[[bytes | memoryview], Any]:
 _sha256 = _sha256_constructor()
 
 
-def encode_blob(header: BlobHeader, payload: bytes) -> bytes:
+def encode_blob(header: BlobHeader, payload: bytes | memoryview) -> bytes:
     """The blob bytes for ``header`` and ``payload``; refuses a header that does not describe the payload.
 
     >>> encode_blob(make_header("A", "0" * 64, b"x"), b"x")[:8]
@@ -294,6 +295,7 @@ def encode_blob(header: BlobHeader, payload: bytes) -> bytes:
             "build it with make_header(name, hash, payload)"
         )
     header_bytes = _canonical_json(header.to_json())
+    # Left to right: the small prefix is joined first, then the payload is copied once, into the blob.
     return MAGIC + len(header_bytes).to_bytes(_HEADER_LENGTH_SIZE, "big") + header_bytes + payload
 
 
@@ -319,8 +321,10 @@ def decode_blob(
     anything malformed, truncated, corrupt or not the expected class, and :class:`IncompatibleBlobError`
     for a blob from a newer format.
 
+    The payload is a view of ``data``, which it keeps alive; nothing is copied.
+
     >>> data = encode_blob(make_header("A", "0" * 64, b"x"), b"x")
-    >>> decode_blob(data, expected_hash="0" * 64, expected_name="A").payload
+    >>> bytes(decode_blob(data, expected_hash="0" * 64, expected_name="A").payload)
     b'x'
     """
     header, payload = _split(data, source)
@@ -329,7 +333,7 @@ def decode_blob(
         raise _integrity_error(source, f"blob holds hash {header.hash}, expected {expected_hash}")
     if expected_name is not None and header.name != expected_name:
         raise _integrity_error(source, f"blob holds class {header.name!r}, expected {expected_name!r}")
-    return Blob(header, bytes(payload))
+    return Blob(header, payload)
 
 
 def _split(data: bytes, source: str) -> tuple[BlobHeader, memoryview]:
@@ -340,7 +344,7 @@ def _split(data: bytes, source: str) -> tuple[BlobHeader, memoryview]:
     header_end = _PREFIX_SIZE + header_length
     if header_end > len(data):
         raise _integrity_error(source, f"header length {header_length} runs past the end of the data (truncated blob?)")
-    view = memoryview(data)
+    view = memoryview(data).toreadonly()  # the payload handed on is a view: nobody writes through it
     return _parse_header(view[_PREFIX_SIZE:header_end], source), view[header_end:]
 
 

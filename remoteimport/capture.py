@@ -199,7 +199,41 @@ def unpickle_class(payload: bytes, rebuilder: CodeRebuilder) -> Any:
     It holds no lock: unpickling may import other remote classes (a base class from the store), which
     unpickle in turn, maybe in another thread that holds that module's import lock.
     """
-    return _untracked_unpickler()(io.BytesIO(payload), rebuilder).load()
+    return _untracked_unpickler()(_PayloadFile(payload), rebuilder).load()
+
+
+class _PayloadFile:
+    """A read-only file over a payload that never copies it whole (``io.BytesIO`` copies all but a ``bytes``
+    object; the loader's payload is a view of the blob): the unpickler reads its frames (64 KiB) with
+    :meth:`read`, and a large ``bytes`` value straight into the object it makes with :meth:`readinto`."""
+
+    def __init__(self, payload: bytes | memoryview) -> None:
+        self._view = memoryview(payload)
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._position
+        end = len(self._view) if size < 0 else min(start + size, len(self._view))
+        self._position = end
+        return bytes(self._view[start:end])
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view, view.cast("B") as target:
+            part = self._view[self._position : self._position + len(target)]
+            target[: len(part)] = part
+        self._position += len(part)
+        return len(part)
+
+    def readline(self, size: int = -1) -> bytes:
+        """Up to and including the next newline: what opcodes outside a frame read (protocols 0 to 3)."""
+        end = len(self._view) if size < 0 else min(self._position + size, len(self._view))
+        scanned = self._position
+        while scanned < end:  # a page at a time, not a copy of the rest of the payload
+            found = bytes(self._view[scanned : min(scanned + 4096, end)]).find(b"\n")
+            if found >= 0:
+                return self.read(scanned + found + 1 - self._position)
+            scanned += 4096
+        return self.read(end - self._position)
 
 
 @_memo.cache

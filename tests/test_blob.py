@@ -74,7 +74,7 @@ def test_round_trip_keeps_every_header_field():
     blob = decode_blob(encode_blob(header, PAYLOAD), expected_hash=HASH, expected_name="MyFilter")
 
     assert blob == Blob(header, PAYLOAD)
-    assert isinstance(blob.payload, bytes)
+    assert isinstance(blob.payload, memoryview) and blob.payload.readonly  # a view of the blob: never copied
     assert blob.header.requirements == {"numpy": "1.26.4"}
     assert blob.header.source == {"mylib.filters": "class MyFilter:\n    pass\n"}
     assert (blob.header.qualname, blob.header.module) == ("MyFilter", "mylib.filters")

@@ -1,7 +1,8 @@
 """Deterministic content hashes of classes and functions.
 
 ``class_hash(obj)`` walks a class (or function) and everything of the user's that it depends on, writes a
-canonical text encoding of it, and returns the SHA-256 of that encoding prefixed by a scheme identifier.
+canonical text encoding of it, and returns the SHA-256 of that encoding prefixed by a scheme identifier. The text
+is fed to the digest as it is made, in bounded chunks, never joined whole (a 200 MB attribute costs a few MB).
 
 What is encoded (see docs/hashing.md for the full list):
 
@@ -30,16 +31,17 @@ Where things are:
 - ``__init__`` (here): the public API, :func:`class_hash`, :data:`SCHEME`, :func:`register`, :func:`unregister`;
 - ``table``: the dispatch table type -> encoder that :func:`register` feeds, with the built-in encoders in it;
 - ``encoder``: :class:`~remoteimport.hashing.encoder._Encoder`, the walker that dispatches every value;
+- ``stream``: where the encoding goes: pieces fed to SHA-256 in chunks, large values by reference, sorted
+  items compared a chunk at a time;
 - ``members``: which members of a class count (derived, framework and generated ones do not; dataclass fields,
   enum members);
 - ``source``: finding and parsing a function's source, the canonical AST text, the global-name scan, the caches.
 
-Imports go one way: ``__init__`` -> ``encoder`` -> ``members`` -> ``source``; ``encoder`` -> ``table``.
+Imports go one way: ``__init__`` -> ``encoder`` -> ``members`` -> ``source``; ``encoder`` -> ``table``, ``stream``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import types
 from typing import Any
 
@@ -80,8 +82,7 @@ def class_hash(obj: Any) -> str:
             f"class_hash() takes a class or a function, got an instance of {type(obj).__qualname__}; "
             "pass the class itself (type(obj)) to hash its definition"
         )
-    encoding = _Encoder().root(obj)
-    return hashlib.sha256(f"{SCHEME}\n{encoding}".encode("utf-8", "surrogatepass")).hexdigest()
+    return _Encoder().digest(obj, f"{SCHEME}\n")
 
 
 def stored_class_hash(obj: type, *, attrs_generated_code: bool = False) -> str:
@@ -92,5 +93,4 @@ def stored_class_hash(obj: type, *, attrs_generated_code: bool = False) -> str:
 
     ``attrs_generated_code=True``: the rule versions stored before attrs' generated methods were left out were
     hashed by (their source included; loader.py tries it for blob format 3 only when today's rule disagrees)."""
-    encoding = _Encoder(check_addresses=False, attrs_generated_code=attrs_generated_code).root(obj)
-    return hashlib.sha256(f"{SCHEME}\n{encoding}".encode("utf-8", "surrogatepass")).hexdigest()
+    return _Encoder(check_addresses=False, attrs_generated_code=attrs_generated_code).digest(obj, f"{SCHEME}\n")

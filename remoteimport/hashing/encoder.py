@@ -13,7 +13,6 @@ import collections
 import copyreg
 import enum
 import functools
-import hashlib
 import sys
 import types
 import typing
@@ -41,6 +40,7 @@ from remoteimport.hashing.members import (
     unsupported_framework,
 )
 from remoteimport.hashing.source import _atom
+from remoteimport.hashing.stream import LARGE, SPILL, _Hex, _Stream, in_order, text
 from remoteimport.hashing.table import _registered_encoder
 
 
@@ -137,11 +137,24 @@ class _Encoder:
         self.texts: list[tuple[str, str]] = []
         self.entered: dict[int, Any] = {}
         self.root_graphs: tuple[int, ...] = ()  # the loaded versions the root travelled in (remoteimport.graphs)
+        self.held_large = 0  # large pieces held in lists so far (not fed to a stream): see _sorted
+
+    def digest(self, obj: Any, prefix: str) -> str:
+        """The SHA-256 (hex) of ``prefix`` and the encoding of ``obj``, fed as the walk goes: the encoding is
+        never made whole (hashing/stream.py)."""
+        stream = _Stream(prefix)
+        self._root(obj, stream)
+        return stream.hexdigest()
 
     def root(self, obj: Any) -> str:
+        """The encoding of ``obj`` as text: to read it (the hash path, :meth:`digest`, never makes it)."""
+        pieces: list[Any] = []
+        self._root(obj, pieces)
+        return text(pieces)
+
+    def _root(self, obj: Any, out: list[Any]) -> None:
         """The object asked about is always encoded by content, even when it comes from an installed
         package or a store (where it would be referenced by name as a dependency)."""
-        out: list[str] = []
         self.root_object = obj
         self.root_graphs = graphs.graphs_of(obj)[:1]  # the version that made it: what travelled with it then
         try:
@@ -151,7 +164,6 @@ class _Encoder:
         problem = address_problem(self.texts, self.entered) if self.check_addresses else None
         if problem is not None:
             raise UnhashableObjectError(problem)
-        return "".join(out)
 
     def _too_deep(self, path: str) -> UnhashableObjectError:
         shown = path if len(path) <= 160 else f"{path[:120]}...{path[-30:]}"
@@ -199,7 +211,7 @@ class _Encoder:
             return
         depth = len(self.stack)
         outer_lowest, self.lowest_backref = self.lowest_backref, sys.maxsize
-        inner: list[str] = []
+        inner = _Stream()
         self.stack.append(id(obj))
         try:
             body(inner)
@@ -207,8 +219,7 @@ class _Encoder:
             self.stack.pop()
         own_lowest = self.lowest_backref
         self.lowest_backref = min(outer_lowest, own_lowest)
-        text = "".join(inner)
-        digest = "#" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() + ";"
+        digest = "#" + inner.hexdigest() + ";"
         out.append(digest)
         if own_lowest >= depth:  # refers to nothing outside itself: its digest holds in any context
             self.digests[id(obj)] = digest
@@ -228,20 +239,39 @@ class _Encoder:
             self.stack.pop()
 
     def _sorted(self, obj: Any, out: list[str], tag: str, items: Iterable[Any], path: str) -> None:
-        """Sets and dict items: each encoded alone, then sorted, so iteration order never matters."""
+        """Sets and dict items: each encoded alone, then sorted by its text, so iteration order never matters."""
         if not self._enter(obj, out):
             return
         self.stack.append(id(obj))
         try:
-            encoded = []
+            encoded: list[Any] = []
+            held_before = self.held_large
             for item in items:
-                sub: list[str] = []
+                sub: list[Any] = []
+                held = self.held_large
                 self.value(item, sub, f"{path}{{...}}")
-                encoded.append("".join(sub))
-            encoded.sort()
-            out.append(f"{tag}{len(encoded)}[{''.join(encoded)}]")
+                # its text when it holds no large value (the common case), else its pieces (never joined)
+                encoded.append("".join(sub) if self.held_large == held else sub)
+            in_order(encoded)
+            out.append(f"{tag}{len(encoded)}[")
+            if self.held_large == held_before:
+                out.extend(encoded)  # small texts all: a stream feeds them SPILL at a time (see value())
+            else:
+                add = out.put if type(out) is _Stream else out.append
+                for item in encoded:
+                    for piece in (item,) if type(item) is str else item:
+                        add(piece)
+            out.append("]")
         finally:
             self.stack.pop()
+
+    def _large(self, piece: str | _Hex, out: list[Any]) -> None:
+        """A large value, by reference: fed to the digest at once, or held (a sorted item's, the text's)."""
+        if type(out) is _Stream:
+            out.feed(piece)
+        else:
+            out.append(piece)
+            self.held_large += 1
 
     def _fail(self, value: Any, path: str, reason: str = "") -> UnhashableObjectError:
         type_name = f"{type(value).__module__}.{type(value).__qualname__}"
@@ -256,6 +286,8 @@ class _Encoder:
     # -- dispatch ----------------------------------------------------------------------------------------
 
     def value(self, value: Any, out: list[str], path: str) -> None:  # noqa: C901 - one flat dispatch table
+        if len(out) >= SPILL and type(out) is _Stream:
+            out.spill()
         try:
             if value is None or value is Ellipsis or value is NotImplemented or type(value) is bool:
                 out.append(f"<{value}>")
@@ -268,11 +300,20 @@ class _Encoder:
                 return
             kind = type(value)
             if kind in (int, float, complex, str, bytes):
-                out.append(_atom(value))
+                if (kind is str or kind is bytes) and len(value) >= LARGE:
+                    # _atom()'s text, its value fed (hexed, compared) a slice at a time: hashing/stream.py
+                    out.append(f"{'s' if kind is str else 'b'}{len(value)}:")
+                    self._large(value if kind is str else _Hex(value), out)
+                else:
+                    out.append(_atom(value))
                 if kind is str and len(value) >= MIN_LENGTH:
                     self.texts.append((value, path))
             elif kind is bytearray:
-                out.append("B" + _atom(bytes(value)))
+                if len(value) >= LARGE:
+                    out.append(f"Bb{len(value)}:")
+                    self._large(_Hex(value), out)
+                else:
+                    out.append("B" + _atom(bytes(value)))
             elif kind is tuple:
                 self._container(value, out, "T", value, path)
             elif kind is list:
