@@ -87,9 +87,10 @@ def _reduce(obj: object) -> Any:
         head = (reference, "call", tuple(args), {})
     else:
         return reduced  # the class's own reduction names something else: leave it as it is
-    state = rest[0] if rest else None
-    # The state travels inside rebuild's arguments (a placeholder must keep it); list/dict items stay put.
-    return (rebuild, (*head, state), None, *rest[1:]) if len(rest) > 1 else (rebuild, (*head, state))
+    # The state goes in the reduction's own slot, so pickle memoizes the instance before it pickles the state: a
+    # state that refers back to the instance (a bound method in an attribute, a __getstate__ copy holding it)
+    # must find it there. (Pickles made before carried the state in rebuild's arguments: rebuild still takes it.)
+    return (rebuild, (*head, None), *rest)
 
 
 def rebuild(reference: str, how: str, args: tuple[Any, ...], kwargs: dict[str, Any], state: Any) -> Any:
@@ -176,7 +177,13 @@ class UnavailableObject:
 
     def __reduce__(self) -> Any:
         how, args, kwargs, state = self._reduced
-        return (rebuild, (self._reference, how, args, kwargs, state))
+        if state is None:
+            return (rebuild, (self._reference, how, args, kwargs, None))
+        return (rebuild, (self._reference, how, args, kwargs, None), state)  # as _reduce: state after the object
+
+    def __setstate__(self, state: Any) -> None:
+        """Keep the state pickle applies after making the placeholder, to pickle it back unchanged."""
+        self._reduced[3] = state
 
     def _fail(self) -> RemoteObjectUnavailableError:
         return RemoteObjectUnavailableError(self._error, name=self._reference)

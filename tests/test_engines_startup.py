@@ -145,3 +145,81 @@ def test_the_placeholder_fails_on_use_not_on_probes() -> None:
     assert str(reloaded) == str(failed.value) and reloaded.name == "gone_remote.Thing@" + "0" * 64
     assert issubclass(NamespaceNotServedError, ModuleNotFoundError)
     assert "remoteimport.references" in sys.modules
+
+
+SELF_REFERRING = """
+class Runner:
+    def __init__(self):
+        self.callback = self.run          # a bound method: the instance refers to itself
+        self.children = []
+
+    def run(self):
+        return "ran"
+
+    def __getstate__(self):              # a copy of the state holding the instance (LabChain's BasePlugin)
+        return {**self.__dict__, "me": self}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+"""
+
+
+def test_an_instance_whose_state_refers_to_itself_round_trips(tmp_path: Path, namespace: str) -> None:
+    """The state is pickled after the instance is memoized (it used to travel inside rebuild's arguments: a
+    plain __dict__ holding a bound method of the instance lost it, a __getstate__ copy recursed forever)."""
+    store = Store(tmp_path / "store")
+    scope: dict[str, object] = {"__name__": "self_referring_module"}
+    exec(compile(SELF_REFERRING, str(tmp_path / "self_referring_module.py"), "exec"), scope)
+    plain_source = SELF_REFERRING.split("    def __getstate__")[0]
+    plain_scope: dict[str, object] = {"__name__": "plain_referring_module"}
+    exec(compile(plain_source.replace("Runner", "Plain"), str(tmp_path / "plain.py"), "exec"), plain_scope)
+    runner_hash = remoteimport.push(scope["Runner"], store=store)  # type: ignore[arg-type]
+    plain_hash = remoteimport.push(plain_scope["Plain"], store=store)  # type: ignore[arg-type]
+    remoteimport.install(store, namespace=namespace)
+    load = __import__("importlib").import_module
+    Runner = load(f"{namespace}.Runner@{runner_hash}").Runner
+    Plain = load(f"{namespace}.Plain@{plain_hash}").Plain
+    import copy
+
+    for original in (Runner(), Plain()):
+        original.children.append(original)
+        for again in (pickle.loads(pickle.dumps(original)), copy.deepcopy(original)):
+            assert type(again) is type(original) and again is not original
+            assert again.callback() == "ran" and again.callback.__self__ is again
+            assert again.children[0] is again
+    assert pickle.loads(pickle.dumps(Runner())).me.me.callback() == "ran"
+
+    # Where the class cannot be loaded: a placeholder that keeps the state (here referring back to the instance;
+    # not a bound method, which needs the real class to be made) and pickles back to what loads here.
+    sent = Plain()
+    sent.callback, sent.children = None, [sent]
+    data = pickle.dumps(sent)
+    remoteimport.uninstall(namespace)
+    placeholder = pickle.loads(data)
+    assert isinstance(placeholder, references.UnavailableObject)
+    forwarded = pickle.dumps(placeholder)
+    remoteimport.install(store, namespace=namespace)
+    received = pickle.loads(forwarded)
+    assert type(received).__qualname__ == "Plain" and received.children[0] is received and received.run() == "ran"
+
+
+def test_pickles_made_with_the_state_among_rebuilds_arguments_still_load(
+    pushed: tuple[Store, str], namespace: str
+) -> None:
+    """Before, the state travelled as rebuild's fifth argument: such pickles (in stores, caches, queues) load."""
+    store, full = pushed
+    remoteimport.install(store, namespace=namespace)
+    reference = f"{namespace}.Counter@{full}"
+    older = pickle.dumps(_OldForm(reference, {"start": 6, "items": [6]}))
+    loaded = pickle.loads(older)
+    assert type(loaded).__module__ == reference and loaded.next() == 7 and loaded.items == [6]
+
+
+class _OldForm:
+    """Pickles as the releases before this change wrote an instance of a loaded class."""
+
+    def __init__(self, reference: str, state: dict[str, object]) -> None:
+        self.reference, self.state = reference, state
+
+    def __reduce__(self) -> object:
+        return (references.rebuild, (self.reference, "new", (), {}, self.state))
