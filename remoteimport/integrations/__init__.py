@@ -1,7 +1,9 @@
-"""Plugging remoteimport into distributed engines through their own extension points (docs/engines.md).
+"""Plugging remoteimport into distributed engines and frameworks through their own extension points.
 
-- :mod:`remoteimport.integrations.dask`: ``client.register_plugin(RemoteImportPlugin(store))``;
-- :mod:`remoteimport.integrations.ray`: ``ray.init(runtime_env=runtime_env(store))``.
+- :mod:`remoteimport.integrations.dask`: ``client.register_plugin(RemoteImportPlugin(store))`` (docs/engines.md);
+- :mod:`remoteimport.integrations.ray`: ``ray.init(runtime_env=runtime_env(store))`` (docs/engines.md);
+- :mod:`remoteimport.integrations.labchain`: ``enable(store)``, LabChain's persistence through a store
+  (docs/labchain.md); the LabChain internals it replaces live in ``_labchain_internals.py`` alone.
 
 Both modules share :class:`Served`: what a process needs to serve a namespace, resolved on the driver so that
 it travels (a lock's pins and trusted keys' bytes, not paths that may not exist on a worker).
