@@ -18,7 +18,10 @@ in the same run, so the ratios mean something on any machine:
   process, one that shares an Enum and a config with a loaded version (compared by hash, unpickled again with
   them reused), one that shares nothing, against importing the package from source;
 - storage (``benchmarks/storage.py``, skip with ``--skip-storage``): requests per operation counted on moto's
-  S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store.
+  S3 server, cache hit vs cold, ``push_all`` vs one at a time, a 10-version vs a 10,000-version store;
+- at scale (``benchmarks/scale.py``, skip with ``--skip-scale``): stores of 10, 100 and 1,000 classes on moto's
+  S3 server: requests, wall time and peak RSS of ``push_all``, cold readers, ``ls``, the web view and a large
+  class, and what 10,000 and 100,000 cold readers would cost on paper.
 """
 
 from __future__ import annotations
@@ -323,6 +326,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per figure (median)")
     parser.add_argument("--skip-storage", action="store_true", help="skip benchmarks/storage.py (S3, minutes)")
+    parser.add_argument("--skip-scale", action="store_true", help="skip benchmarks/scale.py (S3 at scale, minutes)")
     parser.add_argument("--process-only", action="store_true", help="only the whole-process table (seconds)")
     parser.add_argument("--no-pyc", action="store_true", help="compile every module in every process (no .pyc)")
     args = parser.parse_args()
@@ -345,6 +349,10 @@ def main() -> None:
         print(flush=True)
         storage = Path(__file__).with_name("storage.py")
         subprocess.run([sys.executable, str(storage), "--repeat", str(args.repeat)], check=True)
+    if not args.skip_scale:  # 10 to 1,000 classes on moto's S3 server: requests, wall time, peak RSS
+        print(flush=True)
+        scale = Path(__file__).with_name("scale.py")
+        subprocess.run([sys.executable, str(scale)], check=True)
 
 
 if __name__ == "__main__":

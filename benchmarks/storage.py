@@ -155,7 +155,12 @@ def bench_requests(server: Server, work: Path) -> list[tuple[str, int, str]]:
     )
     rows.append(("`from ns import X` (latest)", requests_of("from bench_remote import Gen0000", hook)))
     store = f"store = remoteimport.Store({url!r})\n"
-    rows.append(("`ls` page of 20 names (3 here)", requests_of("store.latest_many(store.names(limit=20))", store)))
+    rows.append(
+        (
+            "`ls` page of 20 names (3 here)",
+            requests_of("from remoteimport import cli\ncli.main(['ls', '--store', store.url, '--limit', '20'])", store),
+        )
+    )
     rows.append(("`log` page of 10 of 26 entries", requests_of("store.history('Gen0002', limit=10)", store)))
     budget = {
         "push of a new version": "<= 4",
@@ -165,7 +170,7 @@ def bench_requests(server: Server, work: Path) -> list[tuple[str, int, str]]:
         "warm pinned import (local cache)": "0",
         "pinned import by prefix": "2",
         "`from ns import X` (latest)": "<= 2",
-        "`ls` page of 20 names (3 here)": "1 + names",
+        "`ls` page of 20 names (3 here)": "1 + 3 x names + tags",
         "`log` page of 10 of 26 entries": "1 + 10",
     }
     return [(label, value, budget[label]) for label, value in rows]

@@ -2,8 +2,8 @@
 
 Standard library only, and cheap to import: the start-up hook (``remoteimport.pth``) may read it in every
 interpreter. Each setting is read when it is used (not at import), so a variable set later in the process
-counts. The names are documented in docs/storage.md, docs/security.md, docs/zero-code.md and
-docs/performance.md.
+counts. The names are documented in docs/storage.md, docs/security.md, docs/zero-code.md,
+docs/performance.md and docs/provenance.md.
 
     >>> number("REMOTEIMPORT_NO_SUCH_SETTING", 4.0, float, "a number of seconds")
     4.0
@@ -56,6 +56,9 @@ REQUIRE_SIGNATURES = "REMOTEIMPORT_REQUIRE_SIGNATURES"  # "1": refuse unsigned c
 
 # Configs
 BUILD_ALLOW = "REMOTEIMPORT_BUILD_ALLOW"  # comma-separated installed classes build() may construct
+
+# Provenance (remoteimport.provenance, docs/provenance.md)
+NO_PROVENANCE = "REMOTEIMPORT_NO_PROVENANCE"  # "1": record no user, host or git state with pushes (the message stays)
 
 # Diagnostics
 PROFILE = "REMOTEIMPORT_PROFILE"  # "1": report the per-phase timings of imports at exit (docs/performance.md)

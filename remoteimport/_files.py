@@ -69,10 +69,11 @@ def make_private_folders(folder: str) -> None:
                 raise
 
 
-def read_regular_file(path: str) -> bytes:
-    """The bytes of the plain file at ``path``. A symbolic link there is not followed, and a FIFO, socket or
-    device is not read, so a planted one can neither leak another file's bytes nor block the caller: those
-    raise :class:`NotRegularFileError` (and nothing there raises ``FileNotFoundError``)."""
+def read_regular_file(path: str, start: int = 0, end: int | None = None) -> bytes:
+    """The bytes of the plain file at ``path`` (from ``start`` up to ``end``: None reads to the end). A symbolic
+    link there is not followed, and a FIFO, socket or device is not read, so a planted one can neither leak
+    another file's bytes nor block the caller: those raise :class:`NotRegularFileError` (and nothing there
+    raises ``FileNotFoundError``)."""
     try:
         handle = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -84,7 +85,9 @@ def read_regular_file(path: str) -> bytes:
         kind = _kind_of(os.fstat(handle).st_mode)
         if kind != "a regular file":
             raise NotRegularFileError(path, kind)
-        return file.read()
+        if start:
+            file.seek(start)
+        return file.read() if end is None else file.read(max(0, end - start))
 
 
 def _file_kind(path: str) -> str | None:

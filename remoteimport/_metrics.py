@@ -7,9 +7,10 @@ hash), ``cache`` (reading the local blob cache), ``fetch`` (reading the store), 
 regenerated methods, sharing classes with loaded versions, publishing the module) — and each records its wall
 time here. Phases are exclusive: a phase that runs inside another (the filesystem opened by the first read, a
 nested version loaded while unpickling) is subtracted from it, so the phases add up to the import's time and
-none is counted twice. Two ``perf_counter`` calls and a dict update per phase, so it stays on. Read the totals with :func:`remoteimport.metrics`; with
-``REMOTEIMPORT_PROFILE=1`` they are also logged at exit (``logging.getLogger("remoteimport")``, printed to
-stderr when logging is not configured), and every phase is logged at DEBUG level as it ends.
+none is counted twice. Two ``perf_counter`` calls and a dict update per phase, so it stays on. Read the totals
+with :func:`remoteimport.metrics`; with ``REMOTEIMPORT_PROFILE=1`` they are also logged at exit
+(``logging.getLogger("remoteimport")``, printed to stderr when logging is not configured), and every phase is
+logged at DEBUG level as it ends.
 
     >>> reset()
     >>> with phase("fetch"):

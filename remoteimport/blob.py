@@ -40,6 +40,7 @@ __all__ = [
     "BlobHeader",
     "decode_blob",
     "encode_blob",
+    "header_end",
     "legacy_signed_message",
     "make_header",
     "read_header",
@@ -86,6 +87,7 @@ class BlobHeader:
     qualname: str = ""
     module: str = ""
     signature: dict[str, str] | None = None
+    provenance: dict[str, str] | None = None  # who, where, message, git (remoteimport.provenance); None: unknown
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -95,6 +97,9 @@ class BlobHeader:
         ['cloudpickle', 'created', 'format']
         """
         known = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        if known["provenance"] is None:
+            # Absent, not null: headers written before provenance existed sign and serialise as they were.
+            del known["provenance"]
         return {**self.extra, **known}
 
     @classmethod
@@ -180,7 +185,7 @@ def _integrity_error(source: str, problem: str) -> IntegrityError:
 
 
 def signed_message(header: BlobHeader) -> bytes:
-    """The canonical bytes a signature covers: the **whole header** but the signature itself — name, hash,
+    r"""The canonical bytes a signature covers: the **whole header** but the signature itself — name, hash,
     payload digest and size, Python and cloudpickle versions, requirements, shipped source, format, module,
     creation time and any field a newer writer adds — after a versioned domain tag.
 
@@ -195,7 +200,7 @@ def signed_message(header: BlobHeader) -> bytes:
 
 
 def legacy_signed_message(header: BlobHeader) -> bytes:
-    """What signatures made before the whole header was signed covered: name, hash and payload digest only.
+    r"""What signatures made before the whole header was signed covered: name, hash and payload digest only.
 
     Such a signature leaves the other header fields open to a store writer, so it is never accepted; it is
     recognised to say so, and to let ``remoteimport sign`` upgrade a publisher's own old signatures.
@@ -228,8 +233,10 @@ def make_header(
     created: str | None = None,
     qualname: str = "",
     module: str = "",
+    provenance: dict[str, str] | None = None,
 ) -> BlobHeader:
     """A header describing ``payload``; unset versions and time default to this interpreter, now (UTC).
+    ``provenance``: who pushed it, from where (``remoteimport.provenance``); None leaves the key out of the header.
 
     >>> header = make_header("MyFilter", "ab" * 32, b"payload", requirements={"numpy": "1.26.4"})
     >>> header.payload_size, header.python == "%d.%d" % sys.version_info[:2]
@@ -251,6 +258,7 @@ def make_header(
         payload_size=len(payload),
         qualname=qualname,
         module=module,
+        provenance=dict(provenance) if provenance else None,
     )
 
 
@@ -297,6 +305,19 @@ def encode_blob(header: BlobHeader, payload: bytes | memoryview) -> bytes:
     header_bytes = _canonical_json(header.to_json())
     # Left to right: the small prefix is joined first, then the payload is copied once, into the blob.
     return MAGIC + len(header_bytes).to_bytes(_HEADER_LENGTH_SIZE, "big") + header_bytes + payload
+
+
+def header_end(start: bytes) -> int | None:
+    """Where the header of a blob beginning with ``start`` ends (the offset of its payload), from the first
+    :data:`MAGIC` + 4 bytes; None when ``start`` begins no blob. What a reader of headers alone requests.
+
+    >>> data = encode_blob(make_header("A", "0" * 64, b"xy"), b"xy")
+    >>> header_end(data[:12]) == len(data) - 2
+    True
+    """
+    if len(start) < _PREFIX_SIZE or not start.startswith(MAGIC):
+        return None
+    return _PREFIX_SIZE + int.from_bytes(start[len(MAGIC) : _PREFIX_SIZE], "big")
 
 
 def read_header(data: bytes, *, source: str = "blob") -> BlobHeader:

@@ -17,7 +17,7 @@ import operator
 import os
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 
 from remoteimport import _cloudpickle, _memo, _metrics, _pydantic, graphs
@@ -26,10 +26,13 @@ from remoteimport._record import record
 from remoteimport.code_objects import (
     CodeRebuilder,
     current_lines,
+    is_pseudo_filename,
     python_tag,
     rebuild_code,
     reduce_code,
+    shipped_source,
     source_mismatches,
+    stale_bytecode,
 )
 from remoteimport.errors import IncompatibleBlobError, PushError
 from remoteimport.framework import FRAMEWORK_MODULES, is_framework_member, unwrap_method  # noqa: F401 - re-exported
@@ -177,16 +180,24 @@ def capture_class(cls: type, *, path: str) -> Capture:
     sources = pickler.sources()
     stale = source_mismatches([(code, code.co_filename) for code in pickler.codes.values()], sources)
     if stale:
+        problem = f"cannot push {path}: {stale[0]}{f' (and {len(stale) - 1} more)' if len(stale) > 1 else ''}: "
+        # A new interpreter runs old code too when Python's own cache is stale: restarting would not help.
+        cached = next(((filename, pyc) for filename in sources if (pyc := stale_bytecode(filename))), None)
+        if cached:
+            raise PushError(
+                f"{problem}stale __pycache__ (Python reuses bytecode when mtime (whole seconds) and size match): "
+                f"{cached[1]} holds an earlier text of {cached[0]}, and every new interpreter runs it in the file's "
+                f"place. Delete {cached[1]} or touch {cached[0]}, then restart the interpreter and push again."
+            )
         raise PushError(
-            f"cannot push {path}: {stale[0]}{f' (and {len(stale) - 1} more)' if len(stale) > 1 else ''}: the running "
-            "code is not the text of its file, which changed after the module was imported, so the hash (taken "
-            "from the text) would name other code than the class runs. Reload the module (importlib.reload) or "
-            "restart the interpreter, then push again."
+            f"{problem}the running code is not the text of its file, which changed after the module was imported, "
+            "so the hash (taken from the text) would name other code than the class runs. Reload the module "
+            "(importlib.reload) or restart the interpreter, then push again."
         )
     return Capture(buffer.getvalue(), sources, _distributions(pickler.referenced_modules))
 
 
-def unpickle_class(payload: bytes, rebuilder: CodeRebuilder) -> Any:
+def unpickle_class(payload: bytes | memoryview, rebuilder: CodeRebuilder) -> Any:
     """Unpickle a verified payload so that every version gets classes of its own.
 
     cloudpickle tracks dynamic classes by an id that stays the same for every pickle of one class object,
@@ -620,6 +631,7 @@ def _recording_pickler() -> type:
             self.output = args[0] if args else kwargs["file"]
             self.filenames: set[str] = set()
             self.codes: dict[int, types.CodeType] = {}  # the code objects pickled (by id): see source_mismatches
+            self.classes: list[type] = []  # the by-value classes pickled: their statements are shipped (sources)
             self.referenced_modules: set[str] = set()
             self.optional_lines: dict[str, list[tuple[int, int]]] = {}  # see imported_modules
             # (class, name, value, classes of its by-value instances): see _by_value_instance_classes
@@ -699,6 +711,8 @@ def _recording_pickler() -> type:
                     return alias
             elif isinstance(obj, ModuleType) and not module_travels_by_value(obj.__name__):
                 self.referenced_modules.add(obj.__name__)
+            elif isinstance(obj, type):
+                self.classes.append(obj)
             reduced = super().reducer_override(obj)
             if isinstance(obj, type) and type(reduced) is tuple and len(reduced) == 6:
                 return self._defer_instances(obj, reduced)
@@ -735,14 +749,51 @@ def _recording_pickler() -> type:
             return _class_graph, (None, tuple(classes.values()), _DeferredAttributes(), *setters, _DeferredAttributes())
 
         def sources(self) -> dict[str, str]:
+            """File name -> what the payload ships of it (:func:`~remoteimport.code_objects.shipped_source`):
+            the statements of the code objects and classes pickled, at their own line numbers. Shipped whole: a
+            pseudo file (``<string>``: what ran under that name need not be the code's text), an installed one
+            (a framework's closure, typing's ``_proto_hook``: another Python keeps its own when the pushing
+            Python's whole file does not compile there, remoteimport.regenerate), and a file whose part would
+            not compile to the code it carries where the whole file does."""
+            names: dict[str, set[str]] = {}
+            for cls in self.classes:
+                module_file = getattr(sys.modules.get(cls.__module__ or ""), "__file__", None)
+                names.setdefault(module_file or "", set()).add(cls.__qualname__.partition(".")[0])
             found = {}
             for filename in sorted(self.filenames):
                 lines = current_lines(filename)
-                if lines:
-                    found[filename] = "".join(lines)
+                if not lines:
+                    continue
+                codes = [(code, filename) for code in self.codes.values() if code.co_filename == filename]
+                whole = "".join(lines)
+                if is_pseudo_filename(filename) or _file_is_installed(filename):
+                    found[filename] = whole
+                    continue
+                # The statements assigning the module's names the code reads (`FACTOR = 2`) go too: their
+                # values travel by value, and a reader (show, diff, the web view) must see what changed.
+                wanted = set(names.get(filename, ())) | _global_names_read(code for code, _ in codes)
+                shipped = shipped_source(lines, [code.co_firstlineno for code, _ in codes], wanted)
+                if shipped != whole and source_mismatches(codes, {filename: shipped}):
+                    if not source_mismatches(codes, {filename: whole}):
+                        import logging
+
+                        logging.getLogger("remoteimport").debug("%s shipped whole: its part does not compile", filename)
+                        shipped = whole
+                found[filename] = shipped
             return found
 
     return RecordingPickler
+
+
+def _global_names_read(codes: Iterable[types.CodeType]) -> set[str]:
+    """The names ``codes`` and the code nested in them (comprehensions, lambdas, inner functions) look up."""
+    found: set[str] = set()
+    pending = list(codes)
+    while pending:
+        code = pending.pop()
+        found.update(code.co_names)
+        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    return found
 
 
 def _unpicklable_message(cls: type, path: str, exc: Exception) -> str:

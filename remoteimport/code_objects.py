@@ -32,10 +32,14 @@ import marshal
 import os
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from remoteimport import _memo
 from remoteimport.errors import IncompatibleBlobError, IntegrityError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ast
 
 __all__ = ["CODE_FORMAT", "CodeRebuilder", "rebuild_code", "reduce_code", "version_filename"]
 
@@ -136,6 +140,141 @@ def _index_compiled(module_code: types.CodeType) -> dict[tuple[str, int], list[t
     return index
 
 
+def shipped_source(lines: list[str], places: Iterable[int], names: Iterable[str] = ()) -> str:
+    """What a version ships of a file whose lines are ``lines`` (:func:`current_lines`): the top-level statements,
+    decorators included, that hold one of ``places`` (the first lines of the code objects it carries) or define
+    one of ``names`` (its classes, by the first part of their qualified names), and every import (a
+    ``from __future__`` import changes how the rest compiles; the others tell a reader what names mean). Every
+    other line is left empty, and nothing follows the last line kept.
+
+    So a class of a module of a thousand classes ships its own lines, not the module's (issue 24), and each line
+    keeps its number: tracebacks, ``inspect.getsource`` (which parses the whole text to find a class), the
+    hasher's reading of a function's block (:mod:`remoteimport.hashing.source`) and another Python's compilation
+    of the shipped text (:class:`CodeRebuilder`) find what they find in the file. A statement is kept whole or not
+    at all, and statements that share a line (``a = 1; b = 2``) go together. A text that does not parse here is
+    shipped whole.
+
+    >>> lines = ["import os\\n", "\\n", "def f(): return 1\\n", "def g(): return 2\\n", "x = f()\\n"]
+    >>> shipped_source(lines, [4])
+    'import os\\n\\n\\ndef g(): return 2\\n'
+    """
+    import bisect  # push only: a load never trims
+
+    text = "".join(lines)
+    groups = _top_level_statements(text)
+    if groups is None:
+        return text
+    wanted = set(names)
+    starts = [first for first, _, _, _ in groups]
+    kept = {index for index, (_, _, defined, always) in enumerate(groups) if always or not wanted.isdisjoint(defined)}
+    for place in places:
+        index = bisect.bisect_right(starts, place) - 1
+        if index >= 0 and place <= groups[index][1]:
+            kept.add(index)
+    shipped: list[str] = []
+    done = 0  # lines written so far
+    for index in sorted(kept):
+        first, last, _, _ = groups[index]
+        shipped.append("\n" * (first - 1 - done))
+        shipped.extend(lines[first - 1 : last])
+        done = last
+    return "".join(shipped)
+
+
+@_memo.bounded(8)
+def _top_level_statements(text: str) -> tuple[tuple[int, int, frozenset[str], bool], ...] | None:
+    """``(first line, last line, names of the classes and functions defined, is an import)`` of each run of
+    top-level statements of ``text`` that share lines, in order; None when ``text`` does not parse. Cached: a
+    ``push_all`` trims one module once per class."""
+    import ast
+
+    groups: list[tuple[int, int, frozenset[str], bool]] = []
+    try:
+        for offset, tree in _parsed_pieces(text):
+            for node in tree.body:
+                decorators = getattr(node, "decorator_list", ())
+                first = offset + min([node.lineno, *(decorator.lineno for decorator in decorators)])
+                last = offset + (node.end_lineno or node.lineno)
+                defined = _defined_names(node)
+                is_import = isinstance(node, (ast.Import, ast.ImportFrom))
+                if groups and first <= groups[-1][1]:
+                    before = groups.pop()
+                    first, last = before[0], max(last, before[1])
+                    defined, is_import = defined | before[2], is_import or before[3]
+                groups.append((first, last, defined, is_import))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return tuple(groups)
+
+
+def _parsed_pieces(text: str) -> Iterator[tuple[int, ast.Module]]:
+    """``(lines before it, its AST)`` of consecutive pieces of ``text`` that together are all of it, each a few
+    top-level statements parsed alone, one after the other: the AST of a module of thousands of classes takes
+    over 100 MB at once. A piece ends where a statement may start (:func:`_may_start_statement`). A cut inside a
+    statement (in a string or brackets, after a backslash, between a decorator and its ``def``) leaves the part
+    before it unparseable, so a piece that does not parse takes 1, 2, 4 ... more cuts until it does: a piece that
+    parses ends where a statement ends. Raises SyntaxError (and the like) when ``text`` does not parse."""
+    import ast
+    import io
+
+    lines = io.StringIO(text).readlines()  # split at newlines only, as the parser and linecache count lines
+    cuts = [0, *(number for number, line in enumerate(lines) if number and _may_start_statement(line)), len(lines)]
+    start = 0  # index in cuts
+    while start < len(cuts) - 1:
+        step = 1
+        while True:
+            end = min(start + step, len(cuts) - 1)
+            try:
+                tree = ast.parse("".join(lines[cuts[start] : cuts[end]]))
+                break
+            except SyntaxError:
+                if end == len(cuts) - 1:
+                    raise
+                step *= 2
+        yield cuts[start], tree
+        start = end
+
+
+_CLAUSES = frozenset({"else", "elif", "except", "finally"})
+_LOWERCASE = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _may_start_statement(line: str) -> bool:
+    """Whether a top-level statement may start on ``line``: it starts at column 0 with neither a comment, a closing
+    bracket nor a clause that continues the statement before (``else:``, ``except ValueError:``)."""
+    if not line or line[0] in " \t\x0c\r\n#)]}":
+        return False
+    rest = line.lstrip(_LOWERCASE)
+    return line[: len(line) - len(rest)] not in _CLAUSES or rest[:1].isalnum() or rest[:1] == "_"
+
+
+def _defined_names(statement: object) -> frozenset[str]:
+    """The names a top-level statement defines at module level (also inside ``if``/``try``/``with``/``match``
+    blocks): its classes and functions, without looking into their bodies, and the plain names it assigns
+    (``FACTOR = 2``, ``a, b = ...``, ``x: int = 1``, ``x += 1``)."""
+    import ast
+
+    scopes = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    blocks = (ast.stmt, ast.excepthandler, ast.match_case)
+    found = set()
+    pending = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, scopes):
+            found.add(node.name)
+            continue
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        else:
+            targets = []
+        for target in targets:
+            found.update(name.id for name in ast.walk(target) if isinstance(name, ast.Name))
+        pending.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, blocks))
+    return frozenset(found)
+
+
 def source_mismatches(
     codes: list[tuple[types.CodeType, str]],
     sources: Mapping[str, str],
@@ -178,6 +317,34 @@ def is_pseudo_filename(filename: str) -> bool:
     (True, False)
     """
     return filename.startswith("<") and filename.endswith(">")
+
+
+def stale_bytecode(filename: str) -> str | None:
+    """The ``__pycache__`` file a new interpreter runs in place of ``filename``'s text, or None when there is none.
+
+    Python reuses a cached file whose recorded modification time (in whole seconds) and size are the source's.
+    An edit within the same second that keeps the size (a script, a CI step, a ``git checkout``) leaves such a
+    file describing the old text, and every new interpreter runs it. This names it: its header matches the
+    source as it is now, and its code is not what the source compiles to (``compile`` runs nothing)."""
+    import importlib.util
+
+    try:
+        cached = importlib.util.cache_from_source(filename)
+        status = os.stat(filename)
+        with open(cached, "rb") as file:
+            data = file.read()
+        with open(filename, "rb") as file:
+            source = file.read()
+    except (OSError, ValueError, NotImplementedError):
+        return None
+    recorded = [int.from_bytes(data[start : start + 4], "little") for start in (4, 8, 12)]  # flags, mtime, size
+    trusted = [0, int(status.st_mtime) & 0xFFFFFFFF, status.st_size & 0xFFFFFFFF]  # what Python's check accepts
+    if data[:4] != importlib.util.MAGIC_NUMBER or recorded != trusted:
+        return None  # checked by hash, or Python would compile the source again itself
+    try:
+        return None if marshal.loads(data[16:]) == compile(source, filename, "exec", dont_inherit=True) else cached
+    except (SyntaxError, ValueError, EOFError, TypeError, RecursionError, MemoryError):
+        return None
 
 
 def _compiles_to_code(filename: str, text: str, code: types.CodeType) -> bool:

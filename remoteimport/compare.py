@@ -1,7 +1,8 @@
 """Compare two stored versions of a class: the unified diff of their shipped source and the header changes.
 
 :func:`source_diff` and :func:`header_changes` are pure over blob headers; :func:`read_version` reads one
-version's header (its payload digest checked, nothing unpickled) from a store it is given, and
+version's header (its payload digest checked, nothing unpickled) from a store it is given
+(:func:`read_version_headers`: many headers at once, for listings, without the payloads), and
 :func:`diff_versions` puts the three together. ``remoteimport diff`` and the web view's compare page both use
 this module, so they always show the same thing.
 
@@ -20,12 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 from remoteimport.blob import BlobHeader
 from remoteimport.errors import IntegrityError, RemoteImportError, VersionNotFoundError
+from remoteimport.provenance import describe
 from remoteimport.signing import TrustPolicy, signature_status
 
 if TYPE_CHECKING:  # the store is passed in; this module does no I/O of its own
+    from collections.abc import Iterable
+
     from remoteimport.store import Store
 
-__all__ = ["VersionInfo", "FileDiff", "VersionDiff", "read_version", "source_diff", "header_changes", "diff_versions"]
+__all__ = [
+    "VersionInfo",
+    "FileDiff",
+    "VersionDiff",
+    "read_version",
+    "read_version_headers",
+    "source_diff",
+    "header_changes",
+    "diff_versions",
+]
 
 NAMESPACE = "labchain_remote"  # the pinned reference shown for a version (registry.DEFAULT_NAMESPACE)
 
@@ -51,7 +64,23 @@ def read_version(store: Store, name: str, full_hash: str, policy: TrustPolicy) -
     try:
         header = store.read_verified_blob(name, full_hash).header
     except (RemoteImportError, OSError, RecursionError, MemoryError) as exc:
-        return VersionInfo(name, full_hash, problem=f"{type(exc).__name__}: {exc}")
+        return _version_info(name, full_hash, exc, policy)
+    return _version_info(name, full_hash, header, policy)
+
+
+def read_version_headers(
+    store: Store, keys: Iterable[tuple[str, str]], policy: TrustPolicy
+) -> dict[tuple[str, str], VersionInfo]:
+    """:func:`read_version` of many ``(name, full hash)`` at once, for listings (``ls``, the web view's class
+    list): their headers only, one ranged read each, concurrent (:meth:`Store.read_headers`). The payload digest
+    is **not** checked (``remoteimport verify`` and :func:`read_version` check it); a header that cannot be read,
+    or names another class or hash, gives ``problem`` as there."""
+    return {key: _version_info(*key, found, policy) for key, found in store.read_headers(keys).items()}
+
+
+def _version_info(name: str, full_hash: str, header: BlobHeader | BaseException, policy: TrustPolicy) -> VersionInfo:
+    if isinstance(header, BaseException):
+        return VersionInfo(name, full_hash, problem=f"{type(header).__name__}: {header}")
     signature, acceptable = signature_status(header, policy)
     trust = "refused" if not acceptable else "trusted" if policy.trusted else "unverified"
     return VersionInfo(name, full_hash, header, signature, trust)
@@ -123,6 +152,17 @@ class VersionDiff:
     def identical(self) -> bool:
         return not self.changes and not self.files
 
+    @property
+    def old_provenance(self) -> dict[str, str]:
+        """Who pushed version ``old``, with what message, from which git commit (:func:`remoteimport.provenance
+        .describe`: ``"unknown"`` where not recorded). Not a header change: provenance is no part of a version."""
+        return describe(self.old.header)
+
+    @property
+    def new_provenance(self) -> dict[str, str]:
+        """:attr:`old_provenance` of version ``new``."""
+        return describe(self.new.header)
+
     def unified(self) -> str:
         """The source diff as one ``diff -u`` text (empty when the shipped source is the same)."""
         return "".join(text + "\n" for file in self.files for _, text in file.lines)
@@ -133,6 +173,7 @@ class VersionDiff:
             "a": self.old.hash,
             "b": self.new.hash,
             "header_changes": [{"field": field, "a": a, "b": b} for field, a, b in self.changes],
+            "provenance": {"a": self.old_provenance, "b": self.new_provenance},
             "files": [
                 {"filename": file.filename, "lines": [{"kind": kind, "text": text} for kind, text in file.lines]}
                 for file in self.files
@@ -141,15 +182,16 @@ class VersionDiff:
         }
 
 
-def diff_versions(store: Store, name: str, old_hash: str, new_hash: str) -> VersionDiff:
-    """Compare two stored versions of ``name`` (full hashes or 8+ hex digit prefixes) under the store's trust
-    policy; a damaged version raises :class:`~remoteimport.errors.IntegrityError` naming it.
+def diff_versions(store: Store, name: str, old_hash: str | None, new_hash: str | None) -> VersionDiff:
+    """Compare two stored versions of ``name`` (each a full hash, 8+ hex digits, a tag, ``latest`` or None for
+    the latest: :meth:`~remoteimport.store.Store.resolve_version`) under the store's trust policy; a damaged
+    version raises :class:`~remoteimport.errors.IntegrityError` naming it.
 
     >>> diff_versions(store, "MyFilter", "0123abcd", "4567cdef").unified()  # doctest: +SKIP
     """
     infos = []
     for version in (old_hash, new_hash):
-        full_hash = store.resolve(name, version)  # a prefix or tag is looked up; a full hash is taken as given
+        full_hash = store.resolve_version(name, version)  # a full hash is taken as given: checked here
         if full_hash == version and not store.has_blob(name, full_hash):
             raise VersionNotFoundError(
                 f"no version {full_hash} of {name} in the store {store.url}; `remoteimport log {name}` lists them"

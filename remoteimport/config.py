@@ -281,8 +281,9 @@ def build(config: dict[str, Any], store: Store | str | None = None, *, allow: It
     """A new object from a config made by :func:`dump` (or written by hand, or received from anyone).
 
     ``clazz`` is ``namespace.Name@hash`` (exactly that version; a prefix of 8+ hex digits works too),
-    ``namespace.Name@tag`` (the version the tag points at, e.g. ``@prod``) or ``namespace.Name`` (the latest
-    version, or the pin of an active lock). Such a class comes through the
+    ``namespace.Name@tag`` (the version the tag points at, e.g. ``@prod``), ``namespace.Name@latest`` (the
+    version the store's ``latest`` names, like an import of it) or ``namespace.Name`` (the latest version, or the
+    pin of an active lock). Such a class comes through the
     import hook that serves the namespace — with its store, lock and trusted keys — when ``store`` is None or
     that hook's store; else from ``store``, under ``store``'s trust policy *and* the namespace's. A namespace
     no hook serves needs ``store``.
@@ -339,7 +340,7 @@ def _build_value(value: Any, store: Any, path: str, allowed: frozenset[str]) -> 
 def resolve_class(
     clazz: Any, store: Store | str | None = None, *, allow: Iterable[str] = (), path: str = "clazz"
 ) -> type:
-    """The class a config's ``clazz`` names: ``namespace.Name[@hash|@tag]``, or ``package.module:Class`` when
+    """The class a config's ``clazz`` names: ``namespace.Name[@hash|@tag|@latest]``, or ``package.module:Class`` when
     ``allow`` lists it (see :func:`build`)."""
     if not isinstance(clazz, str):
         raise ConfigError(f"clazz must be a string such as 'labchain_remote.MyFilter@<hash>', not {clazz!r}")
@@ -364,12 +365,7 @@ def resolve_class(
             f"namespace={reference.namespace!r}, trusted_keys=[...]) — or pass build(config, store=STORE)."
         )
     target = resolve_store(store)
-    version = reference.version
-    if version is None:
-        version = target.latest(reference.name)
-        if version is None:
-            raise target.name_not_found(reference.name, namespace=reference.namespace)
-    full_hash = target.resolve_version(reference.name, version, namespace=reference.namespace)
+    full_hash = target.resolve_version(reference.name, reference.version, namespace=reference.namespace)
     return load_class(target, reference.namespace, reference.name, full_hash)
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Literal
 
 from remoteimport.errors import IntegrityError, StoreError
-from remoteimport.names import validate_hash, validate_name
+from remoteimport.names import validate_name, validate_version
 from remoteimport.registry import resolve_store
 from remoteimport.signing import ENV_REQUIRE_SIGNATURES, ENV_TRUSTED_KEYS, public_key_text
 from remoteimport.store import Store
@@ -135,7 +135,7 @@ def doctor(
     if name is not None:
         validate_name(name)
     if hash_or_prefix is not None:
-        validate_hash(hash_or_prefix)
+        validate_version(hash_or_prefix)  # a hash, prefix, tag or `latest` (Store.resolve_version)
     target = resolve_store(store)
     if target.url.startswith("memory://"):
         raise StoreError(f"{target.url} exists only inside this process; doctor needs a folder path or a shared URL")
@@ -168,7 +168,10 @@ def _versions(
     load: list[tuple[str, str]] = []
     skipped: list[VersionHealth] = []
     for each in names:
-        stored = [target.resolve(each, hash_or_prefix)] if hash_or_prefix is not None else target.blob_hashes(each)
+        if hash_or_prefix is not None:
+            stored = [target.resolve_version(each, hash_or_prefix)]
+        else:
+            stored = target.blob_hashes(each)
         try:
             named, orphans_allowed = target.named_hashes(each), include_orphans
             why = "no ref or history entry names it: not loaded (doctor --orphans loads it, with trusted keys)"

@@ -236,14 +236,14 @@ def update_lock(
     upgrade: bool = False,
 ) -> tuple[Lock, dict[str, tuple[str | None, str]]]:
     """Pin ``names`` to their store's latest versions in the lock at ``path``; write it; return it with the
-    changes (``name -> (previous pin or None, new pin)``). ``Name@HASH`` or ``Name@TAG`` (e.g.
-    ``MyFilter@prod``) pins that exact version instead, replacing any pin: a tag is resolved to its full hash.
+    changes (``name -> (previous pin or None, new pin)``). ``Name@HASH``, ``Name@TAG`` (e.g. ``MyFilter@prod``)
+    or ``Name@latest`` pins that exact version instead, replacing any pin: it is resolved to its full hash.
 
     Names already pinned keep their pin unless ``upgrade``; ``upgrade`` with no names moves every pin.
     ``store`` defaults to the existing lock's store, else the default store."""
 
     path = os.path.abspath(os.fspath(path) if path is not None else default_lock_path())
-    # NAME, or NAME@HASH / NAME@TAG for an exact version (a tag is resolved now: a lock holds full hashes only)
+    # NAME, or NAME@HASH / NAME@TAG / NAME@latest for an exact version (resolved now: a lock holds full hashes only)
     requested = dict(split_versioned(name) for name in names)
     names = list(requested)
     existing = read_lock(path) if os.path.exists(path) else None

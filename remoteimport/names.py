@@ -8,6 +8,8 @@ attacker writing configs) types can traverse out of the store.
     Reference(namespace='labchain_remote', name='MyFilter', version='0123abcd')
     >>> parse_reference("labchain_remote.MyFilter@prod")
     Reference(namespace='labchain_remote', name='MyFilter', version='prod')
+    >>> parse_reference("labchain_remote.MyFilter@latest")
+    Reference(namespace='labchain_remote', name='MyFilter', version='latest')
 
 The classes and functions a version brings with it (its helpers, base classes, nested config classes,
 Enums: everything of the user's that travelled by value inside its payload) live in *member modules* named
@@ -18,8 +20,11 @@ after the version and the module they were written in: ``ns.Name@<hash>/myproj/l
     ('MyFilter@0123abcd', 'myproj.layers')
 
 A version after ``@`` is a hash (or a prefix of 8+ hex digits) exactly when it is all hex digits
-(:func:`is_hash_like`); anything else is a tag. A tag (:func:`validate_tag`) always holds a character that is
-not a hex digit, so no text is both a valid tag and a valid hash prefix.
+(:func:`is_hash_like`); ``latest`` (:data:`LATEST`) is the version the store's ``latest`` pointer names; anything
+else is a tag. A tag (:func:`validate_tag`) always holds a character that is not a hex digit and is never
+``latest``, so no text is two of these. Parsing is here; what a version names in a store is
+:meth:`remoteimport.store.Store.resolve_version`, the one resolver every command, import, config, lock and web
+page uses.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ _HEX = frozenset("0123456789abcdef")
 _HEX_ANY_CASE = frozenset("0123456789abcdefABCDEF")
 # No "." (the import system would read `ns.Name@v1.2` as a submodule `2`), nothing that can make a path.
 _TAG_REST = _LETTERS | frozenset("0123456789_-")
-RESERVED_TAGS = frozenset({"latest"})  # `Name@latest` would read as the latest version, which a tag is not
+LATEST = "latest"  # `Name@latest`: the version the store's `latest` pointer names (never a tag's name)
+RESERVED_TAGS = frozenset({LATEST})
 TAG_RULE = (
     f"1 to {MAX_TAG_LENGTH} characters of letters, digits, '_' and '-', starting with a letter and holding at "
     "least one character that is not a hex digit (so it can never be read as a hash prefix), e.g. 'prod' or "
@@ -49,8 +55,8 @@ TAG_RULE = (
 
 class Reference(namedtuple("Reference", ("namespace", "name", "version"))):
     """A parsed ``namespace.Name[@version]``. ``version`` is a full hash or a prefix of at least
-    :data:`MIN_PREFIX` hex digits (lowercase), or a tag (tell them apart with :func:`is_hash_like`); None for
-    latest."""
+    :data:`MIN_PREFIX` hex digits (lowercase), :data:`LATEST`, or a tag (tell a hash apart with
+    :func:`is_hash_like`); None when no ``@`` was given (the latest version, or an active lock's pin)."""
 
     __slots__ = ()
     namespace: str
@@ -133,33 +139,43 @@ def validate_tag(tag: object) -> str:
     if not isinstance(tag, str) or not _is_tag_shaped(tag):
         raise InvalidNameError(f"invalid tag {tag!r}: a tag is {TAG_RULE}")
     if tag in RESERVED_TAGS:
-        raise InvalidNameError(f"invalid tag {tag!r}: the name is reserved (it would read as the latest version)")
+        raise InvalidNameError(
+            f"invalid tag {tag!r}: the name is reserved (NAME@{LATEST} names the version the latest pointer names)"
+        )
     return tag
 
 
 def validate_version(text: object) -> str:
-    """What may follow ``@``: a hash or prefix (returned lowercase) when :func:`is_hash_like`, else a tag."""
+    """What may follow ``@``: a hash or prefix (returned lowercase) when :func:`is_hash_like`, :data:`LATEST`,
+    else a tag.
+
+    >>> validate_version("DEADbeef"), validate_version("latest"), validate_version("prod")
+    ('deadbeef', 'latest', 'prod')
+    """
     if is_hash_like(text):
         return validate_hash(text)
+    if text == LATEST:
+        return LATEST
     if isinstance(text, str) and _is_tag_shaped(text):
         return validate_tag(text)
     raise InvalidNameError(
         f"invalid hash or tag {text!r}: expected a hash ({MIN_PREFIX} to {HASH_LENGTH} hex digits, 0-9 a-f) or a tag "
-        f"({TAG_RULE}); run `remoteimport log NAME` to list the versions of a class"
+        f"({TAG_RULE}) or {LATEST!r}; run `remoteimport log NAME` to list the versions of a class"
     )
 
 
 def split_versioned(text: str) -> tuple[str, str | None]:
     """``"MyFilter@abc12345"`` -> ``("MyFilter", "abc12345")``; ``"MyFilter@prod"`` -> ``("MyFilter", "prod")``;
-    ``"MyFilter"`` -> ``("MyFilter", None)``. A hash is lowercased; tell a tag apart with :func:`is_hash_like`."""
+    ``"MyFilter@latest"`` -> ``("MyFilter", "latest")``; ``"MyFilter"`` -> ``("MyFilter", None)``. A hash is
+    lowercased; tell a tag apart with :func:`is_hash_like`."""
     name, sep, version = text.partition("@")
     validate_name(name)
     return name, validate_version(version) if sep else None
 
 
 def parse_reference(reference: str) -> Reference:
-    """Parse ``namespace.Name``, ``namespace.Name@hash`` or ``namespace.Name@tag`` (the namespace may contain
-    dots; a tag never does)."""
+    """Parse ``namespace.Name``, ``namespace.Name@hash``, ``namespace.Name@tag`` or ``namespace.Name@latest`` (the
+    namespace may contain dots; a tag never does)."""
     if not isinstance(reference, str) or "." not in reference:
         raise InvalidNameError(
             f"invalid class reference {reference!r}: expected 'namespace.Name', 'namespace.Name@<hash>' or "

@@ -44,7 +44,8 @@ from remoteimport.errors import (
 )
 from remoteimport.hashing import class_hash
 from remoteimport.loader import class_from_blob, load_class, stored_blob_problem, unchecked_code
-from remoteimport.names import validate_hash, validate_name, validate_namespace, validate_tag
+from remoteimport.names import validate_name, validate_namespace, validate_tag, validate_version
+from remoteimport.provenance import Collector, pushed_by
 from remoteimport.signing import ENV_SIGNING_KEY, SigningKey, signature_state, signing_key_from
 from remoteimport.store import Store, Version, resolve_store
 
@@ -154,16 +155,21 @@ class PushResult:
     detail: str = ""
 
 
-def push(cls: type, store: Store | str | None = None, name: str | None = None) -> str:
+def push(cls: type, store: Store | str | None = None, name: str | None = None, *, message: str | None = None) -> str:
     """Upload ``cls`` (if this version is not stored intact yet) and make it ``latest``; return its full hash.
 
-    :func:`publish` does the same and also says what it did. On an object store a new version costs 4
-    requests (read the blob: absent; write it; add a history entry; move ``latest``) and an unchanged one 2
-    (read the blob; read ``latest``)."""
-    return publish(cls, store, name).hash
+    ``message`` (one line, at most 1,000 characters) is recorded with the push: in the history entry and, for a
+    new version, in its blob's provenance with who pushed it, from which host and git commit (docs/provenance.md).
+    A push that changes nothing records nothing. :func:`publish` does the same and also says what it did.
+
+    On an object store a new version costs 4 requests (read the blob: absent; write it; add a history entry; move
+    ``latest``) and an unchanged one 2 (read the blob; read ``latest``)."""
+    return publish(cls, store, name, message=message).hash
 
 
-def publish(cls: type, store: Store | str | None = None, name: str | None = None) -> PushResult:
+def publish(
+    cls: type, store: Store | str | None = None, name: str | None = None, *, message: str | None = None
+) -> PushResult:
     """:func:`push`, returning a :class:`PushResult`.
 
     A stored blob of this version that is damaged, or that does not load and re-hash on this host (e.g.
@@ -171,7 +177,9 @@ def publish(cls: type, store: Store | str | None = None, name: str | None = None
     is written — and the history records a ``repair``. With a signing key, a stored version that is unsigned
     (or signed the old way by this key) is replaced by a signed blob and the history records a ``sign``. A
     stored blob this host's trust policy refuses, or that another key signed, is never unpickled here, nor
-    replaced."""
+    replaced. A version already stored keeps the provenance of the push that wrote it: the history entry records
+    this push's (who, ``message``)."""
+    collector = Collector(message)  # a bad message is refused before anything is read or written
     stored_name, target = push_target(cls, name, store)
     full_hash = class_hash(cls)
     stored = target.read_blob_if_present(stored_name, full_hash)
@@ -181,7 +189,7 @@ def publish(cls: type, store: Store | str | None = None, name: str | None = None
         move = action == "moved"
         revived = move and stored is not None and _revive(target, stored_name, full_hash, stored)
     else:
-        data = _replacement(cls, target, stored_name, full_hash, state)
+        data = _replacement(cls, target, stored_name, full_hash, state, collector)
         target.write_blob(stored_name, full_hash, data, known_absent=True)  # absent, or to be replaced
         action = _ACTIONS[state.kind]
         # A new version's `latest` must move (no ref can point at it yet); otherwise only if it points elsewhere.
@@ -191,7 +199,9 @@ def publish(cls: type, store: Store | str | None = None, name: str | None = None
         # The history entry before the pointer: a push that fails in between is completed by pushing again
         # (its entry may then appear twice). The other way round, `latest` would have moved with no entry,
         # and pushing again would find nothing to do.
-        entry = Version(stored_name, full_hash, time.time(), _python_version(), action=_HISTORY[state.kind])
+        entry = Version(
+            stored_name, full_hash, time.time(), _python_version(), action=_HISTORY[state.kind], **collector.history()
+        )
         target.append_history(entry)
         if move:
             target.set_latest(stored_name, full_hash)
@@ -223,51 +233,93 @@ def _keep_revived(target: Store, name: str, full_hash: str, data: bytes) -> None
         target.write_blob(name, full_hash, data, known_absent=True)
 
 
-def push_all(store: Store | str | None = None) -> dict[str, str]:
+def push_all(store: Store | str | None = None, *, message: str | None = None) -> dict[str, str]:
     """Push every ``@persist``-ed class of this process; return ``{name: full hash}``.
 
-    The steps of :func:`push`, each one batch per store, concurrent on object stores (fsspec's async calls):
-    read every blob, write the missing ones (and replace any that :func:`publish` would replace), read
-    ``latest`` where the blob was there, add the history entries, move the pointers (only once every blob is
-    complete)."""
+    Every class is hashed first; then, per store, :data:`PUSH_ALL_CHUNK` classes at a time, the steps of
+    :func:`push`, each one batch (concurrent on object stores: fsspec's async calls): read the blobs, write the
+    missing ones (and replace any that :func:`publish` would replace), read ``latest`` where the blob was there,
+    add the history entries, move the pointers (only once the chunk's blobs are complete). A chunk is written
+    while the next one's blobs are made: memory holds two chunks however many classes there are, and requests
+    and pickling overlap. A failure stops the push at its chunk; every version of the chunks before is complete.
+    ``message`` and the provenance are recorded as by :func:`push` (git runs once per folder of classes)."""
+    collector = Collector(message)  # one for the whole call: git runs once per folder, not once per class
     batches: dict[Store, list[tuple[str, type, str]]] = {}
     for key, cls in sorted(_PERSISTED.items()):
         stored_name, target = push_target(cls, key, store)
         batches.setdefault(target, []).append((stored_name, cls, class_hash(cls)))
-    pushed: dict[str, str] = {}
-    for target, items in batches.items():
-        stored = target.read_blobs_if_present([(name, full_hash) for name, _, full_hash in items])
-        states = {
-            (name, full_hash): _stored_state(stored[(name, full_hash)], target, name, full_hash)
-            for name, _, full_hash in items
-        }
-        written = {
-            (name, full_hash): _replacement(cls, target, name, full_hash, states[(name, full_hash)])
-            for name, cls, full_hash in items
-            if states[(name, full_hash)].kind != "ok"
-        }
-        latest = target.latest_many([name for name, _, full_hash in items if (name, full_hash) not in written])
-        moved = {name: full_hash for name, _, full_hash in items if latest.get(name, "") != full_hash}
-        target.write_blobs(written)
-        revived = {
-            (name, full_hash): data
-            for name, full_hash in moved.items()
-            if (name, full_hash) not in written
-            and (data := stored[(name, full_hash)]) is not None
-            and _revive(target, name, full_hash, data)
-        }
-        now = time.time()
-        target.append_history_many(
-            [
-                Version(name, full_hash, now, _python_version(), action=_HISTORY[states[(name, full_hash)].kind])
-                for name, full_hash in moved.items()
-            ]
-        )
-        target.set_latest_many(moved)
-        for (name, full_hash), data in revived.items():
-            _keep_revived(target, name, full_hash, data)
-        pushed.update({name: full_hash for name, _, full_hash in items})
-    return dict(sorted(pushed.items()))
+    from concurrent.futures import ThreadPoolExecutor  # push_all only: a plain push starts no thread
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remoteimport-push-all") as writer:
+        writing = None
+        for target, items in batches.items():
+            for start in range(0, len(items), PUSH_ALL_CHUNK):
+                chunk = _prepared_chunk(target, items[start : start + PUSH_ALL_CHUNK], collector)
+                if writing is not None:
+                    writing.result()  # the chunk before is complete (or its failure is raised here)
+                writing = writer.submit(_write_chunk, target, chunk, collector)
+        if writing is not None:
+            writing.result()
+    return dict(sorted((name, full_hash) for items in batches.values() for name, _, full_hash in items))
+
+
+#: How many classes :func:`push_all` prepares and writes at a time (per step, at most
+#: :data:`~remoteimport.store.BATCH_CONCURRENCY` requests are in flight).
+PUSH_ALL_CHUNK = 256
+
+
+@dataclasses.dataclass
+class _Chunk:
+    """What :func:`push_all` writes for a chunk of classes, in this order: ``blobs`` (new or replacing), the
+    history entries and ``latest`` of ``moved``; ``revive``: the stored blobs of ``moved`` to write again first
+    (see :func:`_revive`); ``kinds``: the stored state of each version (its history action)."""
+
+    blobs: dict[tuple[str, str], bytes]
+    moved: dict[str, str]
+    revive: dict[tuple[str, str], bytes]
+    kinds: dict[tuple[str, str], str]
+
+
+def _prepared_chunk(target: Store, items: list[tuple[str, type, str]], collector: Collector | None = None) -> _Chunk:
+    """Read the chunk's stored blobs (and ``latest`` where they serve) and make the blobs to write."""
+    stored = target.read_blobs_if_present([(name, full_hash) for name, _, full_hash in items])
+    states = {key: _stored_state(stored[key], target, *key) for key in stored}
+    blobs = {
+        (name, full_hash): _replacement(cls, target, name, full_hash, states[(name, full_hash)], collector)
+        for name, cls, full_hash in items
+        if states[(name, full_hash)].kind != "ok"
+    }
+    latest = target.latest_many([name for name, _, full_hash in items if (name, full_hash) not in blobs])
+    moved = {name: full_hash for name, _, full_hash in items if latest.get(name, "") != full_hash}
+    revive = {
+        (name, full_hash): data
+        for name, full_hash in moved.items()
+        if (name, full_hash) not in blobs and (data := stored[(name, full_hash)]) is not None
+    }
+    return _Chunk(blobs, moved, revive, {key: state.kind for key, state in states.items()})
+
+
+def _write_chunk(target: Store, chunk: _Chunk, collector: Collector | None = None) -> None:
+    """The writes of :func:`push_all` for one chunk: blobs, then history entries, then ``latest``."""
+    target.write_blobs(chunk.blobs)
+    revived = {key: data for key, data in chunk.revive.items() if _revive(target, *key, data)}
+    now = time.time()
+    target.append_history_many(
+        [
+            Version(
+                name,
+                full_hash,
+                now,
+                _python_version(),
+                action=_HISTORY[chunk.kinds[(name, full_hash)]],
+                **(collector or Collector()).history(),
+            )
+            for name, full_hash in chunk.moved.items()
+        ]
+    )
+    target.set_latest_many(chunk.moved)
+    for (name, full_hash), data in revived.items():
+        _keep_revived(target, name, full_hash, data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,10 +391,12 @@ def _stored_state(data: bytes | None, target: Store, name: str, full_hash: str) 
     return _StoredState("ok")
 
 
-def _replacement(cls: type, target: Store, name: str, full_hash: str, state: _StoredState) -> bytes:
-    """A fresh blob of ``cls`` for a version whose stored blob is ``state``. A replacement must load: one blob
-    that does not load is never swapped for another."""
-    data = _blob_bytes(cls, name, full_hash, target)
+def _replacement(
+    cls: type, target: Store, name: str, full_hash: str, state: _StoredState, collector: Collector | None = None
+) -> bytes:
+    """A fresh blob of ``cls`` for a version whose stored blob is ``state``, with the provenance ``collector``
+    gives. A replacement must load: one blob that does not load is never swapped for another."""
+    data = _blob_bytes(cls, name, full_hash, target, collector)
     if state.kind == "absent":
         return data
     where = target.blob_url(name, full_hash)
@@ -359,8 +413,8 @@ def _replacement(cls: type, target: Store, name: str, full_hash: str, state: _St
     return data
 
 
-def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
-    """The encoded (and, with a signing key, signed) blob of ``cls``."""
+def _blob_bytes(cls: type, name: str, full_hash: str, target: Store, collector: Collector | None = None) -> bytes:
+    """The encoded (and, with a signing key, signed) blob of ``cls``, its provenance in the signed header."""
     captured = capture_class(cls, path=cls.__qualname__)
     header = make_header(
         name,
@@ -370,6 +424,7 @@ def _blob_bytes(cls: type, name: str, full_hash: str, target: Store) -> bytes:
         source=captured.source,
         qualname=cls.__qualname__,
         module=cls.__module__,
+        provenance=(collector or Collector()).header(cls),
     )
     signing_key = target.policy.signing_key
     if signing_key is not None:
@@ -424,17 +479,20 @@ def versions(
     return history
 
 
-def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None) -> str:
-    """Point ``latest`` back at an earlier version (recorded in the history); return its full hash.
+def rollback(name: str, hash_or_prefix: str, store: Store | str | None = None, *, message: str | None = None) -> str:
+    """Point ``latest`` back at an earlier version (recorded in the history, with who did it and ``message``);
+    return its full hash. ``hash_or_prefix``: a full hash, 8+ leading hex digits or a tag
+    (:meth:`Store.resolve_version`).
 
     The version's blob must be intact (format, digest, name and hash checked; nothing is unpickled): a damaged
     one raises :class:`IntegrityError` and nothing is changed."""
     validate_name(name)  # before the store is even opened
-    validate_hash(hash_or_prefix)
+    validate_version(hash_or_prefix)
+    recorded = Collector(message).history()  # a bad message is refused before the store is opened
     target = resolve_store(store)
-    full_hash = target.resolve(name, hash_or_prefix)
+    full_hash = target.resolve_version(name, hash_or_prefix)
     _require_intact(target, name, full_hash, f"roll {name} back to {full_hash}")
-    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="rollback"))
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="rollback", **recorded))
     target.set_latest(name, full_hash)  # after its history entry, as in push
     return full_hash
 
@@ -455,7 +513,8 @@ def _require_intact(target: Store, name: str, full_hash: str, doing: str) -> Non
 
 
 def tag(name: str, hash_or_prefix: str, tag: str, store: Store | str | None = None, *, force: bool = False) -> str:
-    """Point the tag ``tag`` of ``name`` at a version (full hash or 8+ hex digits); return its full hash.
+    """Point the tag ``tag`` of ``name`` at a version (full hash, 8+ hex digits, another tag or ``latest``:
+    :meth:`Store.resolve_version`); return its full hash.
 
     ``labchain_remote.Name@tag`` then imports that version. Moving an existing tag to another version needs
     ``force=True``; tagging the version a tag already points at changes nothing. The version's blob must be
@@ -463,10 +522,10 @@ def tag(name: str, hash_or_prefix: str, tag: str, store: Store | str | None = No
     Example: ``tag("MyFilter", "0123abcd", "prod")``, then ``import labchain_remote.MyFilter@prod``.
     """
     validate_name(name)  # before the store is even opened
-    validate_hash(hash_or_prefix)
+    validate_version(hash_or_prefix)
     validate_tag(tag)
     target = resolve_store(store)
-    full_hash = target.resolve(name, hash_or_prefix)
+    full_hash = target.resolve_version(name, hash_or_prefix)
     try:
         current = target.tag_target(name, tag)
     except IntegrityError:
@@ -481,7 +540,9 @@ def tag(name: str, hash_or_prefix: str, tag: str, store: Store | str | None = No
             f"changed. Move it with force=True (`remoteimport tag {name}@{full_hash[:12]} {tag} --force`)."
         )
     _require_intact(target, name, full_hash, f"tag {name}@{full_hash} as {tag!r}")
-    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="tag", tag=tag))
+    target.append_history(
+        Version(name, full_hash, time.time(), _python_version(), action="tag", tag=tag, by=pushed_by())
+    )
     target.set_tag(name, tag, full_hash)  # after its history entry, as in push
     return full_hash
 
@@ -496,7 +557,9 @@ def untag(name: str, tag: str, store: Store | str | None = None) -> str:
     validate_tag(tag)
     target = resolve_store(store)
     full_hash = target.resolve_tag(name, tag)
-    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="untag", tag=tag))
+    target.append_history(
+        Version(name, full_hash, time.time(), _python_version(), action="untag", tag=tag, by=pushed_by())
+    )
     target.delete_tag(name, tag)
     return full_hash
 
@@ -515,7 +578,8 @@ def sign(
     key: str | os.PathLike[str] | SigningKey | None = None,
     include_unsigned: bool = False,
 ) -> dict[str, str]:
-    """Sign stored versions of ``name`` (one, or all when ``hash_or_prefix`` is None) with ``key`` (default:
+    """Sign stored versions of ``name`` (one — a hash, prefix, tag or ``latest`` — or all when ``hash_or_prefix``
+    is None) with ``key`` (default:
     the store's signing key, ``$REMOTEIMPORT_SIGNING_KEY``) over their whole header; return ``{hash: outcome}``.
 
     Re-signs versions this key signed the old way (name, hash and payload only), and unsigned ones only with
@@ -524,12 +588,12 @@ def sign(
     records a ``sign``. Versions signed by another key, damaged or not loading are left as they are."""
     validate_name(name)
     if hash_or_prefix is not None:
-        validate_hash(hash_or_prefix)
+        validate_version(hash_or_prefix)
     target = resolve_store(store)
     signing_key = signing_key_from(key) if key is not None else target.policy.signing_key
     if signing_key is None:
         raise PushError(f"no signing key: pass key=PATH or set {ENV_SIGNING_KEY} to the publisher's private key")
-    hashes = [target.resolve(name, hash_or_prefix)] if hash_or_prefix is not None else target.blob_hashes(name)
+    hashes = [target.resolve_version(name, hash_or_prefix)] if hash_or_prefix is not None else target.blob_hashes(name)
     if not hashes:
         raise target.name_not_found(name)
     outcomes = {}
@@ -568,7 +632,7 @@ def _sign_one(target: Store, name: str, full_hash: str, key: SigningKey, include
             "so this host cannot vouch for it; push the class again from its source with the signing key"
         )
     target.write_blob(name, full_hash, encode_blob(key.sign(blob.header), blob.payload), known_absent=True)
-    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="sign"))
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="sign", by=pushed_by()))
     return f"signed by {key.public.fingerprint} (it was {'unsigned' if state == 'unsigned' else 'signed the old way'})"
 
 
@@ -579,12 +643,13 @@ def _sign_one(target: Store, name: str, full_hash: str, key: SigningKey, include
 def get_version(
     name: str, hash_or_prefix: str, store: Store | str | None = None, *, namespace: str = DEFAULT_NAMESPACE
 ) -> type:
-    """The class ``name`` at exactly the version ``hash_or_prefix`` (8 or more hex digits)."""
+    """The class ``name`` at the version ``hash_or_prefix`` (a full hash, 8 or more hex digits, a tag or
+    ``latest``: :meth:`Store.resolve_version`)."""
     validate_name(name)  # before the store is even opened
-    validate_hash(hash_or_prefix)
+    validate_version(hash_or_prefix)
     validate_namespace(namespace)
     target = resolve_store(store)
-    return load_class(target, namespace, name, target.resolve(name, hash_or_prefix, namespace=namespace))
+    return load_class(target, namespace, name, target.resolve_version(name, hash_or_prefix, namespace=namespace))
 
 
 def _python_version() -> str:
@@ -624,8 +689,9 @@ def promote(
     tag: str | None = None,
     make_latest: bool = False,
 ) -> PromoteResult:
-    """Copy the version ``name@hash_or_prefix`` from ``source`` (default: the default store) to ``target``,
-    byte for byte, so its signature travels with it; then record a ``promote`` in the target's history.
+    """Copy the version ``name@hash_or_prefix`` (a hash, prefix, tag or ``latest`` of ``source``) from ``source``
+    (default: the default store) to ``target``, byte for byte, so its signature travels with it; then record a
+    ``promote`` in the target's history.
 
     The blob is checked before anything is written (digest, name and hash; and the target's trust policy, so a
     target that trusts keys never receives a blob it would refuse), and read back from the target after the
@@ -638,11 +704,11 @@ def promote(
     'copied'
     """
     validate_name(name)  # before any store is opened
-    validate_hash(hash_or_prefix)
+    validate_version(hash_or_prefix)
     origin, destination = resolve_store(source), resolve_store(target)
     if origin.url == destination.url and origin.storage_options == destination.storage_options:
         raise RemoteImportError(f"cannot promote {name} from the store {origin.url} to itself: give another --to")
-    full_hash = origin.resolve(name, hash_or_prefix)
+    full_hash = origin.resolve_version(name, hash_or_prefix)
     if tag is not None:
         _check_tag_is_free(destination, name, full_hash, tag)
     data = origin.read_blob(name, full_hash)
@@ -664,7 +730,9 @@ def promote(
     tagged = tag is not None and destination.tags(name).get(tag) != full_hash
     if state != "unchanged" or move:
         destination.append_history(
-            Version(name, full_hash, time.time(), _python_version(), action="promote", source=origin.url)
+            Version(
+                name, full_hash, time.time(), _python_version(), action="promote", source=origin.url, by=pushed_by()
+            )
         )
     if move:
         destination.set_latest(name, full_hash)  # after its history entry, as in push
@@ -743,16 +811,17 @@ class DeleteResult:
 
 
 def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, force: bool = False) -> DeleteResult:
-    """Delete the version ``name@hash_or_prefix``: its blob is removed, the history records a ``delete``.
+    """Delete the version ``name@hash_or_prefix`` (a hash, prefix, tag or ``latest``): its blob is removed, the
+    history records a ``delete``.
 
     The version ``latest`` points at, or a tagged one, is refused (:class:`VersionInUseError`) unless
     ``force``: then ``latest`` is removed (it never points at a missing blob; ``rollback`` sets it again) and so
     are the tags. This host's blob cache forgets the version; other hosts' caches may still serve pinned
     imports of it."""
     validate_name(name)  # before the store is even opened
-    validate_hash(hash_or_prefix)
+    validate_version(hash_or_prefix)
     target = resolve_store(store)
-    full_hash = target.resolve(name, hash_or_prefix)
+    full_hash = target.resolve_version(name, hash_or_prefix)
     if not target.has_blob(name, full_hash):
         raise VersionNotFoundError(f"{name}@{full_hash} is not in the store {target.url}; nothing was deleted")
     is_latest = target.latest(name) == full_hash
@@ -767,7 +836,7 @@ def delete(name: str, hash_or_prefix: str, store: Store | str | None = None, *, 
             f"refusing to delete {name}@{full_hash} from the store {target.url}: {' and '.join(reasons)}. Nothing was "
             f"deleted. First {' and '.join(first)}, or pass --force (force=True) to delete it and remove those refs."
         )
-    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="delete"))
+    target.append_history(Version(name, full_hash, time.time(), _python_version(), action="delete", by=pushed_by()))
     if is_latest:
         target.delete_latest(name)  # before the blob: latest never points at a missing blob
     for tag in tagged:

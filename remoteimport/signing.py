@@ -156,6 +156,19 @@ def _check_is_path(value: str, what: str, variable: str | None) -> None:
     )
 
 
+def _pem_kind(path: str) -> str | None:
+    """``"private"`` or ``"public"`` when the file ``path`` holds a PEM key of that kind (by its armour line, so an
+    encrypted or non-Ed25519 key is named too), else None (no such file, not PEM): for messages only."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(65536)
+    except OSError:
+        return None
+    if b"PRIVATE KEY-----" in head:
+        return "private"
+    return "public" if b"PUBLIC KEY-----" in head else None
+
+
 def load_signing_key(path: str | os.PathLike[str], *, variable: str | None = None) -> SigningKey:
     """The private key in the file ``path`` (``variable``: the environment variable it came from, for messages)."""
     from cryptography.hazmat.primitives import serialization
@@ -163,7 +176,18 @@ def load_signing_key(path: str | os.PathLike[str], *, variable: str | None = Non
 
     path = os.fspath(path)
     _check_is_path(path, "signing key", variable)
-    fix = f"Create one with `remoteimport keygen {path}`"
+    if _pem_kind(path) == "public":
+        private = path[: -len(".pub")] if path.endswith(".pub") else ""
+        half = f" ({private}, next to it)" if private and os.path.isfile(private) else ""
+        raise RemoteImportError(
+            f"the signing key {path}{f' (${variable})' if variable else ''} is a public key: signing needs the "
+            f"private key of its pair{half}. Give that instead; the .pub file is for the hosts that import "
+            f"(${ENV_TRUSTED_KEYS})."
+        )
+    if os.path.exists(path) or os.path.exists(path + ".pub"):  # `keygen PATH` would refuse: never advise it
+        fix = "Give the private key written by `remoteimport keygen` (the file without .pub)"
+    else:
+        fix = f"Create one with `remoteimport keygen {path}`"
     private = _read_pem(path, lambda data: serialization.load_pem_private_key(data, password=None), "signing key", fix)
     if not isinstance(private, Ed25519PrivateKey):
         raise RemoteImportError(f"{path} is not an Ed25519 private key; create one with `remoteimport keygen`")
@@ -176,6 +200,13 @@ def load_public_key(path: str | os.PathLike[str], *, variable: str | None = None
 
     path = os.fspath(path)
     _check_is_path(path, "trusted key", variable)
+    if _pem_kind(path) == "private":
+        public = f" ({path}.pub, next to it)" if os.path.isfile(path + ".pub") else ""
+        raise RemoteImportError(
+            f"the trusted key {path}{f' (${variable})' if variable else ''} is a private key: trust its public "
+            f"key{public} instead, the .pub file `remoteimport keygen` wrote. The private key stays with the "
+            "publisher."
+        )
     fix = "Give the .pub file written by `remoteimport keygen`"
     key = _read_pem(path, serialization.load_pem_public_key, "trusted public key", fix)
     return _public_key(key, path)

@@ -14,7 +14,8 @@ place on local disks; object stores replace objects whole). Nothing is ever over
 Request budget on object stores (docs/storage.md): every read is one ranged GET (a plain ``cat_file`` costs
 s3fs a HEAD first), a listing is one LIST per 1,000 keys, transient failures are retried with bounded
 backoff by one layer only (the backend's own for s3fs and gcsfs, configured with the store's ``timeout`` and
-``retries``; this module's for the others), and the fsspec filesystem is only opened on the first storage
+``retries``; this module's for the others, and for an answer's body cut short on s3fs, which botocore's retries
+do not reach), and the fsspec filesystem is only opened on the first storage
 access, so a pinned import served from the local cache (:mod:`remoteimport.cache`) never imports s3fs or gcsfs.
 
 Local folders may be writable by others: a file there is only read when it is a regular file inside the
@@ -28,6 +29,7 @@ store's root (no link, FIFO or device is followed or opened), and writes never g
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import time
 from collections import namedtuple
@@ -35,7 +37,7 @@ from collections import namedtuple
 from remoteimport import _env, _memo, _metrics
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport._record import asdict, record
-from remoteimport.blob import Blob, decode_blob
+from remoteimport.blob import Blob, decode_blob, header_end, read_header
 from remoteimport.errors import (
     AmbiguousPrefixError,
     IntegrityError,
@@ -49,6 +51,7 @@ from remoteimport.errors import (
 )
 from remoteimport.names import (
     HASH_LENGTH,
+    LATEST,
     is_full_hash,
     is_hash_like,
     validate_hash,
@@ -57,6 +60,7 @@ from remoteimport.names import (
     validate_version,
 )
 from remoteimport.policy import Policy
+from remoteimport.provenance import MAX_TEXT_LENGTH
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,6 +69,7 @@ if TYPE_CHECKING:
 
     from fsspec import AbstractFileSystem
 
+    from remoteimport.blob import BlobHeader
     from remoteimport.cache import BlobCache
     from remoteimport.signing import PublicKey, SigningKey
 
@@ -103,6 +108,10 @@ class Version:
     action: str = "push"  # or "rollback", "repair", "sign", "promote", "delete"
     source: str | None = None  # a promote's: the store it was copied from (omitted from JSON when None)
     tag: str | None = None  # a "tag"'s or "untag"'s: the tag set or removed (omitted from JSON when None)
+    # Display only (history entries are unsigned store data): who did it, "user@host", and a push's or rollback's
+    # message (remoteimport.provenance); omitted from JSON when None, as in entries written before they existed.
+    by: str | None = None
+    message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # Optional fields are left out when unset, so entries read by older releases keep their shape.
@@ -118,7 +127,21 @@ class Version:
             action=str(data.get("action", "push")),
             source=None if data.get("source") is None else str(data["source"]),
             tag=None if data.get("tag") is None else validate_tag(data["tag"]),
+            by=_short_text(data.get("by"), "by"),
+            message=_short_text(data.get("message"), "message"),
         )
+
+
+def _short_text(value: object, key: str) -> str | None:
+    """A history entry's ``by`` or ``message``: None, or text of at most provenance.MAX_TEXT_LENGTH characters
+    (shown escaped: the CLI's terminal_text, the web view's HTML escaping)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{key!r} is a JSON {type(value).__name__}, not text")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ValueError(f"{key!r} is {len(value)} characters long, more than {MAX_TEXT_LENGTH}")
+    return value
 
 
 _REQUIRED_FIELDS = frozenset({"name", "hash", "time", "python", "action"})
@@ -159,7 +182,7 @@ class Store:
     ``latest_ttl``: seconds an import may reuse a ``latest`` it has just read (default
     ``$REMOTEIMPORT_LATEST_TTL`` or 1); ``timeout``: seconds a request may wait for a connection or for the
     next bytes of an answer (default ``$REMOTEIMPORT_TIMEOUT`` or 4); ``retries``: extra attempts after a
-    transient failure (default ``$REMOTEIMPORT_RETRIES`` or 3), made by s3fs/gcsfs themselves on those backends.
+    transient failure (default ``$REMOTEIMPORT_RETRIES`` or 2), made by s3fs/gcsfs themselves on those backends.
     """
 
     def __init__(
@@ -339,6 +362,48 @@ class Store:
             + self._known_versions(name)
         )
 
+    def read_headers(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], BlobHeader | RemoteImportError]:
+        """``{(name, full hash): header}`` of many blobs without their payloads, for listings (``ls``, the web
+        view's class list): one ranged read of the first :data:`HEADER_READ_SIZE` bytes each, concurrent on async
+        backends, and a second one only for a longer header. The payload digest is **not** checked
+        (:meth:`read_verified_blob` and ``remoteimport verify`` check it). A blob that is missing, malformed, from
+        a newer format, or whose header names another class or hash gets the error saying so in place of its
+        header: one damaged blob does not hide the others."""
+        paths = {key: self.blob_path(*key) for key in keys}
+        starts = self._get_ranges({path: (0, HEADER_READ_SIZE) for path in paths.values()}, refusals_in_place=True)
+        longer = {}
+        for path, start in starts.items():
+            end = header_end(start) if isinstance(start, bytes) else None
+            if end is not None and len(start) == HEADER_READ_SIZE < end:
+                longer[path] = (HEADER_READ_SIZE, end)
+        rests = self._get_ranges(longer, refusals_in_place=True)
+        return {key: self._header_in(*key, starts[path], rests.get(path)) for key, path in paths.items()}
+
+    def _header_in(
+        self, name: str, full_hash: str, start: bytes | IntegrityError | None, rest: bytes | IntegrityError | None
+    ) -> BlobHeader | RemoteImportError:
+        """The header of ``name@full_hash`` from the first bytes of its blob (and the rest of a long header), or
+        the error that says what is wrong with it."""
+        path = self.blob_path(name, full_hash)
+        for refused in (start, rest):
+            if isinstance(refused, IntegrityError):
+                return refused  # a planted file (a link, a FIFO) in a local store
+        if start is None:
+            return VersionNotFoundError(
+                f"{name}@{full_hash} is not in the store {self.url}: its blob {path} is missing."
+            )
+        source = self.blob_url(name, full_hash)
+        try:
+            header = read_header(start + (rest or b""), source=source)
+        except RemoteImportError as exc:
+            return exc
+        if (header.name, header.hash) != (name, full_hash):
+            return IntegrityError(
+                f"{source}: its header says {header.name}@{header.hash}, not {name}@{full_hash} (the blob was "
+                "altered, or copied under another key)"
+            )
+        return header
+
     def read_verified_blob(self, name: str, full_hash: str, *, namespace: str | None = None) -> Blob:
         """The blob of ``name@full_hash`` with its format, name, hash and payload digest checked
         (:func:`~remoteimport.blob.decode_blob`; nothing is unpickled): where every reader of a stored version
@@ -440,34 +505,84 @@ class Store:
     def tags(self, name: str) -> dict[str, str]:
         """``{tag: full hash}`` for every tag of ``name``, sorted: one listing and one read per tag (concurrent
         on async backends). Files that are not tags (a local write in progress, strays) are skipped."""
-        entries = [path for path in self._list(self._tags_dir(name)) if _is_valid_tag(_base_name(path))]
-        found = self._get_many(entries)
-        return {
-            _base_name(path): _hash_in_ref(data, path, self.url, fix=_TAG_FIX.format(name=name, tag=_base_name(path)))
-            for path, data in sorted(found.items())
-            if data is not None
-        }
+        tags = self.tags_many([name])[name]
+        if isinstance(tags, IntegrityError):
+            raise tags
+        return tags
 
-    def resolve_version(self, name: str, version: str, *, namespace: str | None = None) -> str:
-        """Full hash of what follows ``@`` in a reference: a hash or prefix (:meth:`resolve`) or a tag
-        (:meth:`resolve_tag`), told apart by :func:`remoteimport.names.is_hash_like`."""
+    def tags_many(self, names: Iterable[str]) -> dict[str, dict[str, str] | IntegrityError]:
+        """:meth:`tags` of many names, for listings (``ls`` pages): one listing per name, then a read per tag
+        found, each step concurrent on async backends. A name with a damaged tag gets the
+        :class:`IntegrityError` saying so in place of its tags, so one planted file does not hide the others."""
+        folders = {validate_name(name): self._tags_dir(name) for name in names}
+        listed = self._list_many(list(folders.values()))
+        result: dict[str, dict[str, str] | IntegrityError] = {}
+        entries: dict[str, list[str]] = {}
+        for name, folder in folders.items():
+            files = listed[folder]
+            if isinstance(files, IntegrityError):
+                result[name] = files
+            else:
+                entries[name] = sorted(path for path in files if _is_valid_tag(_base_name(path)))
+        found = self._get_many([path for paths in entries.values() for path in paths])
+        for name, paths in entries.items():
+            try:
+                result[name] = {
+                    _base_name(path): _hash_in_ref(
+                        found[path], path, self.url, fix=_TAG_FIX.format(name=name, tag=_base_name(path))
+                    )
+                    for path in paths
+                    if found[path] is not None
+                }
+            except IntegrityError as exc:
+                result[name] = exc
+        return {name: result[name] for name in folders}  # in the order asked for
+
+    def resolve_version(self, name: str, version: str | None, *, namespace: str | None = None) -> str:
+        """Full hash of what follows ``@`` in a reference: a hash or prefix (:meth:`resolve`), ``latest`` (or
+        None: no ``@``) for what the ``latest`` pointer names, or a tag; told apart by
+        :mod:`remoteimport.names`. The one resolver of every command, import, config, lock and web page.
+
+        What names no version raises :class:`VersionNotFoundError` (:class:`TagNotFoundError` for a tag) naming
+        what was looked for and what there is: ``no version or tag 'nothere1' of MyFilter in the store ...
+        (versions: 8aeb178e45a1, ad383cdb48d5; tags: prod)``. Only that error path lists the versions."""
         with _metrics.phase("resolve"):
-            if is_hash_like(validate_version(version)):
-                return self.resolve(name, version, namespace=namespace)
-            return self.resolve_tag(name, version, namespace=namespace)
+            version = LATEST if version is None else validate_version(version)  # before any storage access
+            if version == LATEST:
+                full_hash = self.latest(name)
+                if full_hash is None:
+                    raise self.name_not_found(name, namespace)
+                return full_hash
+            try:
+                if is_hash_like(version):
+                    return self.resolve(name, version, namespace=namespace)
+                full_hash = self.tag_target(name, version)
+                if full_hash is not None:
+                    return full_hash
+                if not self.exists(name):
+                    raise self.name_not_found(name, namespace)
+            except VersionNotFoundError:
+                pass  # no version has that prefix: said below, with the tags too
+            found, shown = self.blob_hashes(name), 10
+            versions = ", ".join(each[:12] for each in found[:shown])
+            if len(found) > shown:
+                versions += f" and {len(found) - shown} more"
+            error = VersionNotFoundError if is_hash_like(version) else TagNotFoundError
+            raise error(
+                f"no version or tag {version!r} of {name} in the store {self.url} (versions: {versions or 'none'}; "
+                f"tags: {', '.join(self.tags(name)) or 'none'})"
+            )
 
     def resolve_tag(self, name: str, tag: str, *, namespace: str | None = None) -> str:
-        """The full hash the tag points at; :class:`TagNotFoundError` (naming the tags there are) if none."""
+        """The full hash the tag points at; :class:`TagNotFoundError` (naming the tags there are) if none. For
+        tags only (``untag``); what follows ``@`` goes through :meth:`resolve_version`."""
         full_hash = self.tag_target(name, tag)
         if full_hash is not None:
             return full_hash
         if not self.exists(name):
             raise self.name_not_found(name, namespace)
         known = ", ".join(self.tags(name)) or "none"
-        raise TagNotFoundError(
-            f"{name} has no tag {tag!r} in the store {self.url} (its tags: {known}). Tag a version with "
-            f"`remoteimport tag {name}@HASH {tag}`."
-        )
+        raise TagNotFoundError(f"{name} has no tag {tag!r} in the store {self.url} (its tags: {known})")
 
     def set_tag(self, name: str, tag: str, full_hash: str) -> None:
         """Point the tag at a version whose blob is already complete in the store (atomically, like latest)."""
@@ -519,12 +634,42 @@ class Store:
 
         One listing (a request per 1,000 entries on object stores) and one read per entry returned, so a page
         of a long history costs a page of reads."""
-        folder = self._history_dir(name)
-        # Only finished entries: a local write in progress (or one that crashed) leaves a ".tmp-" file here.
-        keys = sorted((key for key in self._list(folder) if _base_name(key).endswith(".json")), reverse=True)
+        keys = _finished_entries(self._list(self._history_dir(name)))
         page = keys[offset:] if limit is None else keys[offset : offset + limit]
         contents = self._get_many(page)
         return [_history_entry(contents[key], key, self.url) for key in page if contents[key] is not None]
+
+    def history_keys_many(self, names: Iterable[str]) -> dict[str, list[str] | IntegrityError]:
+        """``{name: the keys of its history entries, newest first}``: one listing per name (a request per 1,000
+        entries on object stores), concurrent. A key says when and which version (:func:`history_key_parts`), so
+        a history can be ordered, grouped and paged before any entry is read (the web view). A listing refused
+        (a local folder reached through a planted link) gets its IntegrityError in place."""
+        folders = {name: self._history_dir(name) for name in names}
+        listed = self._list_many(list(folders.values()))
+        return {
+            name: found if isinstance(found, IntegrityError) else _finished_entries(found)
+            for name, found in ((name, listed[folder]) for name, folder in folders.items())
+        }
+
+    def history_entries(self, keys: Iterable[str]) -> dict[str, Version | IntegrityError]:
+        """The history entries at ``keys`` (from :meth:`history_keys_many`), one read each, concurrent; an entry
+        that is gone or malformed gets the IntegrityError saying so in its place, so one damaged entry does not
+        take a page down."""
+        keys = list(dict.fromkeys(keys))
+        found = self._get_many(keys)
+        entries: dict[str, Version | IntegrityError] = {}
+        for key in keys:
+            data = found[key]
+            if data is None:
+                entries[key] = IntegrityError(
+                    f"the history entry {key} in the store {self.url} is gone (removed while it was being read)"
+                )
+                continue
+            try:
+                entries[key] = _history_entry(data, key, self.url)
+            except IntegrityError as exc:
+                entries[key] = exc
+        return entries
 
     def names(self, *, after: str | None = None, limit: int | None = None) -> list[str]:
         """Class names with refs, sorted: all, or ``limit`` of those sorting after ``after``. One listing (a
@@ -690,31 +835,46 @@ class Store:
     def _get_many(self, paths: list[str]) -> dict[str, bytes | None]:
         """Whole objects, one ranged GET each (concurrent on async backends); None for a missing one.
         A transient failure is retried for the paths that failed."""
-        found: dict[str, bytes | None] = {}
-        pending = list(dict.fromkeys(paths))
+        return self._get_ranges({path: (0, None) for path in paths})
 
-        def fetch() -> None:
+    def _get_ranges(
+        self, ranges: Mapping[str, tuple[int, int | None]], *, refusals_in_place: bool = False
+    ) -> dict[str, Any]:
+        """``{path: (start, end)}`` -> the bytes from ``start`` up to ``end`` (None: the end) of each object, one
+        ranged GET each (concurrent on async backends); None for a missing object, ``b""`` for a range that starts
+        past its end. A transient failure is retried for the paths that failed. Local files are read from
+        ``start`` to ``end`` alone (their reads refuse links and FIFOs: remoteimport._files);
+        ``refusals_in_place``: such a refusal's IntegrityError is returned in place of the bytes (listings), not
+        raised."""
+        found: dict[str, Any] = {}
+
+        def fetch(pending: list[str]) -> None:
             if len(pending) > 1 and not self._local and getattr(self.fs, "async_impl", False):
-                # fsspec's own batching: concurrent ranged reads from byte 0 (one GET each: a plain cat asks
-                # s3fs for the size first), exceptions returned in place; an empty object has no byte 0 (416)
-                count = len(pending)
+                # fsspec's own batching: concurrent ranged reads (one GET each: a plain cat asks s3fs for the
+                # size first), exceptions returned in place; an empty object has no byte 0 (416)
+                starts, ends = zip(*(ranges[path] for path in pending), strict=True)
                 ranged = self.fs.cat_ranges(
-                    list(pending), [0] * count, [None] * count, batch_size=BATCH_CONCURRENCY, on_error="return"
+                    list(pending), list(starts), list(ends), batch_size=BATCH_CONCURRENCY, on_error="return"
                 )
                 results = [
-                    _read_plainly_if_empty(self.fs, path, got) for path, got in zip(pending, ranged, strict=True)
+                    _read_plainly_if_empty(self.fs, path, got, start=ranges[path][0])
+                    for path, got in zip(pending, ranged, strict=True)
                 ]
             else:
                 results = []
                 for path in pending:
+                    start, end = ranges[path]
                     try:
-                        results.append(self._read_local(path) if self._local else _read_whole(self.fs, path))
+                        read = self._read_local if self._local else functools.partial(_read_range, self.fs)
+                        results.append(read(path, start, end))
                     except Exception as exc:  # noqa: BLE001  (sorted out below, like the async results)
                         results.append(exc)
             failure = None
             for path, result in zip(list(pending), results, strict=True):
                 if isinstance(result, FileNotFoundError):
                     found[path] = None
+                elif isinstance(result, IntegrityError) and refusals_in_place:
+                    found[path] = result
                 elif isinstance(result, BaseException):
                     failure = failure or result
                     continue
@@ -724,8 +884,9 @@ class Store:
             if failure is not None:
                 raise failure
 
-        if pending:
-            self._attempt("read", pending[0] if len(pending) == 1 else f"{len(pending)} objects", fetch)
+        for batch in _batches(list(ranges)):
+            label = batch[0] if len(batch) == 1 else f"{len(batch)} objects"
+            self._attempt("read", label, lambda batch=batch: fetch(batch))
         return found
 
     def _put_many(self, files: Mapping[str, bytes]) -> None:
@@ -733,13 +894,15 @@ class Store:
         if not files:
             return
         if len(files) > 1 and not self._local and getattr(self.fs, "async_impl", False):
+            for batch in _batches(list(files)):
 
-            def put() -> None:
-                # fsspec's own batching; the first failure is raised, and the retry rewrites every object (each
-                # PUT is idempotent)
-                self.fs.pipe(dict(files), batch_size=BATCH_CONCURRENCY)
+                def put(batch: list[str] = batch) -> None:
+                    # fsspec's own batching; the first failure is raised, and the retry rewrites the batch's
+                    # objects (each PUT is idempotent)
+                    self.fs.pipe({path: files[path] for path in batch}, batch_size=BATCH_CONCURRENCY)
 
-            self._attempt("write", f"{len(files)} objects", put)
+                # One operation per batch, each with its own deadline: 800 refs are many round trips.
+                self._attempt("write", batch[0] if len(batch) == 1 else f"{len(batch)} objects", put)
             return
         for path, data in files.items():
             self._write_atomic(path, data, skip_if_present=False)
@@ -754,12 +917,46 @@ class Store:
         except FileNotFoundError:
             return []
 
-    def _read_local(self, path: str) -> bytes:
-        """A local store's file: only a regular file inside the store is read (a planted link, FIFO or device
-        would leak another file or block the import)."""
+    def _list_many(self, folders: list[str]) -> dict[str, list[str] | IntegrityError]:
+        """``{folder: the files directly in it}`` ([] when there is none), never from a stale listing cache: one
+        listing each, concurrent on s3fs and gcsfs. A missing folder costs S3 one LIST too: s3fs's ``ls`` lists
+        the parent as well before it says a folder is missing, its ``find`` with a ``prefix`` does not (gcsfs
+        asks twice either way). A local folder reached through a planted link gets the IntegrityError in place."""
+        if self._local or not _lists_by_prefix(self.fs):
+            listed: dict[str, list[str] | IntegrityError] = {}
+            for folder in folders:
+                try:
+                    listed[folder] = self._list(folder)
+                except IntegrityError as exc:
+                    listed[folder] = exc
+            return listed
+        found: dict[str, list[str] | IntegrityError] = {}
+
+        def fetch(pending: list[str]) -> None:
+            from fsspec.asyn import sync
+
+            failure = None
+            listed = sync(self.fs.loop, _list_by_prefix, self.fs, pending)
+            for folder, result in zip(list(pending), listed, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, FileNotFoundError):
+                    failure = failure or result
+                    continue
+                found[folder] = [] if isinstance(result, BaseException) else result
+                pending.remove(folder)
+            if failure is not None:
+                raise failure
+
+        for batch in _batches(list(dict.fromkeys(folders))):
+            label = batch[0] if len(batch) == 1 else f"{len(batch)} folders"
+            self._attempt("list", label, lambda batch=batch: fetch(batch))
+        return found
+
+    def _read_local(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        """A local store's file (from ``start`` up to ``end``): only a regular file inside the store is read (a
+        planted link, FIFO or device would leak another file or block the import)."""
         self._check_inside(path)
         try:
-            return read_regular_file(path)
+            return read_regular_file(path, start, end)
         except NotRegularFileError as exc:
             raise IntegrityError(
                 f"refusing {path} in the store {self.url}: it is {exc.kind}, not a regular file. remoteimport "
@@ -801,16 +998,21 @@ class Store:
     def _attempt(self, action: str, path: str, operation: Callable[[], T]) -> T:
         """Run one storage operation. Transient failures (a reset connection, a timeout) are retried
         ``retries`` times with bounded exponential backoff, here unless the backend retries by itself (s3fs,
-        gcsfs: configured with the same budget by :func:`_backend_options`); other backend failures become
+        gcsfs: configured with the same budget by :func:`_backend_options`). A response body cut short is
+        retried here on s3fs too, within the same budget and the operation's one deadline: botocore's retries
+        end when the headers have arrived (:func:`_body_read_outside_retries`). Other backend failures become
         :class:`StoreUnreachableError` naming the store; our own errors and missing files pass through."""
-        retries = 0 if not self._local and _retries_by_itself(self.fs) else self.retries
+        by_backend = not self._local and _retries_by_itself(self.fs)
+        retries = self.retries if not by_backend or _body_read_outside_retries(self.fs) else 0
+        # A backend that retries by itself gets one deadline for the whole operation, our body retries included.
+        until = time.monotonic() + self.timeout * (self.retries + 1) + DEADLINE_MARGIN if by_backend else None
         delay = RETRY_DELAY
         attempt = 0
         noticed: list[bool] = []  # the "retrying" notice: once per operation
         while True:
             try:
                 return self._within_deadline(
-                    operation, backend_attempts=self.retries + 1 if not retries else 1, noticed=noticed
+                    operation, backend_attempts=self.retries + 1 if by_backend else 1, noticed=noticed, until=until
                 )
             except RemoteImportError:
                 raise
@@ -822,9 +1024,13 @@ class Store:
                     "fix the URL) and push again."
                 ) from exc
             except Exception as exc:
-                if attempt < retries and _is_transient(exc):
+                retrying = _is_cut_body(exc) if by_backend else _is_transient(exc) or _is_cut_body(exc)
+                if attempt < retries and retrying and (until is None or time.monotonic() + delay < until):
                     attempt += 1
-                    self._notice_retrying(noticed, (retries + 1) * self.timeout + RETRY_DELAY * (3**retries - 1) / 2)
+                    if not by_backend:  # the backend's own notice covers its silences; a cut body was no silence
+                        self._notice_retrying(
+                            noticed, (retries + 1) * self.timeout + RETRY_DELAY * (3**retries - 1) / 2
+                        )
                     time.sleep(delay)
                     delay *= 3
                     continue
@@ -833,6 +1039,9 @@ class Store:
                     f" Each request waits {self.timeout:g} s for an answer (${ENV_TIMEOUT}) and is retried "
                     f"{_retried(self.fs, self.retries)} (${ENV_RETRIES})."
                     if _is_timeout(exc)
+                    else f" The connection dropped while the answer was read; it is read again {self.retries} "
+                    f"times (${ENV_RETRIES})."
+                    if _is_cut_body(exc)
                     else ""
                 )
                 failure = f"{type(exc).__name__}: {redact_url(str(exc))}" if str(exc) else type(exc).__name__
@@ -842,18 +1051,27 @@ class Store:
                 ) from exc
 
     def _within_deadline(
-        self, operation: Callable[[], T], *, backend_attempts: int, noticed: list[bool] | None = None
+        self,
+        operation: Callable[[], T],
+        *,
+        backend_attempts: int,
+        noticed: list[bool] | None = None,
+        until: float | None = None,
     ) -> T:
         """Run a network operation with a deadline for all of it: ``timeout`` per attempt the backend makes,
         plus its backoff. Per-request timeouts alone do not bound a backend that retries on its own schedule
         (gcsfs: 6 attempts with up to 31 s of sleeps, whatever it is told). On the deadline the operation is
         left to finish in its thread (fsspec's I/O loop) and a TimeoutError is raised here. Still waiting after
-        one attempt's ``timeout``, the backend is retrying (or the answer is long): :meth:`_notice_retrying`."""
+        one attempt's ``timeout``, the backend is retrying (or the answer is long): :meth:`_notice_retrying`.
+        ``until``: the :func:`time.monotonic` instant that deadline ends at, when an earlier attempt of the same
+        operation started it (:meth:`_attempt`)."""
         if self.is_local:
             return operation()
         import threading  # only for network stores: a local or cached import starts no thread
 
         deadline = self.timeout * backend_attempts + DEADLINE_MARGIN
+        if until is None:
+            until = time.monotonic() + deadline
         outcome: dict[str, Any] = {}
         finished = threading.Event()
 
@@ -866,10 +1084,10 @@ class Store:
                 finished.set()
 
         threading.Thread(target=run, name="remoteimport-storage", daemon=True).start()
-        started = time.monotonic()
-        if not finished.wait(min(self.timeout, deadline)) and noticed is not None and backend_attempts > 1:
+        waiting = max(0.0, min(self.timeout, until - time.monotonic()))
+        if not finished.wait(waiting) and noticed is not None and backend_attempts > 1:
             self._notice_retrying(noticed, deadline)
-        if not finished.wait(max(0.0, deadline - (time.monotonic() - started))):
+        if not finished.wait(max(0.0, until - time.monotonic())):
             raise TimeoutError(f"no complete answer within {deadline:g} s")
         if "error" in outcome:
             raise outcome["error"]
@@ -900,20 +1118,26 @@ def _blob_key(name: str, full_hash: str) -> str:
     return f"blobs/{name}/{full_hash[:2]}/{full_hash}.blob"
 
 
-def _read_whole(fs: Any, path: str) -> bytes:
-    # A ranged read from byte 0 is one GET; s3fs's plain cat_file first asks for the size (a HEAD).
+def _read_range(fs: Any, path: str, start: int = 0, end: int | None = None) -> bytes:
+    # A ranged read (from byte 0 for a whole object) is one GET; s3fs's plain cat_file first asks for the size
+    # (a HEAD).
     try:
-        return fs.cat_file(path, start=0)
+        return fs.cat_file(path, start=start, end=end)
     except Exception as exc:
         if not _range_not_satisfiable(exc):
             raise
+        if start:
+            return b""  # the range starts past the object's end (HTTP 416): nothing there
         return fs.cat_file(path)  # an empty object has no byte 0 (HTTP 416): read it plainly
 
 
-def _read_plainly_if_empty(fs: Any, path: str, result: Any) -> Any:
-    """A batch's result for ``path``; an empty object's "range not satisfiable" is read plainly instead."""
+def _read_plainly_if_empty(fs: Any, path: str, result: Any, *, start: int = 0) -> Any:
+    """A batch's result for ``path``; an empty object's "range not satisfiable" is read plainly instead (a range
+    starting past an object's end is ``b""``)."""
     if not isinstance(result, Exception) or not _range_not_satisfiable(result):
         return result
+    if start:
+        return b""
     try:
         return fs.cat_file(path)
     except Exception as exc:  # noqa: BLE001  (returned in place, like the batch's own)
@@ -929,6 +1153,39 @@ def _range_not_satisfiable(exc: Exception) -> bool:
 BATCH_CONCURRENCY = 64  # requests in flight at once for a batch (push_all, ls, a history page)
 
 
+def _batches(items: list[T]) -> list[list[T]]:
+    """``items`` in batches of BATCH_CONCURRENCY: each batch one storage operation, with its own deadline and
+    retries (a page of 1,000 reads is many round trips, not one request's worth of waiting)."""
+    return [items[first : first + BATCH_CONCURRENCY] for first in range(0, len(items), BATCH_CONCURRENCY)]
+
+
+# Bytes of a blob read for its header alone (ls, the web view's class list): the whole header of all but blobs
+# shipping more source than that, which cost a second ranged read for the rest of their header.
+HEADER_READ_SIZE = 64 * 1024
+
+
+def _lists_by_prefix(fs: Any) -> bool:
+    """Whether ``fs`` lists a folder in one request whether it exists or not through ``find(parent,
+    prefix=...)`` (:func:`_list_by_prefix`): s3fs and gcsfs, whose ``find`` takes a key prefix."""
+    return type(fs).__module__.split(".", 1)[0] in ("s3fs", "gcsfs")
+
+
+async def _list_by_prefix(fs: Any, folders: list[str]) -> list[Any]:
+    """The files directly in each of ``folders``, one listing each, BATCH_CONCURRENCY at a time on ``fs``'s loop;
+    exceptions are returned in place (as fsspec's batches return them)."""
+    import asyncio
+
+    limit = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+    async def list_one(folder: str) -> list[str]:
+        parent, base = folder.rstrip("/").rsplit("/", 1)
+        async with limit:
+            found = await fs._find(parent, prefix=base + "/")
+        return [path for path in found if path.rsplit("/", 1)[0] == folder]  # not what sits in sub-folders
+
+    return await asyncio.gather(*(list_one(folder) for folder in folders), return_exceptions=True)
+
+
 _TRANSIENT_ERRNOS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE, errno.EAGAIN})
 
 
@@ -941,6 +1198,35 @@ def _retries_by_itself(fs: Any) -> bool:
     """Whether ``fs`` is a backend that retries by itself, configured by :func:`_backend_options` (a wrapper
     around one, like the tests' fault injector, is not: its faults reach no backend retry)."""
     return type(fs).__module__.split(".", 1)[0] in _SELF_RETRYING_MODULES
+
+
+def _body_read_outside_retries(fs: Any) -> bool:
+    """Whether ``fs`` retries by itself but not the reading of a response's body: s3fs, whose one retry layer
+    (botocore's) ends when the headers have arrived, its own loop being set to one attempt
+    (:func:`_one_retry_layer`). gcsfs reads the body inside its retry loop."""
+    return type(fs).__module__.split(".", 1)[0] == "s3fs"
+
+
+# A response body cut short (a connection dropped mid-download), by the names their libraries give them: aiohttp,
+# botocore (aiobotocore wraps aiohttp's connection errors during a read in ResponseStreamingError), http.client.
+# Named, not imported: importing aiohttp or botocore to recognise them would cost every store.
+_CUT_BODY_ERRORS = frozenset(
+    {
+        ("aiohttp", "ClientPayloadError"),
+        ("botocore", "ResponseStreamingError"),
+        ("botocore", "IncompleteReadError"),
+        ("http", "IncompleteRead"),
+    }
+)
+
+
+def _is_cut_body(exc: BaseException) -> bool:
+    """A failure while reading a response's body: the answer started and was cut short (:meth:`Store._attempt`
+    retries it on s3fs too, whose retries end with the headers). A reset reaching us from s3fs as a plain
+    ConnectionResetError is one too: botocore names the resets it sees before the headers (its own classes)."""
+    if isinstance(exc, ConnectionResetError):
+        return True
+    return any((kind.__module__.split(".", 1)[0], kind.__name__) in _CUT_BODY_ERRORS for kind in type(exc).__mro__)
 
 
 def _backend_options(protocol: str, given: Mapping[str, Any], *, timeout: float, retries: int) -> dict[str, Any]:
@@ -960,6 +1246,8 @@ def _backend_options(protocol: str, given: Mapping[str, Any], *, timeout: float,
             config["retries"] = dict(config["retries"])  # botocore adds to it: leave the caller's dict alone
         config.setdefault("connect_timeout", timeout)
         config.setdefault("read_timeout", timeout)
+        # botocore keeps 10 connections by default: a batch of BATCH_CONCURRENCY requests would wait for them
+        config.setdefault("max_pool_connections", BATCH_CONCURRENCY)
         config.setdefault("retries", {"total_max_attempts": retries + 1})
         options["config_kwargs"] = config
     elif protocol in ("gs", "gcs"):
@@ -1196,6 +1484,29 @@ def _describe_ref(data: bytes) -> str:
     return f"it holds {len(data)} bytes that are not a hash"
 
 
+def history_key_parts(key: str) -> tuple[int, str] | None:
+    """``(time in ns, first 16 hex digits of the version's hash)`` that a history entry's key names
+    (``<20 digits>-<16 hex digits>-<random>.json``: :meth:`Store.append_history_many` makes them), or None for a
+    key of another shape (then only the entry says).
+
+    >>> history_key_parts("refs/A/history/00000000000000000012-0123456789abcdef-9f8e.json")
+    (12, '0123456789abcdef')
+    """
+    base = _base_name(key)
+    parts = base[: -len(".json")].split("-") if base.endswith(".json") else []
+    if len(parts) != 3 or len(parts[0]) != 20 or not parts[0].isdigit() or not parts[2].isalnum():
+        return None
+    if len(parts[1]) != 16 or not all(c in "0123456789abcdef" for c in parts[1]) or not parts[0].isascii():
+        return None
+    return int(parts[0]), parts[1]
+
+
+def _finished_entries(keys: Iterable[str]) -> list[str]:
+    """Only finished entries, newest first: a local write in progress (or one that crashed) leaves a ".tmp-"
+    file in a history folder."""
+    return sorted((key for key in keys if _base_name(key).endswith(".json")), reverse=True)
+
+
 def _history_entry(data: bytes, path: str, url: str) -> Version:
     try:
         return Version.from_json(_json().loads(data))
@@ -1243,7 +1554,9 @@ def _file_names_under(folder: str) -> list[str]:
 
 def _backend_hint(url: str) -> str:
     protocol = _protocol(url)
-    extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs"}.get(protocol)
-    if extra:
-        return f"Install the backend: pip install 'remoteimport[{extra}]'."
+    backends = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs")}
+    backend = backends.get(protocol)
+    if backend:
+        # The distribution itself: it installs from any index, whether remoteimport came from a checkout or a wheel
+        return f"Install the backend: pip install {backend[0]} (what remoteimport's '{backend[1]}' extra installs)."
     return "Check the URL's protocol (fsspec must know it)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -85,6 +86,7 @@ def test_push_module_target_reports_new_then_unchanged(tmp_path, store):
         "previous": full_hash,
         "store": str(store),
         "detail": "",
+        "message": None,
     }
 
 
@@ -98,6 +100,29 @@ def test_push_file_target_loads_siblings_and_leaves_the_process_clean(tmp_path, 
     assert out.startswith("pushed FileScaler ") and "new" in out
     assert "filemod_scaler" not in sys.modules and sys.path == saved_path
     assert remoteimport.Store(store).names() == ["FileScaler"]
+
+
+def test_push_several_targets_imports_all_before_pushing_any(tmp_path, store, capsys):
+    first = write_scaler(tmp_path / "src", "many_scaler")
+    second = write(tmp_path / "src" / "many_other.py", "class Other:\n    def run(self):\n        return 1\n")
+
+    code, out, err = run_main(capsys, "push", f"{first}:Scaler", f"{second}:Other", "--store", str(store), "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["store"] == str(store)
+    assert [(pushed["name"], pushed["result"]) for pushed in document["pushed"]] == [
+        ("Scaler", "new"),
+        ("Other", "new"),
+    ]
+    assert remoteimport.Store(store).names() == ["Other", "Scaler"]
+
+    broken = write(tmp_path / "src" / "many_broken.py", "class Broken(:\n    pass\n")
+    code, out, err = run_main(capsys, "push", f"{second}:Other", f"{broken}:Broken", "--store", str(store))
+    assert code == 1 and "many_broken" in err and out == ""  # the first TARGET was not pushed either
+    assert remoteimport.Store(store).names() == ["Other", "Scaler"]
+
+    code, _, err = run_main(capsys, "push", f"{first}:Scaler", f"{second}:Other", "--name", "X", "--store", str(store))
+    assert code == 1 and "--name X names one class, but 2 TARGETs were given" in err
 
 
 def test_pushed_class_imports_from_the_store(tmp_path, store):
@@ -143,17 +168,20 @@ def test_ls_log_and_show_as_text_and_json(tmp_path, store, capsys):
 
     code, out, _ = run_main(capsys, "ls", "--store", str(store))
     assert code == 0
-    assert out.splitlines()[1].split() == ["NAME", "LATEST", "TIME", "PYTHON", "SIGNER", "TAGS"]
+    assert out.splitlines()[1].split() == ["NAME", "LATEST", "TIME", "PYTHON", "SIGNER", "BY"]  # no tags: no TAGS
     assert out.splitlines()[2].split()[:2] == ["Thing", second[:12]]
     code, out, _ = run_main(capsys, "--json", "ls", "--store", str(store))
     document = json.loads(out)
     assert document["store"] == str(store)
     assert [(c["name"], c["latest"]) for c in document["classes"]] == [("Thing", second)]
+    # when the latest version was pushed: ISO 8601 in UTC for programs, the table's text beside it
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", document["classes"][0]["time"])
+    assert document["classes"][0]["time_utc"] == document["classes"][0]["time"][:19].replace("T", " ") + " UTC"
 
     code, out, _ = run_main(capsys, "log", "Thing", "--store", str(store))
     rows = [line.split() for line in out.splitlines()[2:]]
     assert [row[0] for row in rows] == [second[:12], first[:12]]  # newest first
-    assert all(row[3] == "UTC" and row[-1] == "push" for row in rows)
+    assert all(row[3] == "UTC" and row[5] == "push" and row[-1] == "-" for row in rows)  # ACTION, then BY, MESSAGE
     code, out, _ = run_main(capsys, "log", "Thing", "--store", str(store), "--json")
     versions = json.loads(out)["versions"]
     assert [v["hash"] for v in versions] == [second, first]
@@ -204,16 +232,25 @@ def test_status_goes_untracked_synced_out_of_sync(tmp_path, store):
     write_scaler(project, "statusmod_scaler")
     target = "statusmod_scaler.py:Scaler"
 
+    missing = run_cli("status", target, store=store, cwd=project)  # a mistyped --store: an error, as in `ls`
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert missing.stderr == (
+        f"remoteimport: error: the store {store} does not exist (no such folder). Check --store or "
+        "$REMOTEIMPORT_STORE; pushing a class creates a folder store.\n"
+    )
+    store.mkdir()  # an existing empty store: never pushed there
     untracked = run_cli("status", target, "--json", store=store, cwd=project)
     assert untracked.returncode == 0, untracked.stderr
     assert json.loads(untracked.stdout)["status"] == "untracked"
+    assert run_cli("status", target, "--exit-code", store=store, cwd=project).returncode == 3  # for CI
     pushed = run_cli("push", target, "--json", store=store, cwd=project)
     full_hash = json.loads(pushed.stdout)["hash"]
-    synced = run_cli("status", target, store=store, cwd=project)
-    assert synced.stdout.startswith("Scaler: synced") and full_hash in synced.stdout
+    synced = run_cli("status", target, "--exit-code", store=store, cwd=project)
+    assert synced.returncode == 0 and synced.stdout.startswith("Scaler: synced") and full_hash in synced.stdout
 
     write_scaler(project, "statusmod_scaler", factor=3)  # edits the sibling helper the method uses
-    changed = run_cli("status", target, "--json", store=store, cwd=project)
+    changed = run_cli("status", target, "--json", "--exit-code", store=store, cwd=project)
+    assert changed.returncode == 3, changed.stderr
     document = json.loads(changed.stdout)
     assert document["status"] == "out_of_sync"
     assert document["latest"] == full_hash and document["local"] != full_hash

@@ -8,7 +8,7 @@ from remoteimport.cli.completion import _command_parsers
 
 HELP_ORDER = [
     "push", "ls", "log", "show", "status", "hash", "rollback", "tag", "untag", "ui", "sign", "keygen", "verify",
-    "lock", "run", "quickstart", "diff", "completion", "promote", "delete", "gc", "doctor",
+    "lock", "run", "quickstart", "diff", "completion", "promote", "delete", "gc", "cache", "doctor",
 ]  # fmt: skip
 
 

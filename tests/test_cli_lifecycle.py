@@ -18,6 +18,7 @@ from test_cli import run_cli, run_main, two_versions, write
 import remoteimport
 from remoteimport import cli
 from remoteimport.blob import make_header
+from remoteimport.cli import completion
 from remoteimport.compare import VersionInfo, diff_versions, header_changes, source_diff
 
 # ---------------------------------------------------------------------------------------------------------
@@ -58,7 +59,7 @@ def test_diff_json_is_the_structured_diff(tmp_path, store, capsys):
 
 def test_diff_colours_only_on_a_terminal_without_no_color(tmp_path, store, capsys, monkeypatch):
     first, _ = two_versions(tmp_path, store, capsys)
-    monkeypatch.setattr(cli, "use_colour", lambda stream=None: True)
+    monkeypatch.setattr(cli, "use_colour", lambda stream=None, choice="auto": True)
     code, out, _ = run_main(capsys, "diff", f"Thing@{first[:8]}", "Thing", "--store", str(store))
     assert code == 0
     assert "\033[31m-    version = 1\033[0m" in out and "\033[32m+    version = 2\033[0m" in out
@@ -73,6 +74,42 @@ def test_diff_colours_only_on_a_terminal_without_no_color(tmp_path, store, capsy
     assert cli.use_colour(Terminal()) and not cli.use_colour(io.StringIO())
     monkeypatch.setenv("NO_COLOR", "1")
     assert not cli.use_colour(Terminal())
+
+
+def test_color_option_and_environment_decide_colour(tmp_path, store, capsys, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for variable in ("NO_COLOR", "FORCE_COLOR", "TERM"):
+        monkeypatch.delenv(variable, raising=False)
+    pipe, terminal = io.StringIO(), Terminal()
+    assert cli.use_colour(pipe, "always") and not cli.use_colour(terminal, "never")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not cli.use_colour(terminal) and cli.use_colour(terminal, "always")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert cli.use_colour(pipe)  # a CI log that renders colours
+    monkeypatch.setenv("FORCE_COLOR", "")
+    assert not cli.use_colour(pipe)  # empty counts as unset
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not cli.use_colour(pipe) and cli.use_colour(pipe, "always")  # NO_COLOR wins; the option wins over both
+
+    first, _ = two_versions(tmp_path, store, capsys)
+    monkeypatch.delenv("NO_COLOR")
+    for words, coloured in (([], True), (["--color", "never"], False), (["--color=auto"], True)):
+        code, out, _ = run_main(capsys, "diff", f"Thing@{first[:8]}", "Thing", "--store", str(store), *words)
+        assert code == 0 and ("\033[32m+    version = 2\033[0m" in out) == coloured, words
+    monkeypatch.delenv("FORCE_COLOR")
+    code, out, _ = run_main(capsys, "--color", "always", "diff", f"Thing@{first[:8]}", "Thing", "--store", str(store))
+    assert code == 0 and "\033[31m-    version = 1\033[0m" in out
+    code, out, _ = run_main(
+        capsys, "--color", "always", "--json", "diff", f"Thing@{first[:8]}", "Thing", "--store", str(store)
+    )
+    assert code == 0 and "\033[" not in out  # JSON is never coloured
+    code, _, err = run_main(capsys, "ls", "--color", "sometimes", "--store", str(store))
+    assert code == 2 and "auto" in err and "never" in err
 
 
 def test_diff_of_a_version_with_itself_and_of_two_names(tmp_path, store, capsys):
@@ -244,6 +281,79 @@ def test_completion_help_says_how_to_install(capsys):
     assert code == 0
     assert "~/.local/share/bash-completion/completions/remoteimport" in out and "~/.zshrc" in out
     assert "~/.config/fish/completions/remoteimport.fish" in out
+    assert "--candidates" not in out  # what the scripts run while typing: not for people
+
+
+@pytest.mark.parametrize("line", [completion.BASH_INSTALL, completion.ZSH_INSTALL, completion.FISH_INSTALL])
+def test_completion_install_lines_work_in_a_new_home(line, tmp_path):
+    """Each documented line, run as written in an empty home folder, creates its folder and writes the script."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".zshrc").write_text("")
+    env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    written = [path for path in home.rglob("*") if path.is_file() and path.stat().st_size]
+    assert len(written) == 1 and "remoteimport" in written[0].read_text()
+
+
+def test_bash_completion_offers_class_names_tags_and_option_values(tmp_path, capsys):
+    store = tmp_path / "store"
+    first, _ = two_versions(tmp_path, store, capsys)
+    assert run_main(capsys, "tag", f"Thing@{first[:8]}", "prod", "--store", str(store))[0] == 0
+    code, script, _ = run_main(capsys, "completion", "bash")
+    path = tmp_path / "remoteimport.bash"
+    path.write_text(script)
+
+    def complete(*words: str) -> list[str]:
+        quoted = " ".join(f"'{word}'" for word in ["remoteimport", *words])
+        probe = (
+            f"source {path}; COMP_WORDS=({quoted}); COMP_CWORD={len(words)}; _remoteimport; "
+            'printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        env = {**os.environ, "REMOTEIMPORT_STORE": str(store)}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert complete("show", "T") == ["Thing"]
+    assert complete("diff", "Thing@prod", "Thing@") == ["Thing@latest", "Thing@prod"]
+    assert complete("untag", "Thing", "") == ["prod"]
+    assert complete("ls", "--color", "a") == ["auto", "always"]
+    assert complete("cache", "") == ["info", "clear"]
+    assert complete("--store", str(tmp_path / "elsewhere"), "show", "T") == []  # --store on the line counts
+    assert complete("tag", "Thing@prod", "") == []  # a new tag's name: nothing to offer
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)")
+def test_fish_completion_offers_class_names_and_tags(tmp_path, capsys):
+    store = tmp_path / "store"
+    first, _ = two_versions(tmp_path, store, capsys)
+    assert run_main(capsys, "tag", f"Thing@{first[:8]}", "prod", "--store", str(store))[0] == 0
+    script = tmp_path / "remoteimport.fish"
+    script.write_text(run_main(capsys, "completion", "fish")[1])
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def complete(line: str) -> list[str]:
+        probe = f"source {script}; complete -C '{line}'"
+        done = subprocess.run(["fish", "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return [candidate.split("\t")[0] for candidate in done.stdout.splitlines()]
+
+    assert complete(f"remoteimport show --store {store} T") == ["Thing"]
+    assert complete(f"remoteimport log --store {store} Thing@") == ["Thing@latest", "Thing@prod"]
+    assert complete("remoteimport cache ") == ["clear", "info"]
+
+
+def test_completion_candidates_are_names_then_tags(tmp_path, capsys):
+    store = tmp_path / "store"
+    first, _ = two_versions(tmp_path, store, capsys)
+    assert run_main(capsys, "tag", f"Thing@{first[:8]}", "prod", "--store", str(store))[0] == 0
+    assert completion.completion_candidates("", str(store)) == ["Thing"]
+    assert completion.completion_candidates("Thing@p", str(store)) == ["Thing@latest", "Thing@prod"]
+    assert completion.completion_candidates("No/such@", str(store)) == []  # not a name: nothing, no error
+    assert completion.completion_candidates("", str(tmp_path / "missing")) == []
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -295,6 +405,10 @@ def test_quickstart_uses_a_temporary_store_unless_told(tmp_path):
     line = next(line for line in kept.stdout.splitlines() if line.startswith("2. pushed"))
     kept_store = line.rsplit(" to the store ", 1)[1]
     assert os.path.isdir(kept_store) and "remoteimport.install(" in kept.stdout and not configured.exists()
+    next_lines = [line.strip() for line in kept.stdout.splitlines() if line.startswith("    ")]
+    assert next_lines[:3] == [f"export REMOTEIMPORT_STORE={kept_store}", "remoteimport ls", "remoteimport ui"]
+    listed = run_cli("ls", store=Path(kept_store), cwd=tmp_path)  # the printed store works as printed
+    assert listed.returncode == 0 and "QuickstartGreeter" in listed.stdout, listed.stderr
     shutil.rmtree(kept_store)
 
     text = run_cli("quickstart", store=configured, cwd=tmp_path)

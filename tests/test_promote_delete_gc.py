@@ -370,7 +370,7 @@ def test_cli_promote_delete_gc(staging: Store, prod: Store, capsys: pytest.Captu
     assert main(["delete", f"MyFilter@{full_hash[:8]}", "--force", "--json", *store]) == 0
     assert json.loads(capsys.readouterr().out)["removed_latest"] is True
     assert main(["delete", "MyFilter", *store]) == 1
-    assert "NAME@HASH" in capsys.readouterr().err
+    assert "NAME@VERSION" in capsys.readouterr().err
 
     assert main(["gc", *store]) == 0
     assert "nothing to collect" in capsys.readouterr().out

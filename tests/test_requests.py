@@ -9,10 +9,17 @@
 | `status`                                   | 1        |
 | push of a new version                      | <= 4     |
 | push of an unchanged class                 | <= 2, no blob upload |
+| `ls` page                                  | 1 + 3 per class + 1 per tag |
+| a page of `ls --after NAME`                | the same, for the names on that page only |
+| the web view's class list (50 names)       | `ls`'s + 1 per class (its history listing: the version count) |
+| the web view's class page                  | 3 + 1 per tag + 2 per version shown + 1 per event shown |
+| the web view's version page                | 4 + 1 per tag + up to 3 history entries |
+| the web view's compare page                | 4 + 1 per tag |
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -22,6 +29,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from backends import Request, S3Server, free_port
@@ -29,8 +37,9 @@ from sample_classes import make_filter
 
 import remoteimport
 from remoteimport import registry
+from remoteimport.blob import encode_blob, make_header
 from remoteimport.cache import BlobCache
-from remoteimport.store import Store
+from remoteimport.store import HEADER_READ_SIZE, Store, Version
 
 
 @pytest.fixture
@@ -223,11 +232,241 @@ def test_the_cli_pages_ls_and_log(s3_server: S3Server, store: Store, capsys: pyt
         assert cli.main(["ls", "--store", store.url, "--limit", "3", "--after", "Paged1", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [entry["name"] for entry in listed["classes"]] == ["Paged2", "Paged3", "Paged4"]
-    # A listing, then per class on the page: latest, its blob's header, its tags listing (two LISTs: s3fs checks
-    # whether an empty tags/ prefix exists by listing its parent).
-    assert listed["next_after"] == "Paged4" and len(log) == 1 + 3 * 4
+    # A listing, then per class on the page: latest, a ranged read of its blob's header, its tags listing (one
+    # LIST, also when it has no tags)
+    assert listed["next_after"] == "Paged4" and len(log) == 1 + 3 * 3
     with s3_server.counting() as log:
         assert cli.main(["log", "Paged0", "--store", store.url, "--limit", "4", "--offset", "2"]) == 0
     text = capsys.readouterr().out
     assert len(text.splitlines()) == 2 + 4 + 1 and "more: remoteimport log Paged0 --offset 6" in text
     assert len(log) == 1 + 5  # a listing, then the page and one entry more (is there a next page?)
+
+
+# -- ls and the web view's class list: latest, a ranged read of the header and the tags of each class ------------
+#
+# What the store's layout allows: `latest` holds only a hash, so the header can only be asked for once `latest`
+# is read, and tags live under refs/<Name>/tags/, which only a listing per name finds. So a page costs one
+# listing of the names (one request per 1,000 names), then per class three requests (GET latest, a ranged GET
+# of the blob's first 64 KiB, LIST its tags) and one GET per tag: each step concurrent for the whole page.
+
+
+def write_classes(
+    store: Store, names: list[str], *, blobs: bool = True, source: str = "x = 1\n", payload: bytes = b"payload"
+) -> dict[str, str]:
+    """One version per name, written straight through the store (much faster than pushing), 100 names per batch
+    of writes (each batch is one storage operation, with one deadline): ``{name: hash}``. ``blobs=False`` sets
+    only the ``latest`` refs (names an `ls` page must not read)."""
+    hashes = {name: hashlib.sha256(name.encode()).hexdigest() for name in names}
+    for first in range(0, len(names), 100):
+        batch = {name: hashes[name] for name in names[first : first + 100]}
+        if blobs:
+            versions = {"python": "3.11", "cloudpickle_version": "3.1.2"}
+            headers = {
+                (name, full): make_header(name, full, payload, source={"a.py": source}, **versions)
+                for name, full in batch.items()
+            }
+            store.write_blobs({key: encode_blob(header, payload) for key, header in headers.items()})
+        store.set_latest_many(batch)
+    return hashes
+
+
+def kinds(log: list[Request]) -> dict[str, int]:
+    """How many requests of each kind: LIST of the names, LIST of a tags/ folder, GET of latest, a blob, a tag."""
+    counted: dict[str, int] = {}
+    for request in log:
+        query = unquote(request.query)
+        if "list-type=2" in query:
+            prefix = query.rstrip("&").split("prefix=")[1].split("&")[0]
+            kind = next((f"LIST {part}" for part in ("tags", "history") if prefix.endswith(f"/{part}/")), "LIST")
+        elif request.method == "GET" and request.path.endswith("/latest"):
+            kind = "GET latest"
+        elif request.method == "GET" and request.path.endswith(".blob"):
+            kind = "GET blob"
+        elif request.method == "GET" and "/tags/" in request.path:
+            kind = "GET tag"
+        elif request.method == "GET" and "/history/" in request.path:
+            kind = "GET history"
+        else:
+            kind = str(request)
+        counted[kind] = counted.get(kind, 0) + 1
+    return counted
+
+
+def run_ls(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    from remoteimport import cli
+
+    assert cli.main(["ls", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_ls_of_a_thousand_names_reads_three_requests_per_class_on_the_page(
+    s3_server: S3Server, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [f"Many{index:04d}" for index in range(1000)]
+    hashes = write_classes(store, names[:200])  # the first two pages of 100; the others have refs only
+    write_classes(store, names[200:], blobs=False)
+    for name in names[:3]:
+        store.set_tag(name, "prod", hashes[name])
+    store.set_tag(names[0], "stable", hashes[names[0]])
+    with s3_server.counting() as log:
+        first = run_ls(capsys, "--store", store.url)  # the default page: 100 names
+    assert [entry["name"] for entry in first["classes"]] == names[:100] and first["next_after"] == names[99]
+    assert first["classes"][0]["tags"] == {"prod": hashes[names[0]], "stable": hashes[names[0]]}
+    assert all(entry["python"] == "3.11" and "damaged" not in entry for entry in first["classes"])
+    listings = kinds(log)["LIST"]
+    assert listings == 1  # 1,000 names: one LIST page
+    assert kinds(log) == {"LIST": 1, "GET latest": 100, "GET blob": 100, "LIST tags": 100, "GET tag": 4}
+    assert len(log) == listings + 3 * 100 + 4, [str(request) for request in log]
+    assert s3_server.max_in_flight > 1  # concurrent, not one name after another
+
+    with s3_server.counting() as log:
+        second = run_ls(capsys, "--store", store.url, "--after", first["next_after"])
+    assert [entry["name"] for entry in second["classes"]] == names[100:200]
+    assert kinds(log) == {"LIST": 1, "GET latest": 100, "GET blob": 100, "LIST tags": 100}
+    # nothing of a name outside the page is read: not the 201st name (read only to know there is a next page)
+    page = set(names[100:200])
+    touched = {part for request in log for part in request.path.split("/") if part.startswith("Many")}
+    assert touched == page
+
+
+def test_ls_pages_with_after_read_only_their_own_names(
+    s3_server: S3Server, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [f"Filter{index:02d}" for index in range(12)]
+    write_classes(store, names)
+    pages, after = [], None
+    while True:
+        with s3_server.counting() as log:
+            listed = run_ls(capsys, "--store", store.url, "--limit", "5", *(["--after", after] if after else []))
+        shown = [entry["name"] for entry in listed["classes"]]
+        pages.append(shown)
+        assert len(log) == 1 + 3 * len(shown), [str(request) for request in log]
+        touched = {part for request in log for part in request.path.split("/") if part.startswith("Filter")}
+        assert touched == set(shown)
+        after = listed.get("next_after")
+        if after is None:
+            break
+    assert pages == [names[0:5], names[5:10], names[10:12]]
+
+
+def test_ls_reads_only_the_start_of_each_blob_and_leaves_payloads_to_verify(
+    s3_server: S3Server, store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 4 MB payload is not downloaded, a header longer than the first read costs one more ranged read, and
+    the payload digest is not checked (a flipped payload byte lists as usual; `verify` finds it). A header
+    that names another class, or is cut short, shows DAMAGED."""
+    big = write_classes(store, ["Big"], payload=b"\0" * 4_000_000)
+    long = write_classes(store, ["Long"], source="#" * (HEADER_READ_SIZE + 10_000))
+    good = write_classes(store, ["Flipped", "Wrong", "Cut"])
+    flipped = bytearray(store.read_blob("Flipped", good["Flipped"]))
+    flipped[-1] ^= 1
+    store.write_blob("Flipped", good["Flipped"], bytes(flipped), known_absent=True)
+    store.write_blob("Wrong", good["Wrong"], store.read_blob("Cut", good["Cut"]), known_absent=True)
+    store.write_blob("Cut", good["Cut"], store.read_blob("Cut", good["Cut"])[:40], known_absent=True)
+    long_header_end = len(store.read_blob("Long", long["Long"])) - len(b"payload")
+
+    read: list[tuple[str, int, int | None, int]] = []
+    original = Store._get_ranges
+
+    def recording(self: Store, ranges: dict[str, tuple[int, int | None]], **options: bool) -> dict[str, object]:
+        found = original(self, ranges, **options)
+        read.extend((path, *ranges[path], len(found[path])) for path in ranges if path.endswith(".blob"))
+        return found
+
+    monkeypatch.setattr(Store, "_get_ranges", recording)
+    with s3_server.counting() as log:
+        listed = run_ls(capsys, "--store", store.url)
+    entries = {entry["name"]: entry for entry in listed["classes"]}
+    assert len(log) == 1 + 3 * 5 + 1  # one more ranged GET: the rest of Long's header
+    assert kinds(log)["GET blob"] == 6
+    assert sorted((path.rsplit("/", 3)[1], start, end) for path, start, end, _ in read) == [
+        ("Big", 0, HEADER_READ_SIZE),
+        ("Cut", 0, HEADER_READ_SIZE),
+        ("Flipped", 0, HEADER_READ_SIZE),
+        ("Long", 0, HEADER_READ_SIZE),
+        ("Long", HEADER_READ_SIZE, long_header_end),
+        ("Wrong", 0, HEADER_READ_SIZE),
+    ]
+    assert max(size for *_, size in read) <= HEADER_READ_SIZE  # not the 4 MB payload
+    assert entries["Big"]["latest"] == big["Big"] and "damaged" not in entries["Big"]
+    assert "damaged" not in entries["Long"] and "damaged" not in entries["Flipped"]
+    assert "its header says Cut@" in entries["Wrong"]["damaged"]
+    assert "IntegrityError" in entries["Cut"]["damaged"] and "truncated" in entries["Cut"]["damaged"]
+
+
+def test_the_web_views_class_list_costs_what_ls_costs_and_a_history_listing(s3_server: S3Server, store: Store) -> None:
+    from remoteimport.ui import views
+
+    hashes = write_classes(store, [f"Shown{index}" for index in range(5)])
+    store.set_tag("Shown1", "prod", hashes["Shown1"])
+    with s3_server.counting() as log:
+        rows, skipped, next_after = views.class_page(store, store.policy.trust, after=None)
+    assert [row.name for row in rows] == list(hashes) and not skipped and next_after is None
+    assert rows[1].tags == {"prod": hashes["Shown1"]} and all(row.latest and row.latest.header for row in rows)
+    # ls's requests, and one listing of each class's history for its version count (one LIST per 1,000 entries)
+    counted = {"LIST": 1, "GET latest": 5, "GET blob": 5, "LIST tags": 5, "GET tag": 1, "LIST history": 5}
+    assert kinds(log) == counted
+    with s3_server.counting() as log:  # a search reads the names that match, and only them
+        rows, _, _ = views.class_page(store, store.policy.trust, after=None, query="shown3")
+    assert [row.name for row in rows] == ["Shown3"]
+    assert kinds(log) == {"LIST": 1, "GET latest": 1, "GET blob": 1, "LIST tags": 1, "LIST history": 1}
+
+
+def write_history(store: Store, name: str, hashes: list[str], *, first: float = 1_700_000_000) -> None:
+    """One history entry per hash, oldest first, a second apart (straight through the store, as pushes write them)."""
+    store.append_history_many(Version(name, full, first + index, "3.11") for index, full in enumerate(hashes))
+
+
+def test_the_web_views_class_page_reads_one_page_however_long_the_history(s3_server: S3Server, store: Store) -> None:
+    """A page of versions costs a read of each one's first history entry and of its header; a page of events a read
+    of each; plus the history listing, `latest` and the tags. A history ten times as long costs the same reads."""
+    from remoteimport.ui import views
+
+    hashes = [hashlib.sha256(b"Busy %d" % index).hexdigest() for index in range(120)]
+    payload = b"payload"
+    store.write_blobs({("Busy", full): encode_blob(make_header("Busy", full, payload), payload) for full in hashes})
+    write_history(store, "Busy", hashes)
+    store.set_latest("Busy", hashes[-1])
+    store.set_tag("Busy", "prod", hashes[0])
+    store.set_tag("Busy", "stable", hashes[-2])
+    with s3_server.counting() as log:
+        page = views.class_versions_page(store, "Busy", store.policy.trust)
+    assert [row.hash for row in page.versions] == hashes[::-1][: views.PAGE_SIZE] and page.version_count == 120
+    assert all(row.info.header for row in page.versions) and page.versions[0].is_latest
+    assert len(page.events) == views.HISTORY_PAGE_SIZE and page.next_offset == views.PAGE_SIZE
+    # The newest 25 events are the pushes of the newest 25 versions: their entries are read once.
+    shown = {"LIST history": 1, "GET latest": 1, "LIST tags": 1, "GET tag": 2, "GET history": 50, "GET blob": 50}
+    assert kinds(log) == shown, [str(request) for request in log]
+
+    write_history(store, "Busy", [hashes[index % 120] for index in range(1_000)], first=1_800_000_000)
+    with s3_server.counting() as log:
+        page = views.class_versions_page(store, "Busy", store.policy.trust, offset=50, history_offset=500)
+    assert page.version_count == 120 and page.event_count == 1_120 and len(page.versions) == views.PAGE_SIZE
+    # 1,120 entries: two listing pages; then 50 versions' first entries and headers, 25 events' entries
+    shown = {"LIST history": 2, "GET latest": 1, "LIST tags": 1, "GET tag": 2, "GET history": 75, "GET blob": 50}
+    assert kinds(log) == shown, [str(request) for request in log]
+
+
+def test_the_web_views_version_and_compare_pages(s3_server: S3Server, store: Store) -> None:
+    from remoteimport.ui import views
+
+    hashes = [remoteimport.push(make_filter(400 + index), store=store) for index in range(4)]
+    store.set_tag("MyFilter", "prod", hashes[1])
+    with s3_server.counting() as log:
+        page = views.version_page(store, "MyFilter", hashes[2], store.policy.trust)
+    assert (page.older, page.newer, page.tags, page.entry and page.entry.hash) == (hashes[1], hashes[3], [], hashes[2])
+    # the whole blob (its payload digest checked), the history listing, latest, the tags, and the history
+    # entries of the version and of its two neighbours
+    shown = {"GET blob": 1, "LIST history": 1, "GET latest": 1, "LIST tags": 1, "GET tag": 1, "GET history": 3}
+    assert kinds(log) == shown, [str(request) for request in log]
+    with s3_server.counting() as log:
+        compared = views.compare_page(store, "MyFilter", hashes[0], hashes[3], store.policy.trust)
+    assert compared.changes and compared.labels(compared.new) == ["latest"]
+    assert kinds(log) == {"GET blob": 2, "LIST tags": 1, "GET tag": 1, "GET latest": 1}
+
+
+def test_the_tags_of_a_name_without_tags_cost_one_listing(s3_server: S3Server, store: Store) -> None:
+    write_classes(store, ["Untagged"])
+    with s3_server.counting() as log:
+        assert store.tags("Untagged") == {}
+    assert len(log) == 1 and kinds(log) == {"LIST tags": 1}  # s3fs's `ls` would list the parent as well

@@ -91,7 +91,8 @@ def test_references_with_tags() -> None:
     assert split_versioned("MyFilter@prod") == ("MyFilter", "prod")
     assert split_versioned("MyFilter@DEADBEEF") == ("MyFilter", "deadbeef")  # a prefix, lowercased
     assert parse_reference("team.models.MyFilter@v2-rc1") == Reference("team.models", "MyFilter", "v2-rc1")
-    for bad in ("MyFilter@v1.2", "MyFilter@../x", "MyFilter@1prod", "MyFilter@abc", "MyFilter@latest"):
+    assert split_versioned("MyFilter@latest") == ("MyFilter", "latest")  # the latest pointer, never a tag
+    for bad in ("MyFilter@v1.2", "MyFilter@../x", "MyFilter@1prod", "MyFilter@abc", "MyFilter@Latest@x"):
         with pytest.raises(InvalidNameError):
             split_versioned(bad)
     with pytest.raises(InvalidNameError, match="expected a hash .* or a tag"):
@@ -178,8 +179,10 @@ def test_hash_like_tags_and_unknown_versions_are_refused_before_anything_changes
             registry.tag("Greeter", versions["v1"], tag, store=remote_store)
     with pytest.raises(VersionNotFoundError):
         registry.tag("Greeter", "ff" * 32, "prod", store=remote_store)
+    with pytest.raises(TagNotFoundError, match="no version or tag 'prod' of Greeter"):
+        registry.tag("Greeter", "prod", "other", store=remote_store)  # a version may be a tag: there is none
     with pytest.raises(InvalidNameError):
-        registry.tag("Greeter", "prod", "other", store=remote_store)  # a version is a hash, not a tag
+        registry.tag("Greeter", "v1.2", "other", store=remote_store)  # neither a hash nor a tag
     assert remote_store.tags("Greeter") == {}
     assert [entry.action for entry in registry.versions("Greeter", store=remote_store)] == ["push", "push"]
 
@@ -244,7 +247,7 @@ def test_import_by_tag_aliases_the_full_hash_module(
     exact = importlib.import_module(f"labchain_remote.Greeter@{versions['v1']}")
     assert tagged is exact and tagged.Greeter().greet() == "hello"
     assert tagged.Greeter.__module__ == f"labchain_remote.Greeter@{versions['v1']}"  # dump writes full hashes
-    with pytest.raises(TagNotFoundError, match="no tag 'nightly'"):
+    with pytest.raises(TagNotFoundError, match="no version or tag 'nightly' of Greeter"):
         importlib.import_module("labchain_remote.Greeter@nightly")
 
 
@@ -335,11 +338,12 @@ def test_the_tag_and_untag_commands(
     code, out, err = run_main(capsys, "tag", f"Greeter@{v1[:8]}", "deadbeef", *store)
     assert code == 1 and "would read as a hash prefix" in err
     code, out, err = run_main(capsys, "tag", "Greeter", "prod", *store)
-    assert code == 1 and "Give NAME@HASH" in err
+    assert code == 1 and "Give NAME@VERSION" in err
 
     code, out, err = run_main(capsys, "log", "Greeter", *store)
     assert code == 0, err
-    actions = [line.split()[-2:] for line in out.splitlines()[2:4]]  # newest first, after the heading rows
+    # newest first, after the heading rows; HASH, TIME (3 words), PYTHON, then ACTION and its tag
+    actions = [line.split()[5:7] for line in out.splitlines()[2:4]]
     assert actions == [["tag", "prod"], ["tag", "prod"]]
     assert out.count("push") == 2
 

@@ -21,7 +21,15 @@ from collections.abc import Iterator
 import pytest
 
 from remoteimport.errors import StoreError, StoreUnreachableError
-from remoteimport.store import DEADLINE_MARGIN, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ENV_RETRIES, ENV_TIMEOUT, Store
+from remoteimport.store import (
+    BATCH_CONCURRENCY,
+    DEADLINE_MARGIN,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    ENV_RETRIES,
+    ENV_TIMEOUT,
+    Store,
+)
 
 
 class SilentServer:
@@ -183,7 +191,12 @@ def test_s3fs_is_configured_for_one_retry_layer(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv(ENV_RETRIES, "2")
     store = Store("s3://some-bucket/classes", client_kwargs={"endpoint_url": "http://127.0.0.1:9"})
     assert (store.timeout, store.retries) == (7.0, 2)
-    assert store.fs.config_kwargs == {"connect_timeout": 7.0, "read_timeout": 7.0, "retries": {"total_max_attempts": 3}}
+    assert store.fs.config_kwargs == {
+        "connect_timeout": 7.0,
+        "read_timeout": 7.0,
+        "retries": {"total_max_attempts": 3},
+        "max_pool_connections": BATCH_CONCURRENCY,  # a batch's requests all in flight (botocore keeps 10)
+    }
     assert store.fs.retries == 1  # s3fs's own loop: one attempt, botocore retries
     assert Store("memory://x", retries=5, timeout=1).retries == 5  # arguments win over the environment
 

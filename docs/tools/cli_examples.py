@@ -4,9 +4,10 @@
     python docs/tools/cli_examples.py --check    # exit 1 if the page differs from a real run (ignoring
                                                  # hashes, key fingerprints, times and temporary paths)
 
-The examples run in one bash session in /tmp/example (emptied first), with REMOTEIMPORT_* variables unset
-and HOME pointing into it. A console block is left as written when it cannot run unattended: it starts a
-server (`remoteimport ui`), shows key presses (`<TAB>`) or installs completion scripts into your home.
+The examples run in one bash session in a fresh temporary folder (removed afterwards), with REMOTEIMPORT_*
+variables unset and HOME pointing into it; the page shows that folder as /tmp/example. A console block is left
+as written when it cannot run unattended: it starts a server (`remoteimport ui`), shows key presses (`<TAB>`)
+or installs completion scripts into your home.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parent.parent / "cli.md"
-WORKDIR = Path("/tmp/example")
+SHOWN_WORKDIR = "/tmp/example"  # how the page names the folder the examples ran in
+SHOWN_USER, SHOWN_HOST = "dev", "pc"  # who pushed, as the page shows it (docs/provenance.md)
 SKIP_MARKERS = ("<TAB>", "remoteimport ui ", "completion bash >")
 _SEPARATOR = "@@remoteimport-docs-command@@"
+WORKDIR_MARK = "@@remoteimport-docs-workdir@@"  # replaced by the temporary folder once it exists
 
 
 def _blocks(lines: list[str]) -> list[tuple[int, int]]:
@@ -64,24 +69,32 @@ def run_examples(text: str) -> str:
     for first, last in blocks:
         for command in _commands(lines[first:last]):
             shell = "\n".join([command[0][2:], *command[1:]])
-            shell = shell.replace('cd "$(mktemp -d)"', f"cd {WORKDIR}")
+            shell = shell.replace('cd "$(mktemp -d)"', f"cd {WORKDIR_MARK}")
             # `$?` in an example means the previous example's status, not the separator's
             script.append(f"echo '{_SEPARATOR}'\n(exit $__status)\n{{ {shell}\n}} 2>&1\n__status=$?")
             plan.append((first, command))
-    shutil.rmtree(WORKDIR, ignore_errors=True)
-    WORKDIR.mkdir(parents=True)
+    temporary = Path(tempfile.mkdtemp(prefix="remoteimport-docs-"))
+    workdir = temporary / "example"
+    (workdir / "home").mkdir(parents=True)
     environment = {key: value for key, value in os.environ.items() if not key.startswith("REMOTEIMPORT_")}
-    environment.update({"HOME": str(WORKDIR / "home"), "NO_COLOR": "1", "COLUMNS": "100"})
-    (WORKDIR / "home").mkdir()
-    done = subprocess.run(
-        ["bash", "-c", "\n".join(["__status=0", *script])],
-        cwd=WORKDIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    outputs = done.stdout.split(_SEPARATOR + "\n")[1:]
+    environment.update({"HOME": str(workdir / "home"), "NO_COLOR": "1", "COLUMNS": "100"})
+    environment.update({"LOGNAME": SHOWN_USER, "USER": SHOWN_USER})  # getpass.getuser() reads LOGNAME first
+    try:
+        done = subprocess.run(
+            ["bash", "-c", "\n".join(["__status=0", *script]).replace(WORKDIR_MARK, str(workdir))],
+            cwd=workdir,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    stdout = done.stdout
+    for real in {str(workdir), os.path.realpath(workdir)}:
+        stdout = _shown_as(stdout, real, SHOWN_WORKDIR)
+    stdout = _shown_as(stdout, f"{SHOWN_USER}@{socket.gethostname()}", f"{SHOWN_USER}@{SHOWN_HOST}")
+    outputs = stdout.split(_SEPARATOR + "\n")[1:]
     assert len(outputs) == len(plan), f"{len(plan)} commands, {len(outputs)} outputs:\n{done.stderr}"
     replacement: dict[int, list[str]] = {}
     for (first, command), output in zip(plan, outputs, strict=True):
@@ -98,6 +111,14 @@ def run_examples(text: str) -> str:
     return "\n".join(result)
 
 
+def _shown_as(text: str, real: str, shown: str) -> str:
+    """``text`` with the folder ``real`` named ``shown``. In a table's column (a path followed by two or more
+    spaces) the cell keeps its width, so the column stays aligned with its header."""
+    padding = " " * max(0, len(real) - len(shown))
+    text = re.sub(re.escape(real) + r"(\S*)(  +)", lambda match: shown + match[1] + match[2] + padding, text)
+    return text.replace(real, shown)
+
+
 _VARIABLE = [
     (re.compile(r"\b[0-9a-f]{8,64}\b"), "HASH"),
     (re.compile(r"ed25519:[0-9a-f]{32}"), "ed25519:KEY"),
@@ -111,7 +132,8 @@ _VARIABLE = [
 def normalized(text: str) -> str:
     for pattern, placeholder in _VARIABLE:
         text = pattern.sub(placeholder, text)
-    return text
+    # Columns are as wide as their widest cell, and a temporary path's length differs from run to run.
+    return re.sub(r"(?<=\S)  +(?=\S)", "  ", text)
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@
     $ remoteimport ls                               # what the store holds
     $ remoteimport quickstart                       # the whole round trip, on this machine
 
-Every subcommand accepts ``--store URL`` and ``--json`` before or after its name. Errors print
+Every subcommand accepts ``--store URL``, ``--json`` and ``--color WHEN`` before or after its name. Errors print
 ``remoteimport: error: <message>`` and exit 1; usage errors exit 2.
 
 One module per command or small family of commands, each a :class:`~remoteimport.cli.base.Command` holding
@@ -40,6 +40,7 @@ from remoteimport.cli.base import (
     use_colour,
     utc_time,
 )
+from remoteimport.cli.cache import Cache
 from remoteimport.cli.completion import (
     COMPLETION_SCRIPTS,
     Completion,
@@ -51,6 +52,7 @@ from remoteimport.cli.completion import (
 from remoteimport.cli.doctor import Doctor
 from remoteimport.cli.hash import Hash
 from remoteimport.cli.inspection import Diff, Log, Ls, Show, Status, class_summary
+from remoteimport.cli.interrupts import INTERRUPTED, exit_at_next_interrupt
 from remoteimport.cli.locking import Lock, Run
 from remoteimport.cli.push import Push
 from remoteimport.cli.quickstart import QUICKSTART_CLASS, Quickstart
@@ -108,10 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
             "             >>> from labchain_remote import MyFilter\n\n"
             "New here? Run `remoteimport quickstart` to see the whole round trip."
         ),
-        epilog="--store and --json may also follow the command. Run `remoteimport COMMAND --help` for its details\n"
-        "and examples.",
+        epilog="--store, --json and --color may also follow the command. Run `remoteimport COMMAND --help` for its\n"
+        "details and examples.",
     )
-    parser.add_argument("--version", action="version", version=f"remoteimport {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"remoteimport {__version__}", help="print the version and exit"
+    )
     add_global_options(parser, suppress=False)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
@@ -151,6 +155,7 @@ COMMANDS: tuple[Command, ...] = (
     Promote(),
     Delete(),
     Gc(),
+    Cache(),
     Doctor(),
 )
 
@@ -183,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
         Output("--json" in words).fail(exc)  # the command line did not parse: --json anywhere in it counts
         return 2
-    out = Output(args.json, colour=use_colour())
+    out = Output(args.json, colour=use_colour(choice=args.color))
     # The commands report what the library did (a repaired version, say) in their own output; without a
     # handler, the library's log records would be printed a second time by logging's last resort.
     logging.getLogger("remoteimport").addHandler(logging.NullHandler())
@@ -197,8 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.fail(exc)  # --json: {"error": {"type", "message"}} on stdout
         return 1
     except KeyboardInterrupt:
+        if argv is None:  # this process's own command line: a second Ctrl-C while exiting ends it quietly
+            exit_at_next_interrupt()
         print("remoteimport: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # `remoteimport log X | head`: the reader left; stop quietly (Python would print a traceback at exit
         # when flushing stdout again, so point it at /dev/null).

@@ -122,6 +122,32 @@ def utc_time(timestamp: float) -> str:
         return INVALID_TIME
 
 
+def iso_time(timestamp: float) -> str | None:
+    """``2026-01-31T12:00:00+00:00``: ISO 8601 in UTC, to the second, for ``--json``; None for what no date is.
+
+    >>> iso_time(0.0), iso_time(float("inf"))
+    ('1970-01-01T00:00:00+00:00', None)
+    """
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
+
+
+def parse_time(text: object) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time a blob header holds (``created``: any offset; none means UTC),
+    or None when it is no such time (the header is the store's data).
+
+    >>> parse_time("2026-01-31T13:00:00.5+01:00"), parse_time("yesterday")
+    (1769860800.5, None)
+    """
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The terminal: colour on stdout, progress on stderr
 
@@ -129,10 +155,22 @@ ANSI = {"add": "\033[32m", "del": "\033[31m", "hunk": "\033[36m", "file": "\033[
 ANSI_RESET = "\033[0m"
 
 
-def use_colour(stream: TextIO | None = None) -> bool:
-    """ANSI colours only on a terminal, and never while ``$NO_COLOR`` is set (https://no-color.org)."""
+COLOUR_CHOICES = ("auto", "always", "never")
+
+
+def use_colour(stream: TextIO | None = None, choice: str = "auto") -> bool:
+    """Whether to write ANSI colours to ``stream`` (default: stdout). ``choice`` is ``--color``: ``always`` and
+    ``never`` decide; ``auto`` (the default) asks the environment: never while ``$NO_COLOR`` is set
+    (https://no-color.org) or ``$TERM`` is ``dumb``, always while ``$FORCE_COLOR`` is set (https://force-color.org:
+    a CI log that shows colours), else only on a terminal. A variable set to the empty string counts as unset."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
     stream = sys.stdout if stream is None else stream
-    return not os.environ.get("NO_COLOR") and stream.isatty()
+    return stream.isatty()
 
 
 T = TypeVar("T")
@@ -197,7 +235,7 @@ def url_for_another_process(store: Store) -> str:
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """``--store`` and ``--json``, accepted before the command's name and after it."""
+    """``--store``, ``--json`` and ``--color``, accepted before the command's name and after it."""
     # On subcommands the defaults are suppressed so an option given before the subcommand is not
     # overwritten by the subcommand's default.
     group = parser.add_argument_group("options on every command")
@@ -213,6 +251,14 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
         help="print one JSON document on stdout instead of text",
+    )
+    group.add_argument(
+        "--color",
+        choices=COLOUR_CHOICES,
+        metavar="WHEN",
+        default=argparse.SUPPRESS if suppress else "auto",
+        help="when to colour the output (diffs): auto (the default: on a terminal, unless $NO_COLOR is set or "
+        "TERM=dumb; also off a terminal when $FORCE_COLOR is set), always or never",
     )
 
 

@@ -15,7 +15,8 @@ class Doctor(Command):
     name = "doctor"
     help = "load every stored version in a fresh interpreter and report the ones that do not load"
     description = (
-        "Load each version (of the whole store, of NAME, or the one version NAME@HASH) in a fresh Python "
+        "Load each version (of the whole store, of NAME, or the one version NAME@VERSION: a hash, prefix, tag or "
+        "latest) in a fresh Python "
         "(`python -I`, an empty directory, the blob cache off) with remoteimport.get_version: the trust policy, "
         "requirement check, unpickling and re-hash all run there. A blob can pass `verify` (digest and "
         "signature) and still fail here. Prints one row per version, healthy or DAMAGED with the reason, and "
@@ -27,7 +28,9 @@ class Doctor(Command):
     examples = "remoteimport doctor\nremoteimport doctor MyFilter --json\nremoteimport doctor MyFilter@0123abcd"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("reference", metavar="NAME[@HASH]", nargs="?", help="a class or one version (default: all)")
+        parser.add_argument(
+            "reference", metavar="NAME[@VERSION]", nargs="?", help="a class or one version (default: all)"
+        )
         parser.add_argument(
             "--timeout", type=float, default=120.0, help="seconds one version may take to load (default: 120)"
         )

@@ -31,9 +31,7 @@ class Lock(Command):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "names", metavar="NAME", nargs="*", help="class names to pin (NAME@HASH or NAME@TAG: that version)"
-        )
+        parser.add_argument("names", metavar="NAME", nargs="*", help="class names to pin (NAME@VERSION: that version)")
         parser.add_argument("--upgrade", action="store_true", help="move the pins to the current latest versions")
         parser.add_argument(
             "--lock", metavar="PATH", help=f"the lock file (default: ${_env.LOCK}, else ./{LOCK_FILENAME})"

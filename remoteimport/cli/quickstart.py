@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import tempfile
 import textwrap
@@ -54,7 +55,8 @@ class Quickstart(Command):
         "a temporary directory, push the class to the store, delete the directory, then start a fresh Python "
         f"(`python -E`, in an empty directory) that installs the import hook, runs `from labchain_remote "
         f"import {QUICKSTART_CLASS}`, calls a method and also imports the version pinned by an 8-character "
-        "hash prefix. Without --store it uses a temporary store, deleted afterwards unless --keep (never "
+        "hash prefix. Without --store it uses a temporary store, deleted afterwards unless --keep (which then "
+        "prints the commands to explore it; never "
         f"${_env.STORE}, which may be a production bucket); with --store, that store (safe to run again: the "
         "push is then 'unchanged')."
     )
@@ -63,7 +65,11 @@ class Quickstart(Command):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--keep", action="store_true", help="keep the temporary store (printed) afterwards")
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="keep the temporary store afterwards, and print the commands to explore it",
+        )
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
         # Without --store: a store of its own, never $REMOTEIMPORT_STORE (which may be a production bucket).
@@ -79,8 +85,13 @@ class Quickstart(Command):
         if temporary and not args.keep:
             out.line(f"6. deleted the temporary store {store_url} (--keep keeps it; --store URL uses yours)")
             return
+        commands = [f"export {_env.STORE}={shlex.quote(store_url)}", "remoteimport ls", "remoteimport ui"]
+        out.data(next_commands=commands)
         out.line()
-        out.line("Try it in any Python on a host that can read the store:")
+        out.line("Next, in this shell: make it the store of every command, list it, browse it (needs the ui extra):")
+        for command in commands:
+            out.line(f"    {command}")
+        out.line("Or in any Python on a host that can read the store:")
         out.line(f"    import remoteimport; remoteimport.install({store_url!r})")
         out.line(f"    from {registry.DEFAULT_NAMESPACE} import {QUICKSTART_CLASS}")
 

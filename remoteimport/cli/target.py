@@ -12,8 +12,11 @@ import sys
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.machinery import BYTECODE_SUFFIXES, ModuleSpec, PathFinder, SourceFileLoader
+from types import ModuleType
 from typing import Any
 
+from remoteimport.capture import module_travels_by_value
 from remoteimport.cli.base import CommandError
 
 TARGET_HELP = "'module:Class' or 'path/to/file.py:Class'"
@@ -51,12 +54,16 @@ def parse_target(text: str) -> Target:
 def load_target_class(target: Target) -> Iterator[type]:
     """Import TARGET's module as ``python -m module`` / ``python path/to/file.py`` would and yield the class.
 
-    Afterwards ``sys.path`` is restored and the module forgotten, so one process can load many targets
-    (the in-process tests, and ``quickstart`` run twice). This belongs in the library if a second caller
-    appears (e.g. ``remoteimport.load_target("file.py:Class")``)."""
+    The user's files it imports run the text they hold now, whatever ``__pycache__`` holds
+    (:class:`_CurrentSourceLoader`). Afterwards ``sys.path`` is restored and the module forgotten, so one process
+    can load many targets (the in-process tests, and ``quickstart`` run twice). This belongs in the library if a
+    second caller appears (e.g. ``remoteimport.load_target("file.py:Class")``)."""
     saved_path = list(sys.path)
     module_name = target.module_name
     was_loaded = module_name in sys.modules
+    finder = _CurrentSourceFinder()
+    # Before PathFinder (which it asks): the finders ahead of it (an editable install's, say) keep their turn.
+    sys.meta_path.insert(sys.meta_path.index(PathFinder) if PathFinder in sys.meta_path else 0, finder)
     try:
         try:
             module = _load_file(target) if target.is_file else _import_module(target)
@@ -68,9 +75,45 @@ def load_target_class(target: Target) -> Iterator[type]:
             ) from exc
         yield _class_in(module, target)
     finally:
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
         sys.path[:] = saved_path
         if not was_loaded:
             sys.modules.pop(module_name, None)
+
+
+class _CurrentSourceLoader(SourceFileLoader):
+    """Runs the text a file of the user's holds now, never an earlier one from ``__pycache__``.
+
+    Python reuses a cached file whose recorded modification time (in whole seconds) and size are the source's:
+    after an edit within the same second that keeps the size (a script, a CI step, a ``git checkout``) it runs
+    the old bytecode, and a push would hash one text while shipping another program. Code that travels by value
+    is compiled from its source (and its cached file rewritten, when Python writes bytecode); installed code
+    travels by name, and its cache is Python's business."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The module carries Python's own loader: a pickled module object (its namespace travels by value) must
+        # never name a class of this private module, which old blobs would then need forever.
+        module.__loader__ = SourceFileLoader(self.name, self.path)
+        if module.__spec__ is not None:
+            module.__spec__.loader = module.__loader__
+        super().exec_module(module)
+
+    def get_data(self, path: str) -> bytes:
+        if path.endswith(tuple(BYTECODE_SUFFIXES)) and module_travels_by_value(self.name):
+            raise OSError(f"{path} is not read: {self.path} is compiled")  # SourceLoader.get_code: no cached file
+        return super().get_data(path)
+
+
+class _CurrentSourceFinder:
+    """PathFinder's answer, with :class:`_CurrentSourceLoader` for source files (for the modules a TARGET imports)."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        spec = PathFinder.find_spec(name, path, target)
+        if spec is not None and type(spec.loader) is SourceFileLoader:
+            spec.loader = _CurrentSourceLoader(spec.loader.name, spec.loader.path)
+        return spec
 
 
 def _import_module(target: Target) -> Any:
@@ -101,7 +144,7 @@ def _load_file(target: Target) -> Any:
             f"cannot load {target.location} as module {module_name!r}: a different module of that name is "
             f"already imported ({existing_file or 'built in'}). Rename the file."
         )
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    spec = importlib.util.spec_from_file_location(module_name, path, loader=_CurrentSourceLoader(module_name, path))
     if spec is None or spec.loader is None:
         raise CommandError(f"cannot load {target.location} as a Python module: give a .py file")
     module = importlib.util.module_from_spec(spec)

@@ -8,6 +8,7 @@ import os
 from remoteimport import _env, registry
 from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, table
 from remoteimport.errors import IntegrityError, RemoteImportError
+from remoteimport.names import split_versioned
 from remoteimport.signing import generate_key, load_public_key, signature_status
 
 
@@ -15,7 +16,8 @@ class Sign(Command):
     name = "sign"
     help = "sign stored versions over their whole header (or re-sign old-style signatures)"
     description = (
-        "Sign the stored versions of NAME (all of them), or NAME@HASH (one), with the private key --key (default: "
+        "Sign the stored versions of NAME (all of them), or NAME@VERSION (one: a hash, 8+ hex digits, a tag or "
+        "latest), with the private key --key (default: "
         f"${_env.SIGNING_KEY}). Signatures made by releases before blob format 2 covered only the name, hash and "
         "payload, and hosts that trust keys refuse them; this re-signs the versions your key signed that way. "
         "Unsigned versions are signed only with --include-unsigned: you then vouch for what was written to the "
@@ -29,18 +31,16 @@ class Sign(Command):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("reference", metavar="NAME[@HASH]", help="a class (all its versions) or one version")
+        parser.add_argument("reference", metavar="NAME[@VERSION]", help="a class (all its versions) or one version")
         parser.add_argument("--key", metavar="PATH", help=f"the private key (default: ${_env.SIGNING_KEY})")
         parser.add_argument(
             "--include-unsigned", action="store_true", help="also sign unsigned versions (you vouch for them)"
         )
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
+        name, version = split_versioned(args.reference)  # refuses malformed names before touching the store
         store = registry.resolve_store(args.store)
-        name, _, version = args.reference.partition("@")
-        outcomes = registry.sign(
-            name, version or None, store=store, key=args.key, include_unsigned=args.include_unsigned
-        )
+        outcomes = registry.sign(name, version, store=store, key=args.key, include_unsigned=args.include_unsigned)
         out.data(name=name, store=store.url, versions=[{"hash": h, "outcome": o} for h, o in outcomes.items()])
         for full_hash, outcome in outcomes.items():
             out.line(f"{name}@{full_hash[:SHORT_HASH]}  {outcome}")
@@ -89,6 +89,9 @@ class Verify(Command):
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
         store = registry.resolve_store(args.store)
+        # This host's trusted keys, read once: a wrong $REMOTEIMPORT_TRUSTED_KEYS (a missing file, a private key)
+        # is one configuration error, not a reason to call every version damaged.
+        trust = store.policy.trust
         listing = store.scan_names()
         report, problems = [], 0
         for name in listing.names:
@@ -101,7 +104,7 @@ class Verify(Command):
             for full_hash in hashes:
                 try:
                     header = store.read_verified_blob(name, full_hash).header
-                    signature, acceptable = signature_status(header, store.policy.trust)
+                    signature, acceptable = signature_status(header, trust)
                     state = "ok" if acceptable else "REFUSED"
                 except RemoteImportError as exc:
                     signature, acceptable, state = str(exc), False, "DAMAGED"

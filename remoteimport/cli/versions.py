@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from remoteimport import registry
 from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, table
-from remoteimport.names import is_hash_like, split_versioned
+from remoteimport.names import split_versioned
 from remoteimport.store import Store
 
 
@@ -16,20 +16,30 @@ class Rollback(Command):
     help = "point a class's latest version at an earlier one"
     description = (
         "Make an earlier version of NAME the latest again (`from labchain_remote import NAME` then gets it). "
-        "HASH is the full hash or 8 or more leading hex digits, as listed by `remoteimport log NAME`. The "
-        "rollback is recorded in the history; nothing is deleted. Prints the full hash."
+        "VERSION is the full hash, 8 or more leading hex digits (as listed by `remoteimport log NAME`) or a tag; "
+        "NAME@VERSION says the same. The rollback is recorded in the history; nothing is deleted. Prints the "
+        "full hash."
     )
-    examples = "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd"
+    examples = "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd\nremoteimport rollback MyFilter@prod"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter")
-        parser.add_argument("hash", metavar="HASH", help="full hash or 8+ leading hex digits of the version")
+        parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter (or NAME@VERSION)")
+        parser.add_argument(
+            "hash", metavar="VERSION", nargs="?", help="full hash, 8+ leading hex digits or tag of the version"
+        )
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
+        name, version = split_versioned(args.name)  # refuses malformed names before touching the store
+        if (version is None) == (args.hash is None):
+            raise CommandError(
+                f"roll {name} back to which version? Give it once: `remoteimport rollback {name} VERSION` or "
+                f"`remoteimport rollback {name}@VERSION` (a hash, 8+ leading hex digits or a tag, as listed by "
+                f"`remoteimport log {name}`)"
+            )
         store = registry.resolve_store(args.store)
-        full_hash = registry.rollback(args.name, args.hash, store=store)
-        out.data(name=args.name, hash=full_hash, store=store.url)
-        out.line(f"{args.name} latest is now {full_hash}")
+        full_hash = registry.rollback(name, version or args.hash, store=store)
+        out.data(name=name, hash=full_hash, store=store.url)
+        out.line(f"{name} latest is now {full_hash}")
         out.line(f"  store: {store.url}")
 
 
@@ -37,25 +47,31 @@ class Tag(Command):
     name = "tag"
     help = "give a version a name (e.g. prod) to import it by"
     description = (
-        "Point the tag TAG of NAME at the version HASH (the full hash or 8 or more leading hex digits). "
+        "Point the tag TAG of NAME at the version VERSION (the full hash, 8 or more leading hex digits, another "
+        "tag or latest). "
         "`import labchain_remote.NAME@TAG`, configs naming labchain_remote.NAME@TAG and `remoteimport lock "
         "NAME@TAG` then use that version (a lock records its full hash). A tag is 1 to 64 letters, digits, '_' "
         "and '-', starts with a letter and is never all hex digits, so it cannot be mistaken for a hash. Moving "
         "an existing tag to another version needs --force. Recorded in the history (`remoteimport log NAME`)."
     )
-    examples = "remoteimport tag MyFilter@0123abcd prod\nremoteimport tag MyFilter@4567cdef prod --force"
+    examples = (
+        "remoteimport tag MyFilter@0123abcd prod\nremoteimport tag MyFilter@4567cdef prod --force\n"
+        "remoteimport tag MyFilter@staging prod --force"
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("reference", metavar="NAME@HASH", help="the version to tag, e.g. MyFilter@0123abcd")
+        parser.add_argument(
+            "reference", metavar="NAME@VERSION", help="the version to tag, e.g. MyFilter@0123abcd or MyFilter@latest"
+        )
         parser.add_argument("tag", metavar="TAG", help="the tag, e.g. prod (never all hex digits)")
         parser.add_argument("--force", action="store_true", help="move the tag if it points at another version")
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
         name, version = split_versioned(args.reference)  # refuses malformed names before touching the store
-        if version is None or not is_hash_like(version):
+        if version is None:
             raise CommandError(
-                f"tag which version of {name}? Give NAME@HASH (the full hash or 8+ leading hex digits, as listed by "
-                f"`remoteimport log {name}`), e.g. `remoteimport tag {name}@0123abcd {args.tag}`"
+                f"tag which version of {name}? Give NAME@VERSION (the full hash, 8+ leading hex digits as listed by "
+                f"`remoteimport log {name}`, a tag or latest), e.g. `remoteimport tag {name}@0123abcd {args.tag}`"
             )
         store = registry.resolve_store(args.store)
         full_hash = registry.tag(name, version, args.tag, store=store, force=args.force)
@@ -86,12 +102,12 @@ class Untag(Command):
 
 
 def _exact_version(reference: str, store: Store, command: str) -> tuple[str, str]:
-    """``NAME@HASH`` (or ``NAME@TAG`` where tags exist) -> (NAME, full hash); a bare NAME is refused."""
+    """``NAME@VERSION`` (a hash, prefix, tag or ``latest``) -> (NAME, full hash); a bare NAME is refused."""
     name, version = split_versioned(reference)
     if version is None:
         raise CommandError(
-            f"{command} which version of {name}? Give NAME@HASH (the full hash or 8+ leading hex digits, as listed "
-            f"by `remoteimport log {name}`), e.g. `remoteimport {command} {name}@0123abcd`"
+            f"{command} which version of {name}? Give NAME@VERSION (the full hash, 8+ leading hex digits as listed "
+            f"by `remoteimport log {name}`, or a tag), e.g. `remoteimport {command} {name}@0123abcd`"
         )
     return name, store.resolve_version(name, version)
 
@@ -100,7 +116,8 @@ class Promote(Command):
     name = "promote"
     help = "copy a version to another store (e.g. staging to production), signature included"
     description = (
-        "Copy the version NAME@HASH from the store (--store) to the store --to, byte for byte, so its signature "
+        "Copy the version NAME@VERSION (a hash, 8+ hex digits, a tag or latest) from the store (--store) to the "
+        "store --to, byte for byte, so its signature "
         "travels with it. It is checked first (digest, name and hash, and the target's trust policy: a target "
         "that trusts keys never receives a blob it would refuse) and read back after the copy; nothing is "
         "unpickled. The target's history records a `promote` naming the source. The target's latest moves only "
@@ -112,7 +129,9 @@ class Promote(Command):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("reference", metavar="NAME@HASH", help="the version to copy, e.g. MyFilter@0123abcd")
+        parser.add_argument(
+            "reference", metavar="NAME@VERSION", help="the version to copy, e.g. MyFilter@0123abcd or MyFilter@prod"
+        )
         parser.add_argument("--to", required=True, metavar="URL", help="the target store (folder path or fsspec URL)")
         parser.add_argument("--tag", metavar="TAG", help="also tag the version in the target store")
         parser.add_argument("--latest", action="store_true", help="also point the target's latest at the version")
@@ -139,7 +158,8 @@ class Delete(Command):
     name = "delete"
     help = "delete one stored version (refuses the latest or a tagged one without --force)"
     description = (
-        "Remove the blob of NAME@HASH from the store; the history records a `delete`. The version latest points "
+        "Remove the blob of NAME@VERSION (a hash, 8+ hex digits or a tag) from the store; the history records a "
+        "`delete`. The version latest points "
         "at, or a tagged one, is refused unless --force: then latest (and the tags) are removed too, so no ref "
         "points at a missing blob (`remoteimport rollback NAME HASH` sets latest again). Hosts that cached the "
         "version may still import it by hash from their cache."
@@ -147,7 +167,7 @@ class Delete(Command):
     examples = "remoteimport delete MyFilter@0123abcd\nremoteimport delete MyFilter@97908c4e --force"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("reference", metavar="NAME@HASH", help="the version to delete, e.g. MyFilter@0123abcd")
+        parser.add_argument("reference", metavar="NAME@VERSION", help="the version to delete, e.g. MyFilter@0123abcd")
         parser.add_argument(
             "--force", action="store_true", help="delete it even when latest or a tag points at it (removing those)"
         )

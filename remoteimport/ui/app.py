@@ -1,14 +1,18 @@
 """The WSGI application and server of ``remoteimport ui``: a few read-only pages over a store.
 
-Why WSGI from the standard library plus Jinja2 and Pygments, and no web framework: the view has five GET routes
+Why WSGI from the standard library plus Jinja2 and Pygments, and no web framework: the view has four GET routes
 and no state, forms or sessions, so routing is a small table here; ``wsgiref`` serves it (threaded) with no
 dependency, Jinja2 escapes everything it renders (a class name, a header field or a line of shipped source can
-hold ``<script>``), and Pygments highlights source on the server, so there is no front-end build step.
+hold ``<script>``), and Pygments highlights source on the server (remoteimport.ui.source; plain text without
+it), so there is no front-end build step. Every page works without JavaScript; the one small script only adds
+copy buttons, and the Content-Security-Policy allows that script and the one style sheet by their hashes only.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import ipaddress
 import re
 import socket
@@ -16,12 +20,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from importlib import resources
 from socketserver import ThreadingMixIn
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from remoteimport.errors import InvalidNameError, NameNotFoundError, RemoteImportError
+from remoteimport.errors import (
+    AmbiguousPrefixError,
+    InvalidNameError,
+    NameNotFoundError,
+    RemoteImportError,
+    VersionNotFoundError,
+)
 from remoteimport.signing import TrustPolicy
 from remoteimport.store import Store
 from remoteimport.ui import views
@@ -31,12 +42,13 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"/"), "index"),
     (re.compile(r"/c/(?P<name>[^/]+)"), "versions"),
     (re.compile(r"/c/(?P<name>[^/]+)/diff"), "diff"),
-    (re.compile(r"/c/(?P<name>[^/]+)/(?P<full_hash>[0-9a-f]{64})"), "version"),
+    # A version as after `@` anywhere: a full hash, 8+ hex digits, a tag or `latest` (Store.resolve_version).
+    (re.compile(r"/c/(?P<name>[^/]+)/(?P<version>[^/]+)"), "version"),
 ]
 
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 CONNECTION_TIMEOUT = 5.0  # seconds a connection may stay silent (idle, or a request half sent) before it is closed
+DIFF_VIEWS = ("unified", "split")
 
 
 class NotFound(Exception):
@@ -54,18 +66,31 @@ def _templates() -> Any:
     )
 
 
-def _highlight(filename: str, text: str) -> str:
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
-
-    return highlight(text, PythonLexer(), HtmlFormatter(linenos="table", cssclass="highlight"))
-
-
 @functools.cache
-def _highlight_css() -> str:
-    from pygments.formatters import HtmlFormatter
+def _page_assets() -> tuple[str, str, str]:
+    """The pages' one style sheet and one script (inline: no second request, nothing fetched from elsewhere), and
+    the Content-Security-Policy that allows exactly those two by their SHA-256, and nothing else: no other
+    script or style runs, whatever a page shows."""
+    folder = resources.files("remoteimport.ui") / "templates"
+    style = _highlight_css() + (folder / "ui.css").read_text(encoding="utf-8")  # ours last: it wins
+    script = (folder / "ui.js").read_text(encoding="utf-8")
+    policy = (
+        f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return style, script, policy
 
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _highlight_css() -> str:
+    """Pygments' colours for the token classes of remoteimport.ui.source ("" without Pygments: plain text)."""
+    try:
+        from pygments.formatters import HtmlFormatter
+    except ImportError:
+        return ""
     return HtmlFormatter(cssclass="highlight").get_style_defs(".highlight")
 
 
@@ -109,66 +134,69 @@ class App:
     # -- pages ---------------------------------------------------------------------------------------------
 
     def page_index(self, query: dict[str, str]) -> str:
-        after = query.get("after") or None
-        rows, skipped, next_after = views.class_page(self.store, self.trust, after=after)
-        next_url = f"/?after={quote(next_after)}" if next_after else None
-        return self._render("index.html", rows=rows, skipped=skipped, next_url=next_url, after=after)
+        after, search = query.get("after") or None, query.get("q", "").strip()
+        rows, skipped, next_after = views.class_page(self.store, self.trust, after=after, query=search)
+        next_url = "/?" + urlencode({**({"q": search} if search else {}), "after": next_after}) if next_after else None
+        return self._render("index.html", rows=rows, skipped=skipped, next_url=next_url, after=after, q=search)
 
     def page_versions(self, query: dict[str, str], name: str) -> str:
-        offset = _offset(query.get("offset"))
-        rows, latest, next_offset = views.history_page(self.store, name, offset=offset)
-        next_url = f"/c/{name}?offset={next_offset}" if next_offset is not None else None
-        default_a, default_b = views.default_pair(rows)
-        return self._render(
-            "class.html",
-            name=name,
-            rows=rows,
-            tags=views.version_tags(self.store, name),
-            latest=latest,
-            next_url=next_url,
-            offset=offset,
-            default_a=default_a,
-            default_b=default_b,
-        )
+        offset, history_offset = _offset(query.get("offset")), _offset(query.get("history"))
+        page = views.class_versions_page(self.store, name, self.trust, offset=offset, history_offset=history_offset)
 
-    def page_version(self, query: dict[str, str], name: str, full_hash: str) -> str:
-        info = views.read_version(self.store, views.validate_name(name), full_hash, self.trust)
-        if info.header is None:
-            return self._render("version.html", info=info, fields=[], sources=[], snippet="")
-        sources = [(filename, _highlight(filename, text)) for filename, text in sorted(info.header.source.items())]
+        def url(**changes: int | None) -> str:
+            values = {"offset": offset, "history": history_offset, **changes}
+            shown = {key: value for key, value in values.items() if value}
+            return f"/c/{name}" + ("?" + urlencode(shown) if shown else "")
+
+        return self._render("class.html", page=page, name=name, url=url)
+
+    def page_version(self, query: dict[str, str], name: str, version: str) -> str:
+        page = views.version_page(self.store, name, self._resolve(name, version), self.trust)
         return self._render(
             "version.html",
-            info=info,
-            fields=views.header_fields(info),
-            sources=sources,
-            snippet=views.config_snippet(info),
+            page=page,
+            info=page.info,
+            snippet=views.use_snippet(self.store, page.info),
+            config=views.config_snippet(page.info),
         )
 
     def page_diff(self, query: dict[str, str], name: str) -> str:
         views.validate_name(name)
         if "a" not in query or "b" not in query:
             raise NotFound("pick two versions to compare (the a and b columns of the class page)")
-        old, new = (
-            views.read_version(self.store, name, views.parse_hash(query[key]), self.trust) for key in ("a", "b")
-        )
-        damaged = [info for info in (old, new) if info.header is None]
-        if damaged:
-            return self._render("diff.html", name=name, old=old, new=new, damaged=damaged, files=[], changes=[])
-        assert old.header is not None and new.header is not None
+        view = query.get("view") or DIFF_VIEWS[0]
+        if view not in DIFF_VIEWS:
+            raise NotFound(f"view must be one of {', '.join(DIFF_VIEWS)}, not {view!r}")
+        old, new = (self._resolve(name, query[key]) for key in "ab")
+        page = views.compare_page(self.store, name, old, new, self.trust)
+
+        def url(a: str = old, b: str = new, view: str = view) -> str:
+            return f"/c/{name}/diff?" + urlencode({"a": a, "b": b, **({"view": view} if view != DIFF_VIEWS[0] else {})})
+
         return self._render(
-            "diff.html",
-            name=name,
-            old=old,
-            new=new,
-            damaged=[],
-            files=views.source_diff(old.header, new.header),
-            changes=views.header_changes(old, new),
+            "diff.html", page=page, name=name, view=view, url=url, a_given=query["a"], b_given=query["b"]
         )
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
+    def _resolve(self, name: str, version: str) -> str:
+        """The full hash a URL names (``/c/NAME/prod``, ``?a=0123abcd``): the one resolver, as after ``@``."""
+        try:
+            return self.store.resolve_version(views.validate_name(name), version)
+        except (VersionNotFoundError, AmbiguousPrefixError) as exc:
+            raise NotFound(str(exc)) from None
+
     def _render(self, template: str, **context: Any) -> str:
-        return _templates().get_template(template).render(store=self.store.url, css=_highlight_css(), **context)
+        from markupsafe import Markup  # Jinja2's own dependency
+
+        style, script, _ = _page_assets()
+        # The style sheet and script are this package's files, not store content: inserted as they are, so their
+        # hashes in the Content-Security-Policy match.
+        return (
+            _templates()
+            .get_template(template)
+            .render(store=self.store.url, style=Markup(style), script=Markup(script), **context)
+        )
 
     def _error(self, message: str) -> str:
         return self._render("error.html", message=message)
@@ -183,11 +211,8 @@ class App:
             [
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(data))),
-                # Read-only pages of code: nothing to frame, nothing to load from elsewhere.
-                (
-                    "Content-Security-Policy",
-                    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
-                ),
+                # Read-only pages of code: nothing to frame, nothing to load from elsewhere, no script but ours.
+                ("Content-Security-Policy", _page_assets()[2]),
                 ("X-Frame-Options", "DENY"),
                 ("Referrer-Policy", "no-referrer"),
             ],
