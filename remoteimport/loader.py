@@ -164,7 +164,25 @@ def stored_blob_problem(store: Store, name: str, full_hash: str, blob: Blob) -> 
         class_from_blob(blob, where=where, signature_checked=bool(store.policy.trust.trusted))
     except (RemoteImportError, ImportError) as exc:
         return f"{type(exc).__name__}: {exc}"
+    finally:
+        _forget_checked_source(blob.header)
     return None
+
+
+def _forget_checked_source(header: BlobHeader) -> None:
+    """Drop the shipped source a check-only load registered, unless the version is loaded in this process: a
+    ``push_all`` of thousands of unchanged classes checks each stored blob once, and kept each one's lines."""
+    if any(key[1:] == (header.name, header.hash) for key in list(_LOADED)):
+        return
+    label = _label(header)
+    virtual = {version_filename(filename, label) for filename in header.source}
+    with _SOURCES_GUARD:
+        for name in virtual:
+            _PENDING_SOURCES.pop(name, None)
+    linecache = _imported_linecache()
+    if linecache is not None:
+        for name in virtual:
+            linecache.cache.pop(name, None)
 
 
 def class_from_blob(blob: Blob, *, where: str, signature_checked: bool, rehash: bool = True) -> type:

@@ -136,6 +136,18 @@ def test_one_body_stored_under_two_names_loads_as_two_classes_named_as_stored(me
     assert first is not renamed and renamed().apply(2) == 8
 
 
+def test_checking_a_stored_blob_at_push_leaves_nothing_in_linecache(memory_store: Store) -> None:
+    """A push that finds its blob stored loads it once to check it; a push_all of thousands of unchanged classes
+    kept every checked version's shipped lines in linecache for the life of the process (1.3 GB at 5,000)."""
+    import linecache
+
+    cls = make_filter(41)
+    full_hash = remoteimport.push(cls, store=memory_store)
+    assert remoteimport.push(cls, store=memory_store) == full_hash  # the stored blob is checked, not replaced
+    label = f"MyFilter@{full_hash[:12]}"
+    assert not [name for name in linecache.cache if label in name]
+
+
 def test_persist_refuses_non_classes_and_bad_names() -> None:
     with pytest.raises(TypeError, match="decorates classes"):
         remoteimport.persist(lambda: None)  # type: ignore[type-var]
