@@ -163,6 +163,33 @@ def class_summaries(store: Store, latest: Mapping[str, str]) -> dict[str, dict[s
     return summaries
 
 
+def shown_source(text: str) -> str:
+    r"""Shipped source for reading: a version ships its own statements of a module at their line numbers, the
+    other lines left empty, so a run of more than two empty lines stands for lines not shipped: one line says
+    which.
+
+    >>> print(shown_source("import os\n" + "\n" * 40 + "class A:\n    pass\n"))
+    import os
+    # ... lines 2-41: blank, or code of the module this version does not ship
+    class A:
+        pass
+    """
+    lines = text.rstrip("\n").split("\n")
+    shown: list[str] = []
+    index = 0
+    while index < len(lines):
+        end = index
+        while end < len(lines) and not lines[end]:
+            end += 1
+        if end - index > 2:
+            shown.append(f"# ... lines {index + 1}-{end}: blank, or code of the module this version does not ship")
+            index = end
+            continue
+        shown.append(lines[index])
+        index += 1
+    return "\n".join(shown)
+
+
 class Log(Command):
     name = "log"
     help = "show the history of a class, newest first"
@@ -284,7 +311,7 @@ class Show(Command):
             out.line("\n(no source was shipped with this version)")
         for filename, text in sorted(header.source.items()):
             out.line(f"\n--- source: {terminal_text(filename)} ---")
-            out.line(text.rstrip("\n"))  # source text: its lines stay lines (Output.line escapes the rest)
+            out.line(shown_source(text))  # source text: its lines stay lines (Output.line escapes the rest)
 
 
 def provenance_rows(described: Mapping[str, str]) -> list[tuple[str, str]]:
