@@ -894,7 +894,10 @@ class Store:
         if not files:
             return
         if len(files) > 1 and not self._local and getattr(self.fs, "async_impl", False):
-            for batch in _batches(list(files)):
+            large = [path for path, data in files.items() if _large_upload_options(self.fs, data)]
+            for path in large:  # one at a time, each in parts one after another (_large_upload_options)
+                self._write_atomic(path, files[path], skip_if_present=False)
+            for batch in _batches([path for path in files if path not in large]):
 
                 def put(batch: list[str] = batch) -> None:
                     # fsspec's own batching; the first failure is raised, and the retry rewrites the batch's
@@ -982,7 +985,8 @@ class Store:
             def put() -> None:
                 if skip_if_present and self.fs.exists(path):
                     return
-                self.fs.pipe_file(path, data)  # object stores: a PUT replaces the object whole
+                # object stores: a PUT replaces the object whole (a large one in parts, one part at a time)
+                self.fs.pipe_file(path, data, **_large_upload_options(self.fs, data))
 
             self._attempt("write", path, put)
             return
@@ -1116,6 +1120,18 @@ def _blob_key(name: str, full_hash: str) -> str:
     validate_name(name)
     full_hash = validate_hash(full_hash, allow_prefix=False)
     return f"blobs/{name}/{full_hash[:2]}/{full_hash}.blob"
+
+
+def _large_upload_options(fs: Any, data: bytes) -> dict[str, Any]:
+    """s3fs uploads an object of 100 MB or more in 50 MB parts, up to 10 at once, each part a copy of its slice:
+    a 200 MB blob held its size again in parts. One part at a time: one part's copy at most (the parts'
+    requests are sequential; a blob that large spends its time in the transfer anyway)."""
+    if type(fs).__module__.split(".", 1)[0] != "s3fs" or len(data) < _LARGE_UPLOAD:
+        return {}
+    return {"max_concurrency": 1}
+
+
+_LARGE_UPLOAD = 100 * 2**20  # s3fs's multipart threshold (2 x its 50 MB chunk)
 
 
 def _read_range(fs: Any, path: str, start: int = 0, end: int | None = None) -> bytes:

@@ -174,3 +174,24 @@ def _describe(figures: dict[str, dict]) -> str:
         )
         + f"; blob {blob / MB:.0f} MB"
     )
+
+
+def test_a_push_of_a_large_class_to_s3_peaks_within_three_times_the_blob(s3_server, tmp_path: Path) -> None:
+    """An object of 100 MB or more goes to S3 in parts: s3fs made up to 10 parts at once, each a copy of its
+    slice, so a 200 MB blob was held twice over (3.3x the blob); one part at a time holds one part's copy."""
+    size = 120 * MB  # above s3fs's multipart threshold (100 MB)
+    module_dir, elsewhere = tmp_path / "src", tmp_path / "cwd"
+    for directory in (module_dir, elsewhere):
+        directory.mkdir()
+    (module_dir / "heavy_module.py").write_text(HEAVY_SOURCE.format(size=size), encoding="utf-8")
+    env = {**os.environ, **s3_server.environment, "PYTHONDONTWRITEBYTECODE": "1", "MEMORY_TEST_CWD": str(elsewhere)}
+    env["REMOTEIMPORT_CACHE_DIR"] = "off"
+    env.pop("REMOTEIMPORT_STORE", None)
+    bucket = f"memory-{os.getpid()}"
+    s3_server.create_bucket(bucket)
+    pushed = _child(PUSH_CHILD, str(module_dir), f"s3://{bucket}/classes", env=env)
+    from remoteimport.store import Store
+
+    blob = len(Store(f"s3://{bucket}/classes").read_blob("Heavy", pushed["hash"]))
+    assert blob > size
+    assert pushed["peak"] <= 3 * blob + SLACK, f"push to S3: {pushed['peak'] / MB:.0f} MB for a {blob / MB:.0f} MB blob"
