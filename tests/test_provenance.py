@@ -173,6 +173,22 @@ def test_a_bad_message_is_refused_before_anything_is_written(store: Store) -> No
     assert len(store.history("MyFilter")) == 1
 
 
+def test_rollback_m_records_why_in_the_history(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "store"
+    first = remoteimport.push(make_filter(1), store=Store(folder))
+    remoteimport.push(make_filter(2), store=Store(folder))
+    status, _, err = _run(
+        capsys, "rollback", f"MyFilter@{first[:8]}", "-m", "2 broke on empty input", "--store", str(folder)
+    )
+    assert status == 0, err
+    status, out, _ = _run(capsys, "log", "MyFilter", "--store", str(folder), "--json")
+    newest = json.loads(out)["versions"][0]
+    assert (newest["action"], newest["hash"], newest["message"]) == ("rollback", first, "2 broke on empty input")
+    refused = cli.main(["rollback", "MyFilter", first, "-m", "two\nlines", "--store", str(folder)])
+    assert refused == 2 and "printable" in capsys.readouterr().err  # a usage error, before the store is touched
+    assert len(Store(folder).history("MyFilter")) == 3
+
+
 def test_collecting_never_fails_a_push(store: Store, monkeypatch) -> None:
     import getpass
     import socket

@@ -300,3 +300,15 @@ class Command:
 
     def run(self, args: argparse.Namespace, out: Output) -> int | None:
         raise NotImplementedError
+
+
+def message_argument(text: str) -> str | None:
+    """argparse ``type=`` for ``-m/--message`` (push, rollback): refused as a usage error before anything is
+    imported or written (one line, printable, at most :data:`remoteimport.provenance.MAX_MESSAGE_LENGTH`)."""
+    from remoteimport.errors import PushError
+    from remoteimport.provenance import check_message
+
+    try:
+        return check_message(text)
+    except PushError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removesuffix("; nothing was pushed")) from None

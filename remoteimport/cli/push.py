@@ -6,10 +6,17 @@ import argparse
 import contextlib
 
 from remoteimport import registry
-from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, is_memory_store, progress
+from remoteimport.cli.base import (
+    SHORT_HASH,
+    Command,
+    CommandError,
+    Output,
+    is_memory_store,
+    message_argument,
+    progress,
+)
 from remoteimport.cli.target import TARGET_HELP, load_target_class, parse_target
-from remoteimport.errors import PushError
-from remoteimport.provenance import MAX_MESSAGE_LENGTH, check_message
+from remoteimport.provenance import MAX_MESSAGE_LENGTH
 from remoteimport.store import default_store_url
 
 
@@ -42,7 +49,7 @@ class Push(Command):
         parser.add_argument(
             "-m",
             "--message",
-            type=_message,
+            type=message_argument,
             help=f"why this version: one line, at most {MAX_MESSAGE_LENGTH} characters, recorded with the push",
         )
 
@@ -65,14 +72,6 @@ class Push(Command):
             out.data(**reports[0])
         else:
             out.data(store=reports[0]["store"], pushed=reports)
-
-
-def _message(text: str) -> str | None:
-    """argparse ``type=`` for ``-m``: refused before any class is imported (a usage error)."""
-    try:
-        return check_message(text)
-    except PushError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removesuffix("; nothing was pushed")) from None
 
 
 def _push(

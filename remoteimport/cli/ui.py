@@ -23,7 +23,8 @@ class Ui(Command):
         "anything; a damaged blob shows as damaged. It listens on 127.0.0.1 unless --host says otherwise, and answers "
         "only requests addressed to that address (or localhost), so a web page elsewhere cannot read it through "
         "your browser; --allow-host adds a name (a proxy's). A store that does not exist, or a port already in use, "
-        "is an error. Needs Jinja2 and Pygments (remoteimport's 'ui' extra: pip install jinja2 pygments)."
+        "is an error. Needs Jinja2, and Pygments to highlight source (remoteimport's 'ui' extra: pip install jinja2 "
+        "pygments); without Pygments, source shows as plain text."
     )
     examples = "remoteimport ui --open\nremoteimport ui --store s3://bucket/classes --port 8765"
 
@@ -42,13 +43,12 @@ class Ui(Command):
     def run(self, args: argparse.Namespace, out: Output) -> int:
         try:
             import jinja2  # noqa: F401  (imported by the pages on first use: check now, not at the first request)
-            import pygments  # noqa: F401
 
             from remoteimport.ui.app import make_ui_server
         except ImportError as exc:
             raise CommandError(
-                "the web view needs Jinja2 and Pygments (remoteimport's 'ui' extra): pip install jinja2 pygments "
-                f"({exc})"
+                "the web view needs Jinja2 (remoteimport's 'ui' extra, with Pygments for highlighting): "
+                f"pip install jinja2 pygments ({exc})"
             ) from None
         store = registry.resolve_store(args.store)
         require_present(store)  # a mistyped --store would otherwise serve an empty page

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from remoteimport import registry
-from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, table
+from remoteimport.cli.base import SHORT_HASH, Command, CommandError, Output, message_argument, table
 from remoteimport.names import split_versioned
 from remoteimport.store import Store
 
@@ -20,12 +20,21 @@ class Rollback(Command):
         "NAME@VERSION says the same. The rollback is recorded in the history; nothing is deleted. Prints the "
         "full hash."
     )
-    examples = "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd\nremoteimport rollback MyFilter@prod"
+    examples = (
+        "remoteimport log MyFilter\nremoteimport rollback MyFilter 0123abcd\n"
+        "remoteimport rollback MyFilter@prod -m 'staging broke on empty input'"
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("name", metavar="NAME", help="class name in the store, e.g. MyFilter (or NAME@VERSION)")
         parser.add_argument(
             "hash", metavar="VERSION", nargs="?", help="full hash, 8+ leading hex digits or tag of the version"
+        )
+        parser.add_argument(
+            "-m",
+            "--message",
+            type=message_argument,
+            help="why: one line, recorded with the rollback in the history (`remoteimport log NAME` shows it)",
         )
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
@@ -37,7 +46,7 @@ class Rollback(Command):
                 f"`remoteimport log {name}`)"
             )
         store = registry.resolve_store(args.store)
-        full_hash = registry.rollback(name, version or args.hash, store=store)
+        full_hash = registry.rollback(name, version or args.hash, store=store, message=args.message)
         out.data(name=name, hash=full_hash, store=store.url)
         out.line(f"{name} latest is now {full_hash}")
         out.line(f"  store: {store.url}")
