@@ -22,6 +22,7 @@ import textwrap
 from collections.abc import Sequence
 
 from remoteimport import __version__
+from remoteimport._times import utc_time
 from remoteimport.cli.base import (
     ANSI,
     ANSI_RESET,
@@ -38,7 +39,6 @@ from remoteimport.cli.base import (
     terminal_text,
     url_for_another_process,
     use_colour,
-    utc_time,
 )
 from remoteimport.cli.cache import Cache
 from remoteimport.cli.completion import (

@@ -9,7 +9,6 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from datetime import datetime, timezone
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from remoteimport import _env
@@ -108,44 +107,6 @@ def fields(pairs: Sequence[tuple[str, str]]) -> str:
     """``key: value`` lines, values aligned; a value is one line (:func:`terminal_text`)."""
     width = max(len(key) for key, _ in pairs) + 1
     return "\n".join(f"{(key + ':').ljust(width)} {terminal_text(value)}" for key, value in pairs)
-
-
-INVALID_TIME = "invalid time"
-
-
-def utc_time(timestamp: float) -> str:
-    """``2026-01-31 12:00:00 UTC``; ``invalid time`` for what no date is (infinite, out of range: a history
-    entry is the store's data, not ours to trust)."""
-    try:
-        return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, ValueError, OSError, TypeError):
-        return INVALID_TIME
-
-
-def iso_time(timestamp: float) -> str | None:
-    """``2026-01-31T12:00:00+00:00``: ISO 8601 in UTC, to the second, for ``--json``; None for what no date is.
-
-    >>> iso_time(0.0), iso_time(float("inf"))
-    ('1970-01-01T00:00:00+00:00', None)
-    """
-    try:
-        return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
-    except (OverflowError, ValueError, OSError, TypeError):
-        return None
-
-
-def parse_time(text: object) -> float | None:
-    """Seconds since the epoch of an ISO 8601 time a blob header holds (``created``: any offset; none means UTC),
-    or None when it is no such time (the header is the store's data).
-
-    >>> parse_time("2026-01-31T13:00:00.5+01:00"), parse_time("yesterday")
-    (1769860800.5, None)
-    """
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -9,19 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from remoteimport import registry
+from remoteimport._times import iso_time, parse_time, utc_time
 from remoteimport.cli.base import (
     SHORT_HASH,
     Command,
     CommandError,
     Output,
     fields,
-    iso_time,
-    parse_time,
     positive,
     progress,
     table,
     terminal_text,
-    utc_time,
 )
 from remoteimport.cli.stores import require_present
 from remoteimport.cli.target import TARGET_HELP, load_target_class, parse_target

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 # The compare page shows what `remoteimport diff` prints: both read versions and header changes through
 # remoteimport.compare (the hunks of the source diff are difflib's in both: remoteimport.ui.source).
+from remoteimport._times import parse_time, utc_time
 from remoteimport.compare import (  # noqa: F401 (source_diff: the CLI's, kept importable here)
     NAMESPACE,
     FileDiff,
@@ -558,15 +558,10 @@ def _short(value: Any) -> str:
 
 
 def _utc(timestamp: float) -> str:
-    try:
-        return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError, TypeError):  # a hostile history time (1e400, a string)
-        return "?"
+    return utc_time(timestamp, invalid="?")  # a hostile history time (1e400, a string)
 
 
 def _created(text: str) -> str:
     """A header's ``created`` (ISO 8601) as the history's times are shown."""
-    try:
-        return datetime.fromisoformat(text).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (ValueError, TypeError, OverflowError):
-        return text[:40]
+    moment = parse_time(text)
+    return utc_time(moment, invalid=text[:40]) if moment is not None else text[:40]
