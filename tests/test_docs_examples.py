@@ -7,22 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from docs_pages import fenced_blocks
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def _blocks(page: str, language: str) -> list[str]:
-    """The fenced blocks of ``language`` ("" for plain ones), read fence by fence."""
-    blocks: list[tuple[str, list[str]]] = []
-    current: list[str] | None = None
-    for line in (DOCS / page).read_text(encoding="utf-8").splitlines():
-        if current is None and line.startswith("```"):
-            current = []
-            blocks.append((line[3:].strip(), current))
-        elif current is not None and line == "```":
-            current = None
-        elif current is not None:
-            current.append(line)
-    return ["\n".join(lines) + "\n" for kind, lines in blocks if kind == language]
+    return fenced_blocks(DOCS / page, language)
 
 
 def test_ml_projects_example_prints_what_the_page_shows(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docs_pages import fenced_blocks
 from environments import IN_CI
 from labchain_env import BUILD_COMMAND, FRAMEWORK3, ready_python
 from support import delete, write_files
@@ -944,18 +945,7 @@ DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "labchain.md"
 
 
 def _fenced_blocks(language: str) -> list[str]:
-    """The page's fenced blocks of ``language`` ("" for plain ones)."""
-    blocks: list[tuple[str, list[str]]] = []
-    current: list[str] | None = None
-    for line in DOCS_PAGE.read_text(encoding="utf-8").splitlines():
-        if current is None and line.startswith("```"):
-            current = []
-            blocks.append((line[3:].strip(), current))
-        elif current is not None and line == "```":
-            current = None
-        elif current is not None:
-            current.append(line)
-    return ["\n".join(lines) + "\n" for kind, lines in blocks if kind == language]
+    return fenced_blocks(DOCS_PAGE, language)
 
 
 def test_the_docs_example_prints_what_the_page_shows(python: Path, tmp_path: Path) -> None:
