@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from remoteimport.errors import IntegrityError
-from remoteimport.store import Store, Version, history_key_parts
+from remoteimport.store import Store, history_key_parts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +41,13 @@ def _group(key: str) -> str:
     return parts[1] if parts else key
 
 
-def _index(keys: Iterable[str]) -> HistoryIndex:
-    ordered = sorted((key for key in keys if key.endswith(".json")), reverse=True)  # as Store.history orders
+def _index(keys: list[str]) -> HistoryIndex:
+    """``keys``: a history's finished entries, newest first, as :meth:`Store.history_keys_many` gives them."""
+    ordered = tuple(keys)
     first: dict[str, str] = {}
     for key in ordered:  # newest first: the last key seen of a version is its oldest
         first[_group(key)] = key
-    return HistoryIndex(tuple(ordered), tuple(sorted(first.values(), reverse=True)))
+    return HistoryIndex(ordered, tuple(sorted(first.values(), reverse=True)))
 
 
 def index(store: Store, name: str) -> HistoryIndex:
@@ -63,9 +64,3 @@ def index_many(store: Store, names: Iterable[str]) -> dict[str, HistoryIndex | I
         name: keys if isinstance(keys, IntegrityError) else _index(keys)
         for name, keys in store.history_keys_many(names).items()
     }
-
-
-def read_entries(store: Store, keys: Iterable[str]) -> dict[str, Version | IntegrityError]:
-    """The history entries at ``keys``, one read each, concurrent; an entry that is gone or cannot be read gets
-    the error saying so in its place, so one damaged entry does not take the page down."""
-    return store.history_entries(keys)

@@ -312,7 +312,7 @@ def class_versions_page(
         tags, problems = {}, [*problems, f"tags: {exc}"]
     version_keys = index.versions[offset : offset + PAGE_SIZE]
     event_keys = index.keys[history_offset : history_offset + HISTORY_PAGE_SIZE]
-    entries = history.read_entries(store, [*version_keys, *event_keys])
+    entries = store.history_entries([*version_keys, *event_keys])
     # What a ref names but the history does not (its entries removed, or refs written by hand): listed first.
     named = dict.fromkeys([latest, *tags.values()])
     unlisted = [] if offset else [full for full in named if full and not index.has(full)]
@@ -413,7 +413,7 @@ def version_page(store: Store, name: str, full_hash: str, policy: TrustPolicy) -
     if position is not None:
         wanted = {"this": position, "older": position + 1, "newer": position - 1}
         keys = {label: index.versions[at] for label, at in wanted.items() if 0 <= at < len(index.versions)}
-        entries = history.read_entries(store, keys.values())
+        entries = store.history_entries(keys.values())
         around = {label: entries[key] for label, key in keys.items() if isinstance(entries[key], Version)}
     entry = around.get("this")
     return VersionPage(
