@@ -47,6 +47,7 @@ ENV_CACHE_DIR = _env.CACHE_DIR
 ENV_CACHE_SIZE = _env.CACHE_SIZE
 DISABLED = _env.CACHE_OFF  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
 DEFAULT_MAX_BYTES = _env.DEFAULT_CACHE_BYTES
+_ETAG_CHARACTERS = frozenset("0123456789abcdef-")  # an ETag as remoteimport._s3fs gives it (no quotes)
 _ENVIRONMENT_KEY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
@@ -131,6 +132,50 @@ class BlobCache:
                     f"remoteimport: cannot write the blob cache {self.directory} ({exc}); imports keep working "
                     f"but are not cached. Set {ENV_CACHE_DIR} to a writable folder, or to 'off'."
                 )
+
+    # -- headers of stored blobs, for listings: keyed by the blob's ETag in its store ---------------------------
+
+    def header_path(self, name: str, full_hash: str, etag: str) -> str:
+        """Where the cached header of ``name@full_hash`` lives, as the store's blob with ETag ``etag`` holds it."""
+        if not (isinstance(etag, str) and 0 < len(etag) <= 80 and etag[0] != "-" and _ETAG_CHARACTERS.issuperset(etag)):
+            raise ValueError(f"not an ETag: {etag!r}")
+        blob = self.path(name, full_hash)
+        return blob[: -len(".blob")] + f".{etag}.header"
+
+    def get_header(self, name: str, full_hash: str, etag: str) -> bytes | None:
+        """The start of a stored blob up to the end of its header, as :meth:`put_header` kept it for the blob
+        whose ETag in its store is ``etag`` (None when absent). An ETag changes whenever an object's bytes do
+        (a blob signed after it was pushed is rewritten), so a kept header is the store's blob's, byte for byte.
+        Unchecked, like a header read from the store: the reader checks it (``Store.header_in``)."""
+        path = self.header_path(name, full_hash, etag)
+        try:
+            data = read_regular_file(path)
+        except OSError:
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        return data
+
+    def put_header(self, name: str, full_hash: str, etag: str, data: bytes) -> None:
+        """Keep the header bytes a listing read (``ls``, the web view), so the next listing reads none of them
+        again: a few kilobytes each, bounded and evicted with the blobs. Never fails the listing."""
+        path = self.header_path(name, full_hash, etag)
+        if self.max_bytes == 0 or len(data) > self.max_bytes:
+            return
+        try:
+            self._make_private()
+            write_atomically(path, data, private=True)
+        except OSError as exc:
+            _metrics.debug("cannot keep the header %s: %s", path, exc)
+
+    def evict_headers(self) -> None:
+        """:meth:`evict` after a listing kept headers (once per listing, not per header)."""
+        try:
+            self.evict()
+        except OSError as exc:
+            _metrics.debug("cannot evict from %s: %s", self.directory, exc)
 
     # -- re-hash records: "this payload re-hashed to this hash here" (docs/security.md) -------------------
 
@@ -229,7 +274,7 @@ class BlobCache:
         entries, temporaries = self._scan()
         stale_before = time.time() - STALE_TEMPORARY_AGE
         for path, _, changed in entries + temporaries:
-            if path.endswith(".blob") or changed < stale_before:
+            if path.endswith((".blob", ".header")) or changed < stale_before:
                 _unlink(path)
         import shutil
 
@@ -296,7 +341,7 @@ def _walk_files(folder: str) -> Iterator[tuple[str, bool]]:
                 yield from _walk_files(entry.path)
             elif entry.name.startswith(TEMPORARY_PREFIX):
                 yield entry.path, True
-            elif entry.name.endswith(".blob"):
+            elif entry.name.endswith((".blob", ".header")):
                 yield entry.path, False
 
 

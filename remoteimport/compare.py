@@ -25,7 +25,7 @@ from remoteimport.provenance import describe
 from remoteimport.signing import TrustPolicy, signature_status
 
 if TYPE_CHECKING:  # the store is passed in; this module does no I/O of its own
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from remoteimport.store import Store
 
@@ -69,13 +69,39 @@ def read_version(store: Store, name: str, full_hash: str, policy: TrustPolicy) -
 
 
 def read_version_headers(
-    store: Store, keys: Iterable[tuple[str, str]], policy: TrustPolicy
+    store: Store,
+    keys: Iterable[tuple[str, str]],
+    policy: TrustPolicy,
+    *,
+    etags: Mapping[tuple[str, str], str | None] | None = None,
 ) -> dict[tuple[str, str], VersionInfo]:
     """:func:`read_version` of many ``(name, full hash)`` at once, for listings (``ls``, the web view's class
-    list): their headers only, one ranged read each, concurrent (:meth:`Store.read_headers`). The payload digest
-    is **not** checked (``remoteimport verify`` and :func:`read_version` check it); a header that cannot be read,
-    or names another class or hash, gives ``problem`` as there."""
-    return {key: _version_info(*key, found, policy) for key, found in store.read_headers(keys).items()}
+    list): their headers only, one ranged read each, concurrent (:meth:`Store.read_header_bytes`). The payload
+    digest is **not** checked (``remoteimport verify`` and :func:`read_version` check it); a header that cannot
+    be read, or names another class or hash, gives ``problem`` as there.
+
+    ``etags``: the ETag of each blob in the store, when a listing gave it (:meth:`Store.refs_many` on S3). Then a
+    header this host's cache kept for that very blob is used instead of read (:meth:`BlobCache.get_header`), and
+    one read is kept: a listing shown again reads no header it has read before."""
+    keys = list(dict.fromkeys(keys))
+    cache = store.policy.cache if etags else None
+    found: dict[tuple[str, str], bytes | IntegrityError | None] = {}
+    if cache is not None:
+        for key in keys:
+            etag = etags.get(key) if etags else None
+            data = cache.get_header(*key, etag) if etag else None
+            if data is not None and isinstance(store.header_in(*key, data), BlobHeader):
+                found[key] = data  # a damaged kept header is read again from the store
+    read = [key for key in keys if key not in found]
+    found.update(store.read_header_bytes(read))
+    headers = {key: store.header_in(*key, found[key]) for key in keys}
+    if cache is not None and etags:
+        kept = [key for key in read if etags.get(key) and isinstance(headers[key], BlobHeader)]
+        for key in kept:
+            cache.put_header(*key, etags[key], found[key])  # type: ignore[arg-type]
+        if kept:
+            cache.evict_headers()
+    return {key: _version_info(*key, headers[key], policy) for key in keys}
 
 
 def _version_info(name: str, full_hash: str, header: BlobHeader | BaseException, policy: TrustPolicy) -> VersionInfo:

@@ -34,7 +34,7 @@ import os
 import time
 from collections import namedtuple
 
-from remoteimport import _env, _memo, _metrics
+from remoteimport import _env, _memo, _metrics, _s3fs
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport._record import asdict, record
 from remoteimport.blob import Blob, decode_blob, header_end, read_header
@@ -162,6 +162,15 @@ class NameListing(namedtuple("NameListing", ("names", "skipped"))):
     __slots__ = ()
     names: list[str]
     skipped: list[SkippedEntry]
+
+
+class NameRefs(namedtuple("NameRefs", ("latest", "tags", "blob_etag"), defaults=(None,))):
+    """A class's refs (:meth:`Store.refs_many`): ``latest`` (its full hash; None when there is none) and ``tags``
+    (``{tag: full hash}``, sorted), either one an IntegrityError when its ref is damaged; ``blob_etag``: the
+    ETag of the latest version's blob when a listing gave it (S3), which :meth:`Store.read_headers` keys its
+    cached headers by."""
+
+    __slots__ = ()
 
 
 def default_store_url() -> str:
@@ -364,11 +373,20 @@ class Store:
 
     def read_headers(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], BlobHeader | RemoteImportError]:
         """``{(name, full hash): header}`` of many blobs without their payloads, for listings (``ls``, the web
-        view's class list): one ranged read of the first :data:`HEADER_READ_SIZE` bytes each, concurrent on async
-        backends, and a second one only for a longer header. The payload digest is **not** checked
-        (:meth:`read_verified_blob` and ``remoteimport verify`` check it). A blob that is missing, malformed, from
-        a newer format, or whose header names another class or hash gets the error saying so in place of its
-        header: one damaged blob does not hide the others."""
+        view's class list): :meth:`read_header_bytes`, each checked by :meth:`header_in`. The payload digest is
+        **not** checked (:meth:`read_verified_blob` and ``remoteimport verify`` check it). A blob that is missing,
+        malformed, from a newer format, or whose header names another class or hash gets the error saying so in
+        place of its header: one damaged blob does not hide the others."""
+        found = self.read_header_bytes(keys)
+        return {key: self.header_in(*key, data) for key, data in found.items()}
+
+    def read_header_bytes(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], bytes | IntegrityError | None]:
+        """``{(name, full hash): the bytes of its blob up to the end of its header}``: one ranged read of the first
+        :data:`HEADER_READ_SIZE` bytes each, concurrent on async backends, and a second one only for a longer
+        header. None for a missing blob; a local store's planted file (a link, a FIFO) gets its IntegrityError.
+        Unchecked: :meth:`header_in` checks them."""
         paths = {key: self.blob_path(*key) for key in keys}
         starts = self._get_ranges({path: (0, HEADER_READ_SIZE) for path in paths.values()}, refusals_in_place=True)
         longer = {}
@@ -377,24 +395,33 @@ class Store:
             if end is not None and len(start) == HEADER_READ_SIZE < end:
                 longer[path] = (HEADER_READ_SIZE, end)
         rests = self._get_ranges(longer, refusals_in_place=True)
-        return {key: self._header_in(*key, starts[path], rests.get(path)) for key, path in paths.items()}
+        found: dict[tuple[str, str], bytes | IntegrityError | None] = {}
+        for key, path in paths.items():
+            start, rest = starts[path], rests.get(path)
+            if isinstance(start, bytes) and isinstance(rest, (bytes, IntegrityError)):
+                found[key] = start + rest if isinstance(rest, bytes) else rest
+            elif isinstance(start, bytes):
+                end = header_end(start)
+                found[key] = start[:end] if end is not None else start
+            else:
+                found[key] = start
+        return found
 
-    def _header_in(
-        self, name: str, full_hash: str, start: bytes | IntegrityError | None, rest: bytes | IntegrityError | None
+    def header_in(
+        self, name: str, full_hash: str, data: bytes | IntegrityError | None
     ) -> BlobHeader | RemoteImportError:
-        """The header of ``name@full_hash`` from the first bytes of its blob (and the rest of a long header), or
-        the error that says what is wrong with it."""
+        """The header of ``name@full_hash`` from the start of its blob (:meth:`read_header_bytes`), or the error
+        that says what is wrong with it."""
         path = self.blob_path(name, full_hash)
-        for refused in (start, rest):
-            if isinstance(refused, IntegrityError):
-                return refused  # a planted file (a link, a FIFO) in a local store
-        if start is None:
+        if isinstance(data, IntegrityError):
+            return data  # a planted file (a link, a FIFO) in a local store
+        if data is None:
             return VersionNotFoundError(
                 f"{name}@{full_hash} is not in the store {self.url}: its blob {path} is missing."
             )
         source = self.blob_url(name, full_hash)
         try:
-            header = read_header(start + (rest or b""), source=source)
+            header = read_header(data, source=source)
         except RemoteImportError as exc:
             return exc
         if (header.name, header.hash) != (name, full_hash):
@@ -537,6 +564,120 @@ class Store:
             except IntegrityError as exc:
                 result[name] = exc
         return {name: result[name] for name in folders}  # in the order asked for
+
+    def refs_many(self, names: Iterable[str]) -> dict[str, NameRefs]:
+        """``{name: NameRefs(latest, tags)}`` of many names, for listings (``ls`` pages): what :meth:`latest_many`
+        and :meth:`tags_many` say, with a damaged ref's IntegrityError in place of that name's ``latest`` or tags.
+
+        On S3 (s3fs) without a request per name: two listings of the page's range of names (a request per 1,000
+        keys each, the two at once): ``refs/`` grouped by ``/history/`` gives each ``latest`` and tag with its
+        ETag, the hex MD5 of its content; ``blobs/`` gives every stored hash, whose MD5s say which hash each ref
+        holds. A ref whose ETag matches none (a multipart or KMS-encrypted object, a hash with no blob, a ref
+        moved between the two listings, a damaged ref) is read as elsewhere. Other backends: :meth:`latest_many`'s
+        and :meth:`tags_many`'s requests (local folders read files)."""
+        names = sorted({validate_name(name) for name in names})
+        if not names:
+            return {}
+        listed = self._listed_refs(names) if not self._local and _s3fs.usable(self.fs) else None
+        if listed is None:
+            latest_found = self._refs_read({self._latest_path(name): name for name in names})
+            tags_found = self.tags_many(names)
+            return {name: NameRefs(latest_found[self._latest_path(name)], tags_found[name]) for name in names}
+        latest, tags, unread, etags = listed
+        found = self._refs_read(unread)
+        result = {}
+        for name in names:
+            pointed = found.get(self._latest_path(name), latest.get(name))
+            named: dict[str, str] | IntegrityError = {}
+            for tag, full_hash in sorted(tags.get(name, {}).items()):
+                full_hash = found.get(self._tag_path(name, tag), full_hash)
+                if isinstance(full_hash, IntegrityError):
+                    named = full_hash
+                    break
+                if full_hash is not None:  # a tag removed since it was listed is gone
+                    named[tag] = full_hash
+            etag = etags.get((name, pointed)) if isinstance(pointed, str) else None
+            result[name] = NameRefs(pointed, named, etag)
+        return result
+
+    def _listed_refs(
+        self, names: list[str]
+    ) -> (
+        tuple[dict[str, str | None], dict[str, dict[str, str | None]], dict[str, str], dict[tuple[str, str], str]]
+        | None
+    ):
+        """:meth:`refs_many`'s listings (s3fs): ``({name: latest hash}, {name: {tag: hash}}, {ref path: name},
+        {(name, hash): its blob's ETag})``, a hash None and its path in the third mapping when the listings do
+        not say which it is. None when S3 refused the listing (a server that takes no multi-character
+        delimiter): then refs are read one by one."""
+        from fsspec.asyn import sync
+
+        async def both() -> list[list[_s3fs.Listed]]:
+            import asyncio
+
+            first, last = names[0], names[-1]
+            return list(
+                await asyncio.gather(
+                    _s3fs.list_range(self.fs, self._path("refs"), first=first, last=last, delimiter="/history/"),
+                    _s3fs.list_range(self.fs, self._path("blobs"), first=first, last=last),
+                )
+            )
+
+        try:
+            refs, blobs = self._attempt("list", self._path("refs"), lambda: sync(self.fs.loop, both))
+        except FileNotFoundError:  # no bucket: there are no refs to list (`ls` said so before)
+            return {}, {}, {}, {}
+        except StoreUnreachableError as exc:
+            if not _refused_listing(exc.__cause__):
+                raise
+            return None
+        by_md5: dict[str, dict[str, str]] = {}
+        etags: dict[tuple[str, str], str] = {}
+        for entry in blobs:  # <Name>/<hash[:2]>/<hash>.blob
+            parts = entry.key.split("/")
+            if len(parts) == 3 and parts[2].endswith(".blob"):
+                full_hash = parts[2][: -len(".blob")]
+                if is_full_hash(full_hash) and parts[1] == full_hash[:2]:
+                    by_md5.setdefault(parts[0], {})[_md5_hex(full_hash)] = full_hash
+                    if entry.etag is not None:
+                        etags[(parts[0], full_hash)] = entry.etag
+        wanted = set(names)
+        latest: dict[str, str | None] = {}
+        tags: dict[str, dict[str, str | None]] = {}
+        unread: dict[str, str] = {}
+        for entry in refs:
+            parts = entry.key.split("/")
+            if entry.folder or parts[0] not in wanted:
+                continue
+            name, known = parts[0], by_md5.get(parts[0], {})
+            if parts[1:] == ["latest"]:
+                latest[name] = known.get(entry.md5 or "")
+                if latest[name] is None:
+                    unread[self._latest_path(name)] = name
+            elif len(parts) == 3 and parts[1] == "tags" and _is_valid_tag(parts[2]):
+                tags.setdefault(name, {})[parts[2]] = known.get(entry.md5 or "")
+                if tags[name][parts[2]] is None:
+                    unread[self._tag_path(name, parts[2])] = name
+        return latest, tags, unread, etags
+
+    def _refs_read(self, refs: Mapping[str, str]) -> dict[str, str | None | IntegrityError]:
+        """``{path: the full hash the ref there holds}`` for ``{path: its class name}``: one read each, concurrent;
+        None for a ref that is not there, the IntegrityError saying what is wrong for a damaged (or, locally, a
+        planted) one, so one bad ref does not take the others down."""
+        found = self._get_ranges({path: (0, None) for path in refs}, refusals_in_place=True)
+        result: dict[str, str | None | IntegrityError] = {}
+        for path, name in refs.items():
+            data = found[path]
+            if data is None or isinstance(data, IntegrityError):
+                result[path] = data
+                continue
+            folder, base = path.rsplit("/", 2)[-2:]
+            fix = {"fix": _TAG_FIX.format(name=name, tag=base)} if folder == "tags" else {}
+            try:
+                result[path] = _hash_in_ref(data, path, self.url, **fix)
+            except IntegrityError as exc:
+                result[path] = exc
+        return result
 
     def resolve_version(self, name: str, version: str | None, *, namespace: str | None = None) -> str:
         """Full hash of what follows ``@`` in a reference: a hash or prefix (:meth:`resolve`), ``latest`` (or
@@ -686,7 +827,11 @@ class Store:
         """
         folder = self._path("refs")
         names, skipped = [], []
-        for entry in sorted(self._list(folder, detail=True), key=lambda entry: entry["name"]):
+        if not self._local and _s3fs.usable(self.fs):  # S3 starts after ``after`` and stops at ``limit``
+            entries = self._listed_names(folder, after=after, limit=limit)
+        else:
+            entries = self._list(folder, detail=True)
+        for entry in sorted(entries, key=lambda entry: entry["name"]):
             base = _base_name(entry["name"])
             reason = None
             if self._local and entry.get("islink"):
@@ -702,6 +847,30 @@ class Store:
         if after is not None:
             names = [name for name in names if name > after]
         return NameListing(names if limit is None else names[:limit], skipped)
+
+    def _listed_names(self, folder: str, *, after: str | None, limit: int | None) -> list[dict[str, str]]:
+        """:meth:`scan_names`'s listing on S3 (s3fs), as fsspec's info dicts: from past ``after`` (a page of
+        ``ls --after NAME`` does not list the names before it) to ``limit`` names (one request for up to
+        1,000 entries)."""
+        from fsspec.asyn import sync
+
+        def listing() -> list[_s3fs.Listed]:
+            return sync(
+                self.fs.loop,
+                _s3fs.list_range,
+                self.fs,
+                folder,
+                after=after,
+                delimiter="/",
+                folders=limit,
+                counts=_is_valid_name,
+            )
+
+        try:
+            listed = self._attempt("list", folder, listing)
+        except FileNotFoundError:
+            listed = []
+        return [{"name": f"{folder}/{entry.key}", "type": "directory" if entry.folder else "file"} for entry in listed]
 
     def exists(self, name: str) -> bool:
         return self.latest(name) is not None
@@ -1544,6 +1713,21 @@ def _describe_history_error(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"the key {exc.args[0]!r} is missing"
     return f"a field has a wrong type or value ({type(exc).__name__})"
+
+
+def _md5_hex(text: str) -> str:
+    """The hex MD5 of a ref holding ``text``: what S3 gives as its ETag (an identifier here, not a safeguard)."""
+    import hashlib
+
+    return hashlib.md5(text.encode("ascii"), usedforsecurity=False).hexdigest()
+
+
+def _refused_listing(exc: BaseException | None) -> bool:
+    """Whether a failed listing was refused (S3 took no multi-character delimiter, say): then refs are read one
+    by one. A silent or cut connection is not a refusal: the store is unreachable, and reading refs would be too."""
+    return exc is not None and not (
+        _is_timeout(exc) or _is_cut_body(exc) or _is_transient(exc) or isinstance(exc, ConnectionError)
+    )
 
 
 def _is_valid_tag(text: str) -> bool:

@@ -30,12 +30,13 @@ class Cache(Command):
     description = (
         "Imports from a remote store (s3://, gs://, ...) keep a copy of every version they load in a folder on "
         "this host, so that importing it again needs no request; a copy is checked (digest, name, hash, "
-        "signatures) each time it is used. `cache info` shows that folder "
+        "signatures) each time it is used; `ls` and the web view keep there the headers they read from S3, so "
+        "listing again reads none twice. `cache info` shows that folder "
         f"(${_env.CACHE_DIR}; 'off' turns the cache off), how many versions it holds, their size and the bound "
         f"(${_env.CACHE_SIZE}, default 1 GB: the least recently used go first). `cache clear` removes every "
-        "cached version and the records of versions already re-hashed here (docs/security.md), and nothing "
-        "else: the next import fetches from the store again. One cache serves every store, so --store is not "
-        "needed; a local folder store uses it only when asked (Store(url, cache=True))."
+        "cached version and kept header and the records of versions already re-hashed here (docs/security.md), "
+        "and nothing else: the next import fetches from the store again. One cache serves every store, so "
+        "--store is not needed; a local folder store uses it only when asked (Store(url, cache=True))."
     )
     examples = "remoteimport cache info\nremoteimport cache clear\nremoteimport cache info --json"
 
@@ -54,10 +55,14 @@ class Cache(Command):
             cache.clear()
             left = cache.entries()  # a concurrent import may have written one meanwhile
             removed, freed = len(entries) - len(left), held - sum(size for _, size, _ in left)
+            versions = sum(path.endswith(".blob") for path, _, _ in entries) - sum(
+                path.endswith(".blob") for path, _, _ in left
+            )
+            headers = f" and {removed - versions} headers kept for `ls`" if removed > versions else ""
             out.data(directory=cache.directory, enabled=True, removed=removed, removed_bytes=freed, entries=len(left))
             out.line(
-                f"cleared the blob cache {cache.directory}: removed {removed} cached versions ({size_text(freed)}) "
-                "and the re-hash records; the next import of each fetches it from the store"
+                f"cleared the blob cache {cache.directory}: removed {versions} cached versions{headers} "
+                f"({size_text(freed)}) and the re-hash records; the next import of each fetches it from the store"
             )
             return
         temporaries = cache.temporary_files()
@@ -71,10 +76,17 @@ class Cache(Command):
         )
         rows = [
             ("blob cache", cache.directory),
-            ("entries", f"{len(entries)} cached versions"),
+            ("entries", _entries_text(entries)),
             ("size", size_text(held) if held < 1000 else f"{size_text(held)} ({held} bytes)"),
             ("bound", f"{size_text(cache.max_bytes)} (${_env.CACHE_SIZE}); the least recently used go first"),
         ]
         if temporaries:
             rows.append(("temporary", f"{len(temporaries)} files of writes in progress or crashed"))
         out.line(fields(rows))
+
+
+def _entries_text(entries: list[tuple[str, int, float]]) -> str:
+    """``"3 cached versions"``, and the headers kept for listings (``ls`` on S3) when there are any."""
+    headers = sum(path.endswith(".header") for path, _, _ in entries)
+    versions = f"{len(entries) - headers} cached versions"
+    return f"{versions}, {headers} headers kept for `ls`" if headers else versions

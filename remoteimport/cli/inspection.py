@@ -58,20 +58,21 @@ class Ls(Command):
             require_present(store)  # missing, not empty
         page, more = listing.names[: args.limit], len(listing.names) > args.limit
         damaged: dict[str, str] = {}
-        try:
-            latest = store.latest_many(page)  # one read per name on the page, concurrent
-        except IntegrityError:  # a damaged or planted ref: list the others and name it (on this error path only)
-            latest = {}
-            for name in page:
-                try:
-                    latest[name] = store.latest(name)
-                except IntegrityError as exc:
-                    latest[name], damaged[name] = None, str(exc)
+        refs = store.refs_many(page)  # on S3 two listings for the page; elsewhere a read per name (and its tags)
+        latest: dict[str, str | None] = {}
+        for name in page:
+            pointer = refs[name].latest
+            if isinstance(pointer, IntegrityError):  # a damaged or planted ref: list the others and name it
+                latest[name], damaged[name] = None, str(pointer)
+            else:
+                latest[name] = pointer
         pointed = [(name, full) for name, full in latest.items() if full is not None]
         batches = [pointed[start : start + BATCH_CONCURRENCY] for start in range(0, len(pointed), BATCH_CONCURRENCY)]
         summaries: dict[str, dict[str, Any]] = {}
         for batch in progress(batches, len(batches), f"reading headers, {BATCH_CONCURRENCY} classes at a time"):
-            summaries.update(class_summaries(store, dict(batch)))
+            tags = {name: refs[name].tags for name, _ in batch}
+            etags = {(name, full): refs[name].blob_etag for name, full in batch}
+            summaries.update(class_summaries(store, dict(batch), tags=tags, etags=etags))
         out.data(
             store=store.url,
             classes=[
@@ -125,14 +126,22 @@ def class_summary(store: Store, name: str, full_hash: str) -> dict[str, Any]:
     return class_summaries(store, {name: full_hash})[name]
 
 
-def class_summaries(store: Store, latest: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def class_summaries(
+    store: Store,
+    latest: Mapping[str, str],
+    *,
+    tags: Mapping[str, dict[str, str] | IntegrityError] | None = None,
+    etags: Mapping[tuple[str, str], str | None] | None = None,
+) -> dict[str, dict[str, Any]]:
     """What `ls` shows of classes besides their latest hashes (``{name: full hash}``): when that version was
     pushed, its Python and signer (its header alone is read, nothing unpickled; the payload digest is left to
-    `verify`) and its tags. On object stores three requests a class (a ranged read of the header, the tags
-    listing, and ``latest`` read before) and one per tag, each step concurrent for all the classes. A damaged
-    blob or tag gives ``"damaged"`` instead of failing the listing."""
-    infos = read_version_headers(store, latest.items(), store.policy.trust)
-    tags = store.tags_many(latest)
+    `verify`) and its tags (``tags``: as :meth:`Store.refs_many` found them; else they are read). One ranged
+    read of each header, concurrent for all the classes, but for a header this host keeps for a blob of that
+    ETag (``etags``: :func:`~remoteimport.compare.read_version_headers`). A damaged blob or tag gives
+    ``"damaged"`` instead of failing the listing."""
+    infos = read_version_headers(store, latest.items(), store.policy.trust, etags=etags)
+    if tags is None:
+        tags = store.tags_many(latest)
     summaries = {}
     for name, full_hash in latest.items():
         info = infos[(name, full_hash)]

@@ -131,24 +131,18 @@ def class_page(
 ) -> tuple[list[ClassRow], list[str], str | None]:
     """A page of classes whose name contains ``query`` (any case; "": all), each with its latest version's header
     (read alone, its payload digest not checked), tags and version count; the skipped entries; and the next
-    page's ``after`` (None on the last page). Each step is concurrent for the whole page: the ``latest`` refs,
-    then the headers, the tags and the history listings."""
+    page's ``after`` (None on the last page). Each step is concurrent for the whole page: the refs
+    (:meth:`Store.refs_many`), then the headers and the history listings."""
     listing = store.scan_names(after=after, limit=None if query else PAGE_SIZE + 1)
     matching = [name for name in listing.names if query.lower() in name.lower()][: PAGE_SIZE + 1]
     names = matching[:PAGE_SIZE]
-    latest: dict[str, str | None | RemoteImportError] = {}
-    try:
-        latest.update(store.latest_many(names))
-    except IntegrityError:  # a damaged or planted ref: read the others one by one (on this error path only)
-        for name in names:
-            try:
-                latest[name] = store.latest(name)
-            except IntegrityError as exc:
-                latest[name] = exc
+    refs = store.refs_many(names)  # on S3 two listings for the page; elsewhere a read per name (and its tags)
+    latest: dict[str, str | None | RemoteImportError] = {name: refs[name].latest for name in names}
     pointed = {name: full for name, full in latest.items() if isinstance(full, str)}
-    infos = read_version_headers(store, pointed.items(), policy)
+    etags = {(name, full): refs[name].blob_etag for name, full in pointed.items()}
+    infos = read_version_headers(store, pointed.items(), policy, etags=etags)
     readable = [name for name in names if not isinstance(latest[name], RemoteImportError)]
-    tags = store.tags_many(readable)
+    tags = {name: refs[name].tags for name in readable}
     indexes = history.index_many(store, readable)
     rows = []
     for name in names:
