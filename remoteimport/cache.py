@@ -47,7 +47,7 @@ ENV_CACHE_DIR = _env.CACHE_DIR
 ENV_CACHE_SIZE = _env.CACHE_SIZE
 DISABLED = _env.CACHE_OFF  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
 DEFAULT_MAX_BYTES = _env.DEFAULT_CACHE_BYTES
-_ETAG_CHARACTERS = frozenset("0123456789abcdef-")  # an ETag as remoteimport._s3fs gives it (no quotes)
+_ETAG_CHARACTERS = frozenset("0123456789abcdef-")  # an ETag as remoteimport._listings gives it
 _ENVIRONMENT_KEY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}

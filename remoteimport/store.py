@@ -34,7 +34,7 @@ import os
 import time
 from collections import namedtuple
 
-from remoteimport import _env, _memo, _metrics, _s3fs
+from remoteimport import _env, _listings, _memo, _metrics
 from remoteimport._files import TEMPORARY_PREFIX, NotRegularFileError, read_regular_file, write_atomically
 from remoteimport._record import asdict, record
 from remoteimport.blob import Blob, decode_blob, header_end, read_header
@@ -569,16 +569,16 @@ class Store:
         """``{name: NameRefs(latest, tags)}`` of many names, for listings (``ls`` pages): what :meth:`latest_many`
         and :meth:`tags_many` say, with a damaged ref's IntegrityError in place of that name's ``latest`` or tags.
 
-        On S3 (s3fs) without a request per name: two listings of the page's range of names (a request per 1,000
-        keys each, the two at once): ``refs/`` grouped by ``/history/`` gives each ``latest`` and tag with its
-        ETag, the hex MD5 of its content; ``blobs/`` gives every stored hash, whose MD5s say which hash each ref
-        holds. A ref whose ETag matches none (a multipart or KMS-encrypted object, a hash with no blob, a ref
-        moved between the two listings, a damaged ref) is read as elsewhere. Other backends: :meth:`latest_many`'s
-        and :meth:`tags_many`'s requests (local folders read files)."""
+        On S3 and GCS (s3fs, gcsfs) without a request per name: two listings of the page's range of names (a
+        request per 1,000 keys each, the two at once): ``refs/`` grouped by ``/history/`` gives each ``latest`` and
+        tag with the MD5 of its content (S3's ETag, GCS's ``md5Hash``); ``blobs/`` gives every stored hash, whose
+        MD5s say which hash each ref holds. A ref whose MD5 matches none (an object written in parts or under
+        SSE-KMS, a hash with no blob, a ref moved between the two listings, a damaged ref) is read as elsewhere.
+        Other backends: :meth:`latest_many`'s and :meth:`tags_many`'s requests (local folders read files)."""
         names = sorted({validate_name(name) for name in names})
         if not names:
             return {}
-        listed = self._listed_refs(names) if not self._local and _s3fs.usable(self.fs) else None
+        listed = self._listed_refs(names) if not self._local and _listings.usable(self.fs) else None
         if listed is None:
             latest_found = self._refs_read({self._latest_path(name): name for name in names})
             tags_found = self.tags_many(names)
@@ -606,20 +606,20 @@ class Store:
         tuple[dict[str, str | None], dict[str, dict[str, str | None]], dict[str, str], dict[tuple[str, str], str]]
         | None
     ):
-        """:meth:`refs_many`'s listings (s3fs): ``({name: latest hash}, {name: {tag: hash}}, {ref path: name},
+        """:meth:`refs_many`'s listings (s3fs, gcsfs): ``({name: latest hash}, {name: {tag: hash}}, {ref path: name},
         {(name, hash): its blob's ETag})``, a hash None and its path in the third mapping when the listings do
-        not say which it is. None when S3 refused the listing (a server that takes no multi-character
+        not say which it is. None when the server refused the listing (one that takes no multi-character
         delimiter): then refs are read one by one."""
         from fsspec.asyn import sync
 
-        async def both() -> list[list[_s3fs.Listed]]:
+        async def both() -> list[list[_listings.Listed]]:
             import asyncio
 
             first, last = names[0], names[-1]
             return list(
                 await asyncio.gather(
-                    _s3fs.list_range(self.fs, self._path("refs"), first=first, last=last, delimiter="/history/"),
-                    _s3fs.list_range(self.fs, self._path("blobs"), first=first, last=last),
+                    _listings.list_range(self.fs, self._path("refs"), first=first, last=last, delimiter="/history/"),
+                    _listings.list_range(self.fs, self._path("blobs"), first=first, last=last),
                 )
             )
 
@@ -827,7 +827,7 @@ class Store:
         """
         folder = self._path("refs")
         names, skipped = [], []
-        if not self._local and _s3fs.usable(self.fs):  # S3 starts after ``after`` and stops at ``limit``
+        if not self._local and _listings.usable(self.fs):  # S3 and GCS start after ``after``, stop at ``limit``
             entries = self._listed_names(folder, after=after, limit=limit)
         else:
             entries = self._list(folder, detail=True)
@@ -849,15 +849,15 @@ class Store:
         return NameListing(names if limit is None else names[:limit], skipped)
 
     def _listed_names(self, folder: str, *, after: str | None, limit: int | None) -> list[dict[str, str]]:
-        """:meth:`scan_names`'s listing on S3 (s3fs), as fsspec's info dicts: from past ``after`` (a page of
-        ``ls --after NAME`` does not list the names before it) to ``limit`` names (one request for up to
-        1,000 entries)."""
+        """:meth:`scan_names`'s listing on S3 and GCS (s3fs, gcsfs), as fsspec's info dicts: from past ``after``
+        (a page of ``ls --after NAME`` does not list the names before it) to ``limit`` names (one request for up
+        to 1,000 entries)."""
         from fsspec.asyn import sync
 
-        def listing() -> list[_s3fs.Listed]:
+        def listing() -> list[_listings.Listed]:
             return sync(
                 self.fs.loop,
-                _s3fs.list_range,
+                _listings.list_range,
                 self.fs,
                 folder,
                 after=after,

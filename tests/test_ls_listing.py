@@ -4,18 +4,19 @@ same store says when each ref is read one by one."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import json
 from pathlib import Path
 
 import pytest
-import s3fs
 from backends import S3Server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_requests import kinds, write_classes
 
-from remoteimport import _s3fs
+from remoteimport import _listings
 from remoteimport.blob import encode_blob, make_header
 from remoteimport.cache import BlobCache
 from remoteimport.errors import IntegrityError
@@ -26,6 +27,13 @@ from remoteimport.store import NameRefs, Store
 @pytest.fixture
 def store(s3_url: str, tmp_path: Path) -> Store:
     return Store(s3_url, cache=BlobCache(tmp_path / "cache"))
+
+
+@pytest.fixture(params=["s3", "gs"])
+def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """An empty store on moto's S3 server or on the GCS emulator."""
+    url = request.getfixturevalue("s3_url" if request.param == "s3" else "gs_url")
+    return Store(url, cache=BlobCache(tmp_path / "cache"))
 
 
 def one_by_one(store: Store, names: list[str]) -> dict[str, NameRefs]:
@@ -60,29 +68,45 @@ def second_version(store: Store, name: str) -> str:
     return full_hash
 
 
-def test_the_installed_s3fs_has_the_internals_the_adapter_uses() -> None:
-    assert _s3fs.problems() == [], (
-        f"s3fs {s3fs.__version__} changed what remoteimport/_s3fs.py uses (checked with {_s3fs.CHECKED_VERSIONS}); "
-        "`ls` on S3 falls back to reading every ref: fix the adapter for this version"
+@pytest.mark.parametrize("module", ["s3fs", "gcsfs"])
+def test_the_installed_backend_has_the_internals_the_adapter_uses(module: str) -> None:
+    backend = importlib.import_module(module)
+    fs_class = backend.S3FileSystem if module == "s3fs" else backend.GCSFileSystem
+    assert _listings.problems(fs_class) == [], (
+        f"{module} {backend.__version__} changed what remoteimport/_listings.py uses (checked with "
+        f"{_listings.CHECKED_VERSIONS[module]}); `ls` there falls back to reading every ref: fix the adapter"
     )
-    assert _s3fs.usable(s3fs.S3FileSystem(anon=True))
 
 
 def test_the_adapter_says_what_is_missing() -> None:
-    class Changed:
+    class S3FileSystem:
+        __module__ = "s3fs.core"
+
         def _call_s3(self, method):  # not a coroutine function any more, and no **kwargs
             return method
 
-    found = _s3fs.problems(Changed)
+    found = _listings.problems(S3FileSystem)
     assert found == ["S3FileSystem._call_s3 is not a coroutine function", "S3FileSystem.split_path is gone"]
 
+    class GCSFileSystem:
+        __module__ = "gcsfs.core"
+        split_path = staticmethod(lambda path: path)
 
-def test_refs_many_agrees_with_reading_every_ref(s3_server: S3Server, store: Store) -> None:
-    """Tags at other versions, a tag and a `latest` whose hash has no blob, a ref written with a newline (its ETag
+        async def _call(self, method):  # no path, no **kwargs
+            return method
+
+    assert _listings.problems(GCSFileSystem) == [
+        "GCSFileSystem._call takes (self, method), not (self, method, path, *args, ..., **kwargs)"
+    ]
+
+
+def test_refs_many_agrees_with_reading_every_ref(either_store: Store, request: pytest.FixtureRequest) -> None:
+    """Tags at other versions, a tag and a `latest` whose hash has no blob, a ref written with a newline (its MD5
     is no stored hash's), a damaged tag, a damaged `latest`, a name with no `latest`: the listings resolve what
-    their ETags say and read the rest, and the result is what one-by-one reads say."""
+    their MD5s say and read the rest, and the result is what one-by-one reads say, on S3 and on GCS."""
+    store = either_store
     names = ["Alpha", "Beta", "Gamma", "Delta", "Eps", "Zeta"]
-    hashes = write_classes(store, names)
+    hashes = write_classes(store, ["Before", *names, "After"])  # names off the page: never in the result
     older = second_version(store, "Alpha")  # not latest
     store.set_tag("Alpha", "prod", older)
     store.set_tag("Alpha", "stable", hashes["Alpha"])
@@ -93,23 +117,28 @@ def test_refs_many_agrees_with_reading_every_ref(s3_server: S3Server, store: Sto
     store.fs.pipe_file(store._tag_path("Eps", "broken"), b"not a hash")
     store.fs.pipe_file(store._latest_path("Zeta"), b"garbage")
     store.fs.rm_file(store._latest_path("Beta"))  # Beta keeps its tag, and has no latest
+    assert _listings.usable(store.fs)
 
-    with s3_server.counting() as log:
+    on_s3 = store.url.startswith("s3://")
+    counting = request.getfixturevalue("s3_server").counting() if on_s3 else contextlib.nullcontext([])
+    with counting as log:
         refs = store.refs_many(names)
+    assert list(refs) == sorted(names)
     assert comparable(refs) == comparable(one_by_one(store, names))
     assert refs["Alpha"][:2] == (hashes["Alpha"], {"prod": older, "stable": hashes["Alpha"]})
     assert refs["Beta"] == NameRefs(None, {"gone": no_blob})
-    # the ETag of each latest version's blob, when there is one: what its kept header is keyed by
+    # what changes with each latest version's blob, when there is one: what its kept header is keyed by (S3: the
+    # ETag, its MD5; GCS: its MD5 and generation)
     for name in ("Alpha", "Delta", "Eps"):
-        blob = store.read_blob(name, hashes[name])
-        assert refs[name].blob_etag == hashlib.md5(blob).hexdigest()
+        md5 = hashlib.md5(store.read_blob(name, hashes[name])).hexdigest()
+        assert refs[name].blob_etag == md5 if on_s3 else refs[name].blob_etag.startswith(md5 + "-")
     assert refs["Gamma"].blob_etag is None and refs["Zeta"].blob_etag is None
     assert refs["Gamma"].latest == no_blob and refs["Delta"].latest == hashes["Delta"]
     assert isinstance(refs["Eps"].tags, IntegrityError) and "tag Eps@HASH broken --force" in str(refs["Eps"].tags)
     assert isinstance(refs["Zeta"].latest, IntegrityError) and "does not hold a full hash" in str(refs["Zeta"].latest)
-    # two listings, then a read of each ref whose ETag names no stored hash: Beta's tag, Gamma's, Delta's and
-    # Zeta's latest, Eps's tag
-    assert kinds(log) == {"LIST refs": 1, "LIST blobs": 1, "GET latest": 3, "GET tag": 2}, [str(r) for r in log]
+    if on_s3:  # two listings, then a read of each ref whose MD5 names no stored hash: Beta's tag, Gamma's,
+        # Delta's and Zeta's latest, Eps's tag
+        assert kinds(log) == {"LIST refs": 1, "LIST blobs": 1, "GET latest": 3, "GET tag": 2}, [str(r) for r in log]
 
 
 def test_refs_many_reads_every_ref_when_the_server_refuses_the_listing(
@@ -121,30 +150,36 @@ def test_refs_many_reads_every_ref_when_the_server_refuses_the_listing(
     hashes = write_classes(store, names)
     store.set_tag("Two", "prod", hashes["Two"])
 
-    async def refused(*args: object, **kwargs: object) -> list[_s3fs.Listed]:
+    async def refused(*args: object, **kwargs: object) -> list[_listings.Listed]:
         raise OSError("NotImplemented: a delimiter of more than one character")
 
-    monkeypatch.setattr(_s3fs, "list_range", refused)
+    monkeypatch.setattr(_listings, "list_range", refused)
     with s3_server.counting() as log:
         refs = store.refs_many(names)
     assert refs == {"One": NameRefs(hashes["One"], {}), "Two": NameRefs(hashes["Two"], {"prod": hashes["Two"]})}
     assert kinds(log) == {"GET latest": 2, "LIST tags": 2, "GET tag": 1}
 
 
-def test_a_listing_of_names_pages_from_after_and_past_planted_folders(s3_server: S3Server, store: Store) -> None:
-    """`--after` starts the listing there (the names before are not listed again), and a folder that is no class
-    name, or a stray file, takes no name's place on a page."""
+def test_a_listing_of_names_pages_from_after_and_past_planted_folders(
+    either_store: Store, request: pytest.FixtureRequest
+) -> None:
+    """`--after` starts the listing there (on S3 the names before are not listed again), and a folder that is no
+    class name, or a stray file, takes no name's place on a page."""
+    store = either_store
     names = [f"Page{index:02d}" for index in range(30)]
     write_classes(store, names, blobs=False)
     store.fs.pipe_file(store._path("refs", "Page10-planted", "latest"), b"x")  # sorts before Page10/
     store.fs.pipe_file(store._path("refs", "Page12x", "latest"), b"x")  # a valid name, no hash: listed, damaged
     store.fs.pipe_file(store._path("refs", "Page11.txt"), b"x")  # a stray file
-    with s3_server.counting() as log:
+    on_s3 = store.url.startswith("s3://")
+    counting = request.getfixturevalue("s3_server").counting() if on_s3 else contextlib.nullcontext([])
+    with counting as log:
         listing = store.scan_names(after="Page09", limit=4)
     assert listing.names == ["Page10", "Page11", "Page12", "Page12x"]
     assert [entry.path.rsplit("/", 1)[1] for entry in listing.skipped] == ["Page10-planted", "Page11.txt"]
-    assert kinds(log) == {"LIST names": 1}
-    assert "start-after" in log[0].query and "Page090" in log[0].query  # S3 started past Page09's keys
+    if on_s3:
+        assert kinds(log) == {"LIST names": 1}
+        assert "start-after" in log[0].query and "Page090" in log[0].query  # S3 started past Page09's keys
     assert store.scan_names(after="Page27").names == ["Page28", "Page29"]
     assert store.scan_names(after="Page29").names == []
     assert store.scan_names(limit=2).names == ["Page00", "Page01"]
@@ -229,3 +264,20 @@ def test_a_kept_headers_file_is_named_by_a_real_etag_only(etag: str) -> None:
         assert not (etag and etag[0] != "-" and len(etag) <= 80 and set(etag) <= set("0123456789abcdef-"))
     else:
         assert path == f"/nonexistent/cache/blobs/Name/ab/{'ab' * 32}.{etag}.header"
+
+
+def test_ls_on_gcs_keeps_the_headers_it_read_too(
+    gs_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    store = Store(gs_url)
+    hashes = write_classes(store, ["OnGcs", "Other"])
+    store.set_tag("OnGcs", "prod", hashes["OnGcs"])
+    monkeypatch.setenv("REMOTEIMPORT_CACHE_DIR", str(tmp_path / "host-cache"))
+    first = run_ls_json(capsys, gs_url)
+    assert [(entry["name"], entry["latest"], entry["tags"]) for entry in first["classes"]] == [
+        ("OnGcs", hashes["OnGcs"], {"prod": hashes["OnGcs"]}),
+        ("Other", hashes["Other"], {}),
+    ]
+    kept = sorted(path.name for path in (tmp_path / "host-cache").rglob("*.header"))
+    assert len(kept) == 2 and all(name.startswith(tuple(hashes.values())) for name in kept)
+    assert run_ls_json(capsys, gs_url) == first
