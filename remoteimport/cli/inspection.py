@@ -39,7 +39,8 @@ class Ls(Command):
         "that version was pushed (TIME, UTC; `log NAME` shows when latest moved), the Python version that pushed "
         "it, its signer, its tags and who pushed it (BY, when recorded: docs/provenance.md), a page at a "
         "time (--limit names, then --after the last one shown). Only the headers of the latest versions are "
-        "read (their payload digests are not checked: `remoteimport verify` checks payloads); a header that "
+        "read (their payload digests are not checked: `remoteimport verify` checks payloads), and on S3 and GCS "
+        "a header read once is kept in this host's blob cache, so listing again reads none; a header that "
         "cannot be read, or names another class or hash, shows DAMAGED. A store that does not exist (a missing "
         "folder or bucket) is an error; an existing empty one lists no classes."
     )
