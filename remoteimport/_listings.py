@@ -63,7 +63,7 @@ def problems(fs_class: Any) -> list[str]:
         if set(takes) != {inspect.Parameter.POSITIONAL_OR_KEYWORD} or not any(
             parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters
         ):
-            wanted = "(self, method, path, *args, ..., **kwargs)" if call == "_call" else "(self, method, ..., **kwargs)"
+            wanted = "(self, method, path, *args, ..., **kwargs)" if call == "_call" else "(self, method, **kwargs)"
             found.append(f"{named} takes {inspect.signature(function)}, not {wanted}")
     if not callable(getattr(fs_class, "split_path", None)):
         found.append(f"{fs_class.__name__}.split_path is gone")

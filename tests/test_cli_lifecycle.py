@@ -284,6 +284,15 @@ def test_completion_help_says_how_to_install(capsys):
     assert "--candidates" not in out  # what the scripts run while typing: not for people
 
 
+def test_completion_without_a_shell_is_a_usage_error(capsys):
+    """Like any command line that does not parse: exit status 2, the usage, and --json's error document."""
+    code, out, err = run_main(capsys, "completion")
+    assert code == 2 and out == ""
+    assert err.startswith("usage: remoteimport completion") and "name the shell" in err and "bash, zsh or fish" in err
+    code, out, _ = run_main(capsys, "completion", "--json")
+    assert code == 2 and json.loads(out)["error"]["type"] == "UsageError"
+
+
 @pytest.mark.parametrize("line", [completion.BASH_INSTALL, completion.ZSH_INSTALL, completion.FISH_INSTALL])
 def test_completion_install_lines_work_in_a_new_home(line, tmp_path):
     """Each documented line, run as written in an empty home folder, creates its folder and writes the script."""

@@ -88,6 +88,14 @@ def test_the_adapter_says_what_is_missing() -> None:
     found = _listings.problems(S3FileSystem)
     assert found == ["S3FileSystem._call_s3 is not a coroutine function", "S3FileSystem.split_path is gone"]
 
+    class Changed(S3FileSystem):
+        split_path = staticmethod(lambda path: path)
+
+        async def _call_s3(self, method):  # no **kwargs: the listing's arguments could not be passed
+            return method
+
+    assert _listings.problems(Changed) == ["Changed._call_s3 takes (self, method), not (self, method, **kwargs)"]
+
     class GCSFileSystem:
         __module__ = "gcsfs.core"
         split_path = staticmethod(lambda path: path)

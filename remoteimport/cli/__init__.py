@@ -184,10 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     except UsageError as exc:
-        exc.parser.print_usage(sys.stderr)
-        print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
-        Output("--json" in words).fail(exc)  # the command line did not parse: --json anywhere in it counts
-        return 2
+        return _usage_error(exc, Output("--json" in words))  # it did not parse: --json anywhere in it counts
     out = Output(args.json, colour=use_colour(choice=args.color))
     # The commands report what the library did (a repaired version, say) in their own output; without a
     # handler, the library's log records would be printed a second time by logging's last resort.
@@ -196,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = args.handler(args, out)
         out.finish()
+    except UsageError as exc:  # parsed, but not a command line the command takes (`completion` without a shell)
+        return _usage_error(exc, out)
     except (RemoteImportError, ImportError, FileNotFoundError, PermissionError, CommandError) as exc:
         # A message may quote the store (a URL's password, a value with control characters): shown safely.
         print(f"remoteimport: error: {terminal_text(redact_url(str(exc)), multiline=True)}", file=sys.stderr)
@@ -212,3 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return status or 0
+
+
+def _usage_error(exc: UsageError, out: Output) -> int:
+    """Say what is wrong with the command line, with its usage (and in ``--json``'s document): exit status 2."""
+    exc.parser.print_usage(sys.stderr)
+    print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
+    out.fail(exc)
+    return 2

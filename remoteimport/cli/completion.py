@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 
 from remoteimport import __version__, registry
-from remoteimport.cli.base import Command, CommandError, Output
+from remoteimport.cli.base import Command, Output, UsageError
 from remoteimport.errors import RemoteImportError
 from remoteimport.names import LATEST, validate_name
 
@@ -271,6 +271,7 @@ class Completion(Command):
         )
         # What the scripts run while you type: one candidate a line, for a class-name argument starting so.
         parser.add_argument("--candidates", metavar="WORD", help=argparse.SUPPRESS)
+        parser.set_defaults(completion_parser=parser)  # a missing SHELL is a usage error (exit 2), said with usage
 
     def run(self, args: argparse.Namespace, out: Output) -> None:
         if args.candidates is not None:
@@ -280,7 +281,9 @@ class Completion(Command):
                 out.line(candidate)
             return
         if args.shell is None:
-            raise CommandError("name the shell to print a completion script for: bash, zsh or fish")
+            raise UsageError(
+                args.completion_parser, "name the shell to print a completion script for: bash, zsh or fish"
+            )
         script = COMPLETION_SCRIPTS[args.shell](self.build_parser())
         out.data(shell=args.shell, script=script)
         if not out.as_json:
