@@ -93,6 +93,7 @@ async def list_range(
     delimiter: str | None = None,
     folders: int | None = None,
     counts: Callable[[str], bool] = bool,
+    page_size: int = 1000,
 ) -> list[Listed]:
     """The keys under ``folder`` whose first path segment (a class name) sorts from ``first`` (or after
     ``after``) to ``last``, in order: one request per 1,000 keys, starting past the names before and stopping
@@ -101,7 +102,7 @@ async def list_range(
     folder that is no class name takes no name's place). ``delimiter``: keys holding it after the prefix come
     back once, as a folder (``"/"``: the names; ``"/history/"``: a class's history, however long, is one
     entry). A server that ignores where to start lists from the prefix's beginning: more requests, the same
-    entries."""
+    entries. ``page_size``: keys per request (1,000, the most either service returns)."""
     bucket, key, _ = fs.split_path(folder)
     prefix = key.rstrip("/") + "/" if key.strip("/") else ""
     start = None
@@ -112,7 +113,7 @@ async def list_range(
     pages = _s3_pages if backend(fs) == "s3fs" else _gcs_pages
     found: list[Listed] = []
     counted = 0  # common prefixes in ``found`` for which ``counts`` holds
-    async for page in pages(fs, bucket, prefix, start, delimiter):
+    async for page in pages(fs, bucket, prefix, start, delimiter, page_size):
         done = False
         for entry in sorted(page, key=lambda entry: entry.key):
             name = entry.key.split("/", 1)[0]
@@ -131,8 +132,8 @@ async def list_range(
     return found
 
 
-async def _s3_pages(fs: Any, bucket: str, prefix: str, start: str | None, delimiter: str | None) -> Any:
-    arguments: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+async def _s3_pages(fs: Any, bucket: str, prefix: str, start: str | None, delimiter: str | None, page_size: int) -> Any:
+    arguments: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
     if start is not None:
         arguments["StartAfter"] = start
     if delimiter is not None:
@@ -152,8 +153,10 @@ async def _s3_pages(fs: Any, bucket: str, prefix: str, start: str | None, delimi
         arguments["ContinuationToken"] = answer["NextContinuationToken"]
 
 
-async def _gcs_pages(fs: Any, bucket: str, prefix: str, start: str | None, delimiter: str | None) -> Any:
-    arguments: dict[str, Any] = {"prefix": prefix, "maxResults": 1000}
+async def _gcs_pages(
+    fs: Any, bucket: str, prefix: str, start: str | None, delimiter: str | None, page_size: int
+) -> Any:
+    arguments: dict[str, Any] = {"prefix": prefix, "maxResults": page_size}
     if start is not None:
         arguments["startOffset"] = start  # where GCS starts (inclusive: no key equals it)
     if delimiter is not None:

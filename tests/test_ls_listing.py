@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from backends import S3Server
+from fsspec.asyn import sync
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_requests import kinds, write_classes
@@ -21,7 +22,7 @@ from remoteimport.blob import encode_blob, make_header
 from remoteimport.cache import BlobCache
 from remoteimport.errors import IntegrityError
 from remoteimport.names import validate_name
-from remoteimport.store import NameRefs, Store
+from remoteimport.store import NameRefs, Store, Version
 
 
 @pytest.fixture
@@ -89,6 +90,7 @@ def test_the_adapter_says_what_is_missing() -> None:
     assert found == ["S3FileSystem._call_s3 is not a coroutine function", "S3FileSystem.split_path is gone"]
 
     class Changed(S3FileSystem):
+        __module__ = "s3fs.core"
         split_path = staticmethod(lambda path: path)
 
         async def _call_s3(self, method):  # no **kwargs: the listing's arguments could not be passed
@@ -191,6 +193,34 @@ def test_a_listing_of_names_pages_from_after_and_past_planted_folders(
     assert store.scan_names(after="Page27").names == ["Page28", "Page29"]
     assert store.scan_names(after="Page29").names == []
     assert store.scan_names(limit=2).names == ["Page00", "Page01"]
+
+
+def test_listings_page_through_continuations_like_one_answer(either_store: Store) -> None:
+    """Listings of many pages (3 keys each here) give what one answer gives: the same entries, in order, starting
+    and stopping at the same names, across continuation tokens, on both servers."""
+    store = either_store
+    names = [f"Multi{index}" for index in range(7)]
+    hashes = write_classes(store, names)
+    store.append_history_many(Version(name, full, 1.7e9, "3.11") for name, full in hashes.items())
+    for name in names[::2]:
+        store.set_tag(name, "prod", hashes[name])
+
+    def listed(folder: str, **options: object) -> list[_listings.Listed]:
+        return sync(store.fs.loop, _listings.list_range, store.fs, store._path(folder), **options)
+
+    for folder, options in [
+        ("refs", {"first": "Multi1", "last": "Multi5", "delimiter": "/history/"}),
+        ("blobs", {"first": "Multi2", "last": "Multi4"}),
+        ("refs", {"after": "Multi0", "delimiter": "/", "folders": 4}),
+    ]:
+        whole = listed(folder, **options)
+        assert listed(folder, page_size=3, **options) == whole, (folder, options)
+        assert whole and {entry.key.split("/")[0] for entry in whole} <= set(names)
+    refs = listed("refs", first="Multi1", last="Multi5", delimiter="/history/")
+    assert [entry.key for entry in refs if entry.key.endswith("/latest")] == [f"Multi{i}/latest" for i in range(1, 6)]
+    assert [entry.key for entry in refs if entry.folder] == [f"Multi{i}/history" for i in range(1, 6)]
+    assert [entry.key for entry in refs if "/tags/" in entry.key] == ["Multi2/tags/prod", "Multi4/tags/prod"]
+    assert [entry.key for entry in listed("refs", after="Multi0", delimiter="/", folders=4)] == names[1:5]
 
 
 # -- the order the listings rely on --------------------------------------------------------------------------
