@@ -615,6 +615,22 @@ class _DeferredAttribute:
         self.cls, self.name, self.value = cls, name, value
 
 
+def _with_qualname(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A by-value class's reduction that also sets its ``__qualname__`` when that is not its plain name (a nested
+    class, ``Model.Config``): cloudpickle makes a class from its ``__name__`` and restores its ``__dict__``, where
+    ``__qualname__`` never is, so ``Model.Config`` came back as ``Config`` (and its instances pickled by a name
+    that is not there). The setter of the state, cloudpickle's ``_class_setstate``, sets every entry of the
+    namespace with ``setattr``, in every release remoteimport loads with. Not part of the class's hash."""
+    qualname = cls.__qualname__
+    state = reduced[2]
+    if qualname == cls.__name__ or "<" in qualname or not (type(state) is tuple and len(state) == 2):
+        return reduced
+    namespace, slot_state = state
+    if type(namespace) is not dict or "__qualname__" in namespace:
+        return reduced
+    return (*reduced[:2], ({**namespace, "__qualname__": qualname}, slot_state), *reduced[3:])
+
+
 def _class_graph(target: Any, *steps: Any) -> Any:
     """``target``, once the unpickler has run ``steps`` (it runs each call as it reads it: nothing left to do)."""
     return target
@@ -715,7 +731,7 @@ def _recording_pickler() -> type:
                 self.classes.append(obj)
             reduced = super().reducer_override(obj)
             if isinstance(obj, type) and type(reduced) is tuple and len(reduced) == 6:
-                return self._defer_instances(obj, reduced)
+                return self._defer_instances(obj, _with_qualname(obj, reduced))
             return reduced
 
         def _defer_instances(self, cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -129,8 +129,12 @@ def test_what_a_version_brought_has_names_that_import(served: tuple[str, dict[st
     assert type(model.config).__module__ == f"{reference}/{package}/config"
     assert type(model.blocks[0]).__module__ == f"{reference}/{package}/layers"
     assert model.blocks[0].activation.__module__ == f"{reference}/{package}/layers"  # a helper used as a default
-    # cloudpickle rebuilds a nested class under its plain name (its __qualname__ is not in its __dict__)
-    assert type(model.nested).__qualname__ == "Nested" and type(model.nested).marker == "nested"
+    # a nested class keeps its qualified name (cloudpickle alone rebuilds it under its plain name), and names its
+    # module like its owner: an instance of it pickles by that name, and the name imports
+    nested = type(model.nested)
+    assert nested.__qualname__ == "WindowConfig.Nested" and nested.marker == "nested"
+    assert nested.__module__ == f"{reference}/{package}/config" and nested.__name__ == "Nested"
+    assert pickle.loads(pickle.dumps(model.nested)).__class__ is nested
     assert WindowFilter.apply.__module__ == reference  # methods follow their class
     for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         assert clone.apply([1, 3, 2]) == model.apply([1, 3, 2])
