@@ -194,7 +194,23 @@ def capture_class(cls: type, *, path: str) -> Capture:
             "so the hash (taken from the text) would name other code than the class runs. Reload the module "
             "(importlib.reload) or restart the interpreter, then push again."
         )
+    if pickler.own_imports:
+        _metrics.warning(_own_imports_message(path, pickler.own_imports))
     return Capture(buffer.getvalue(), sources, _distributions(pickler.referenced_modules))
+
+
+def _own_imports_message(path: str, own_imports: dict[str, str]) -> str:
+    """The push's warning about imports of the user's own modules inside functions that travel with it."""
+    module, function = next(iter(own_imports.items()))
+    others = f" (and {len(own_imports) - 1} more: {', '.join(list(own_imports)[1:4])})" if len(own_imports) > 1 else ""
+    head, _, leaf = module.rpartition(".")
+    statement = f"from {head} import {leaf}" if head else f"import {module}"
+    return (
+        f"remoteimport: {path}: {function} imports {module} inside its body{others}. That module is your own code, "
+        "which travels with a version only through the names the version's code uses, so on a host without it "
+        f"the call fails with ModuleNotFoundError. Import it at the top of the module ({statement}, or a relative "
+        "import) and use it through that name."
+    )
 
 
 def unpickle_class(payload: bytes | memoryview, rebuilder: CodeRebuilder) -> Any:
@@ -649,6 +665,7 @@ def _recording_pickler() -> type:
             self.codes: dict[int, types.CodeType] = {}  # the code objects pickled (by id): see source_mismatches
             self.classes: list[type] = []  # the by-value classes pickled: their statements are shipped (sources)
             self.referenced_modules: set[str] = set()
+            self.own_imports: dict[str, str] = {}  # {the user's module: a function importing it in its body}
             self.optional_lines: dict[str, list[tuple[int, int]]] = {}  # see imported_modules
             # (class, name, value, classes of its by-value instances): see _by_value_instance_classes
             self.deferred: list[tuple[type, str, Any, list[type]]] = []
@@ -714,6 +731,8 @@ def _recording_pickler() -> type:
                     self.filenames.add(obj.__code__.co_filename)
                     # `import x` in its body runs wherever it is called: x is a requirement as if imported at the top
                     self.referenced_modules.update(imported_modules(obj, self.optional_lines))
+                    for module in sorted(own_modules_imported(obj, self.optional_lines)):
+                        self.own_imports.setdefault(module, obj.__qualname__)
                 else:
                     self.referenced_modules.add(obj.__module__ or "")
             elif isinstance(obj, type) and not object_travels_by_value(obj):
@@ -852,12 +871,36 @@ def imported_modules(
     >>> sorted(imported_modules(fit))
     ['remoteimport.names']
     """
+    return {
+        name
+        for name, line, code in _imports_of(function)
+        if _installed_by_reference(name) and not _is_optional(code, line, optional_lines)
+    }
+
+
+def own_modules_imported(
+    function: types.FunctionType, optional_lines: dict[str, list[tuple[int, int]]] | None = None
+) -> set[str]:
+    """The user's own modules (those that travel by value) that a by-value function's import statements name in
+    its body: such an import runs on the loading host, which does not have the user's code, so it fails there
+    (``from .utils import scale`` in a method). Imports inside a ``try:`` that catches ``ImportError`` are left
+    out (the code copes without them)."""
+    return {
+        name
+        for name, line, code in _imports_of(function)
+        if _is_own_module(name) and not _is_optional(code, line, optional_lines)
+    }
+
+
+def _imports_of(function: types.FunctionType) -> list[tuple[str, int, types.CodeType]]:
+    """``(absolute module name, line, code object)`` of each import statement in a function's body and in the
+    functions, classes and comprehensions nested in it. Bytecode is read with :mod:`dis`: at push time only."""
     import dis
 
     package = function.__globals__.get("__package__")
     if package is None:
         package = (function.__module__ or "").rpartition(".")[0]
-    found = set()
+    found = []
     for code in _code_objects(function.__code__):
         line = code.co_firstlineno
         pushed: list[object] = [None, None]  # what the last two instructions loaded: an import's level and fromlist
@@ -870,8 +913,8 @@ def imported_modules(
             if instruction.opname == "IMPORT_NAME":
                 level = pushed[0] if type(pushed[0]) is int else 0
                 name = _absolute_module(instruction.argval, level, package)
-                if name and _installed_by_reference(name) and not _is_optional(code, line, optional_lines):
-                    found.add(name)
+                if name:
+                    found.append((name, line, code))
             loads = instruction.opname in ("LOAD_CONST", "LOAD_SMALL_INT")
             pushed = [pushed[1], instruction.argval if loads else None]
     return found
@@ -912,6 +955,25 @@ def _installed_by_reference(name: str) -> bool:
         return False  # not installed here: an optional import the code copes without
     where = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
     return bool(where) and all(_file_is_installed(path) for path in where)
+
+
+def _is_own_module(name: str) -> bool:
+    """Whether the module ``name`` is the user's own code here (it travels by value: not installed, not the
+    standard library); False for a module this host cannot find (an optional import)."""
+    parts = name.split(".")
+    if parts[0] in sys.stdlib_module_names or parts[0] in sys.builtin_module_names or parts[0] == "remoteimport":
+        return False
+    for end in range(len(parts), 0, -1):  # the deepest package of it imported here decides
+        module = sys.modules.get(".".join(parts[:end]))
+        if isinstance(module, ModuleType):
+            return module_travels_by_value(module.__name__)
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec(parts[0])
+    if spec is None:
+        return False
+    where = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
+    return bool(where) and not any(_file_is_installed(path) for path in where)
 
 
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})

@@ -48,3 +48,34 @@ def test_relative_imports_resolve_against_the_package() -> None:
     assert capture._absolute_module("", 2, "myproj.models") == "myproj"
     assert capture._absolute_module("x", 3, "myproj.models") is None  # beyond the top: fails wherever it runs
     assert capture._absolute_module("x", 1, "") is None
+
+
+def test_the_users_own_modules_imported_in_a_body_are_found_apart(tmp_path, monkeypatch) -> None:
+    """``from .helpers import x`` in a method names the user's own code, which the loading host lacks: found by
+    own_modules_imported (the push warns), never a requirement; a guarded import of it is left out."""
+    package = tmp_path / "ownpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("def offset():\n    return 1\n")
+    (package / "model.py").write_text(
+        "class Model:\n"
+        "    def fit(self):\n"
+        "        from .helpers import offset\n"
+        "        import json\n"
+        "        return offset()\n"
+        "    def guarded(self):\n"
+        "        try:\n"
+        "            from ownpkg import extra\n"
+        "        except ImportError:\n"
+        "            extra = None\n"
+        "        return extra\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from ownpkg.model import Model
+
+    assert capture.own_modules_imported(Model.fit) == {"ownpkg.helpers"}
+    assert capture.imported_modules(Model.fit) == set()
+    assert capture.own_modules_imported(Model.guarded) == set()
+    assert capture.own_modules_imported(fit_with_imports) == set()  # installed, stdlib, or found nowhere
+    message = capture._own_imports_message("Model", {"ownpkg.helpers": "Model.fit"})
+    assert "Model.fit imports ownpkg.helpers inside its body" in message and "from ownpkg import helpers" in message

@@ -56,16 +56,21 @@ PACKAGE = {
 }
 
 PRODUCER = """
-import json, sys
+import json, logging, sys
 sys.path.insert(0, {libs!r})
 import remoteimport
 from lazy import Lazy
 
+warned = []
+class Kept(logging.Handler):
+    def emit(self, record):
+        warned.append(record.getMessage())
+logging.getLogger("remoteimport").addHandler(Kept())
 imported_at_push = "tinydep" in sys.modules
 full = remoteimport.push(Lazy, store=sys.argv[1])
 header = remoteimport.Store(sys.argv[1]).read_verified_blob("Lazy", full).header
 print(json.dumps({{"hash": full, "requirements": header.requirements, "imported_at_push": imported_at_push,
-                  "here": [Lazy().apply(2), Lazy().optional(), Lazy().sibling()]}}))
+                  "here": [Lazy().apply(2), Lazy().optional(), Lazy().sibling()], "warned": warned}}))
 """
 
 
@@ -112,6 +117,10 @@ def test_a_distribution_imported_in_a_method_is_a_requirement(libs: Path, tmp_pa
     pushed = run_producer(producer, store)
     delete(producer)
     assert pushed["imported_at_push"] is False and pushed["here"] == [5, True, 1]
+    # the user's own module imported in a method's body does not travel: the push says so, once, with the fix
+    assert len(pushed["warned"]) == 1, pushed["warned"]
+    assert "Lazy.sibling imports lazy.helpers inside its body" in pushed["warned"][0]
+    assert "fails with ModuleNotFoundError" in pushed["warned"][0] and "from lazy import helpers" in pushed["warned"][0]
     requirements = pushed["requirements"]
     assert requirements.get("tinydep") == "1.2.0"
     # optional imports (guarded by `except ImportError`, installed here or not) and modules installed nowhere are not
@@ -142,7 +151,12 @@ def test_a_distribution_imported_in_a_method_is_a_requirement(libs: Path, tmp_pa
         sys.path.insert(0, {str(libs)!r})
         Lazy = importlib.import_module("labchain_remote.Lazy@{pushed["hash"]}").Lazy
         out["there"] = [Lazy().apply(2), Lazy().optional()]
+        try:
+            Lazy().sibling()
+        except ImportError as error:
+            out["sibling"] = [type(error).__name__, error.name]
         print(json.dumps(out))
         """,
     )
     assert out["there"] == [5, True]
+    assert out["sibling"] == ["ModuleNotFoundError", "lazy"]  # what the push's warning said
