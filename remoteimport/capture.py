@@ -730,8 +730,9 @@ def _recording_pickler() -> type:
                 if object_travels_by_value(obj):
                     self.filenames.add(obj.__code__.co_filename)
                     # `import x` in its body runs wherever it is called: x is a requirement as if imported at the top
-                    self.referenced_modules.update(imported_modules(obj, self.optional_lines))
-                    for module in sorted(own_modules_imported(obj, self.optional_lines)):
+                    imports = _imports_of(obj)  # its bytecode read once, for both
+                    self.referenced_modules.update(_installed_imports(imports, self.optional_lines))
+                    for module in sorted(_own_imports(imports, self.optional_lines)):
                         self.own_imports.setdefault(module, obj.__qualname__)
                 else:
                     self.referenced_modules.add(obj.__module__ or "")
@@ -871,9 +872,15 @@ def imported_modules(
     >>> sorted(imported_modules(fit))
     ['remoteimport.names']
     """
+    return _installed_imports(_imports_of(function), optional_lines)
+
+
+def _installed_imports(
+    imports: list[tuple[str, int, types.CodeType]], optional_lines: dict[str, list[tuple[int, int]]] | None
+) -> set[str]:
     return {
         name
-        for name, line, code in _imports_of(function)
+        for name, line, code in imports
         if _installed_by_reference(name) and not _is_optional(code, line, optional_lines)
     }
 
@@ -885,10 +892,14 @@ def own_modules_imported(
     its body: such an import runs on the loading host, which does not have the user's code, so it fails there
     (``from .utils import scale`` in a method). Imports inside a ``try:`` that catches ``ImportError`` are left
     out (the code copes without them)."""
+    return _own_imports(_imports_of(function), optional_lines)
+
+
+def _own_imports(
+    imports: list[tuple[str, int, types.CodeType]], optional_lines: dict[str, list[tuple[int, int]]] | None
+) -> set[str]:
     return {
-        name
-        for name, line, code in _imports_of(function)
-        if _is_own_module(name) and not _is_optional(code, line, optional_lines)
+        name for name, line, code in imports if _is_own_module(name) and not _is_optional(code, line, optional_lines)
     }
 
 
