@@ -61,9 +61,9 @@ def comparable(refs: dict[str, NameRefs]) -> dict[str, tuple[object, object]]:
     }
 
 
-def second_version(store: Store, name: str) -> str:
+def second_version(store: Store, name: str, tag: str = "v2") -> str:
     """Another version of ``name`` (a blob of its own hash), written straight through the store: its hash."""
-    full_hash = hashlib.sha256(f"{name} v2".encode()).hexdigest()
+    full_hash = hashlib.sha256(f"{name} {tag}".encode()).hexdigest()
     header = make_header(name, full_hash, b"v2", source={"a.py": "x = 2\n"}, python="3.11", cloudpickle_version="3")
     store.write_blob(name, full_hash, encode_blob(header, b"v2"))
     return full_hash
@@ -319,3 +319,36 @@ def test_ls_on_gcs_keeps_the_headers_it_read_too(
     kept = sorted(path.name for path in (tmp_path / "host-cache").rglob("*.header"))
     assert len(kept) == 2 and all(name.startswith(tuple(hashes.values())) for name in kept)
     assert run_ls_json(capsys, gs_url) == first
+
+
+def test_listing_while_pushes_move_latest_shows_only_hashes_latest_held(store: Store) -> None:
+    """A writer moves every `latest` while pages are listed: each listing says, of each name, a hash its
+    `latest` held at some moment (from the ETag, or read when the two listings disagree), never another."""
+    import threading
+
+    names = [f"Moving{index}" for index in range(12)]
+    held = {name: [full] for name, full in write_classes(store, names).items()}
+    stop = threading.Event()
+
+    def writer() -> None:
+        round_ = 0
+        while not stop.is_set() and round_ < 40:
+            round_ += 1
+            for name in names[::3]:
+                full = second_version(store, name, tag=f"r{round_}")
+                held[name].append(full)
+                store.set_latest(name, full)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        listings = [store.refs_many(names) for _ in range(15)]
+    finally:
+        stop.set()
+        thread.join()
+    moved = 0
+    for refs in listings:
+        for name in names:
+            assert refs[name].latest in held[name], (name, refs[name])
+            moved += refs[name].latest != held[name][0]
+    assert moved  # the listings did see the writer's pointers
