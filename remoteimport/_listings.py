@@ -14,8 +14,6 @@ installed version fails (tests/test_ls_listing.py), and the store reads refs one
 
 from __future__ import annotations
 
-import inspect
-
 from remoteimport._record import record
 
 TYPE_CHECKING = False
@@ -50,7 +48,10 @@ def backend(fs: Any) -> str | None:
 
 def problems(fs_class: Any) -> list[str]:
     """What this module uses of the backend of ``fs_class`` (an ``S3FileSystem`` or ``GCSFileSystem`` class) that
-    is missing or changed there (empty: all there)."""
+    is missing or changed there (empty: all there). Only for s3fs and gcsfs stores, so :mod:`inspect` is
+    imported here, never on a pinned import's path."""
+    import inspect
+
     call = "_call_s3" if fs_class.__module__.split(".", 1)[0] == "s3fs" else "_call"
     named = f"{fs_class.__name__}.{call}"
     function = getattr(fs_class, call, None)
