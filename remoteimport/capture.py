@@ -631,6 +631,32 @@ class _DeferredAttribute:
         self.cls, self.name, self.value = cls, name, value
 
 
+def _without_regenerated(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A by-value class's reduction without the members its bases' ``__init_subclass__`` makes again when the
+    loading host creates the class: typing's ``_proto_hook`` on a subclass of a ``Protocol`` (a closure made per
+    class on Python 3.10 and 3.11, so it travelled by value and the blob shipped all of typing.py, 120 kB).
+    The hasher leaves such members out already (:func:`remoteimport.framework.is_framework_member`)."""
+    state = reduced[2]
+    if not (type(state) is tuple and len(state) == 2 and type(state[0]) is dict):
+        return reduced
+    namespace, slot_state = state
+    hook = namespace.get("__subclasshook__")
+    if not _is_protocol_hook(hook) or not any(getattr(base, "_is_protocol", False) for base in cls.__mro__[1:]):
+        return reduced
+    kept = {name: value for name, value in namespace.items() if name != "__subclasshook__"}
+    return (*reduced[:2], (kept, slot_state), *reduced[3:])
+
+
+def _is_protocol_hook(value: Any) -> bool:
+    """typing's (or typing_extensions') per-class ``_proto_hook``, which ``Protocol.__init_subclass__`` sets."""
+    function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
+    return (
+        isinstance(function, types.FunctionType)
+        and function.__module__ in ("typing", "typing_extensions")
+        and function.__qualname__.endswith(".<locals>._proto_hook")
+    )
+
+
 def _with_qualname(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
     """A by-value class's reduction that also sets its ``__qualname__`` when that is not its plain name (a nested
     class, ``Model.Config``): cloudpickle makes a class from its ``__name__`` and restores its ``__dict__``, where
@@ -751,7 +777,7 @@ def _recording_pickler() -> type:
                 self.classes.append(obj)
             reduced = super().reducer_override(obj)
             if isinstance(obj, type) and type(reduced) is tuple and len(reduced) == 6:
-                return self._defer_instances(obj, _with_qualname(obj, reduced))
+                return self._defer_instances(obj, _with_qualname(obj, _without_regenerated(obj, reduced)))
             return reduced
 
         def _defer_instances(self, cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:

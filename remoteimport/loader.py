@@ -281,9 +281,10 @@ def _stored_hash(cls: type, header: BlobHeader) -> str:
 
     A blob stored before format 3 was hashed by the rules of its day (remoteimport/_legacy/hashing_v1.py). One of
     format 3 by today's; a version of an attrs class stored before attrs' generated methods were left out of the
-    hash (they embedded a seed-dependent value in frozen classes) hashed them with their source: when today's rule
-    disagrees, that rule is tried too. Both encode the whole class (the older one more of it), so neither lets
-    a different program through. (Not imported at all when every load is known good.)"""
+    hash (they embedded a seed-dependent value in frozen classes) hashed them with their source, and a subclass of a
+    Protocol pushed after its first instantiation hashed the ``__init__`` typing had copied onto it: when today's
+    rule disagrees, those rules are tried too. Each encodes the whole class (the older ones more of it), so none
+    lets a different program through. (Not imported at all when every load is known good.)"""
     if header.format < CROSS_PYTHON_FORMAT:
         from remoteimport._legacy.hashing_v1 import class_hash
 
@@ -292,9 +293,10 @@ def _stored_hash(cls: type, header: BlobHeader) -> str:
 
     actual = stored_class_hash(cls)
     if actual != header.hash and header.format == CROSS_PYTHON_FORMAT:
-        earlier = stored_class_hash(cls, attrs_generated_code=True)
-        if earlier == header.hash:
-            return earlier
+        for earlier_rule in ({"attrs_generated_code": True}, {"typing_init": True}):
+            earlier = stored_class_hash(cls, **earlier_rule)
+            if earlier == header.hash:
+                return earlier
     return actual
 
 

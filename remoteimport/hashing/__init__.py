@@ -85,12 +85,15 @@ def class_hash(obj: Any) -> str:
     return _Encoder().digest(obj, f"{SCHEME}\n")
 
 
-def stored_class_hash(obj: type, *, attrs_generated_code: bool = False) -> str:
+def stored_class_hash(obj: type, *, attrs_generated_code: bool = False, typing_init: bool = False) -> str:
     """The hash of a class loaded from a store, to check it against the hash it is stored under: the encoding of
     :func:`class_hash`, without its guard against text that embeds an address (hashing/addresses.py). The guard
     keeps a push from naming a version by such text; a version already stored holds that text as data, the same
     on every host, and must keep loading.
 
     ``attrs_generated_code=True``: the rule versions stored before attrs' generated methods were left out were
-    hashed by (their source included; loader.py tries it for blob format 3 only when today's rule disagrees)."""
-    return _Encoder(check_addresses=False, attrs_generated_code=attrs_generated_code).digest(obj, f"{SCHEME}\n")
+    hashed by (their source included; loader.py tries it for blob format 3 only when today's rule disagrees).
+    ``typing_init=True``: the rule versions stored before the ``__init__`` typing copies onto a subclass of a
+    Protocol at its first instantiation was left out were hashed by (hashing/members.py, ``_is_protocol_init``)."""
+    encoder = _Encoder(check_addresses=False, attrs_generated_code=attrs_generated_code, typing_init=typing_init)
+    return encoder.digest(obj, f"{SCHEME}\n")

@@ -123,9 +123,12 @@ class _Encoder:
     """One traversal. Objects being encoded sit on a stack; meeting one again emits a relative back-reference,
     so cycles terminate and the result depends only on the graph, never on identities or visit order."""
 
-    def __init__(self, *, check_addresses: bool = True, attrs_generated_code: bool = False) -> None:
+    def __init__(
+        self, *, check_addresses: bool = True, attrs_generated_code: bool = False, typing_init: bool = False
+    ) -> None:
         self.check_addresses = check_addresses  # hashing/addresses.py: what a push may not name a version by
         self.attrs_generated_code = attrs_generated_code  # the attrs rule of blobs pushed before it (members.py)
+        self.typing_init = typing_init  # the rule for a Protocol subclass's __init__ of blobs pushed before it
         self.stack: list[int] = []
         self.lowest_backref = sys.maxsize
         self.digests: dict[int, str] = {}  # id -> digest of a self-contained object already encoded
@@ -419,7 +422,9 @@ class _Encoder:
         if metaclass is not type and metaclass not in _ENUM_METACLASSES:
             out.append("meta")
             self.value(metaclass, out, f"{path}.__class__")
-        for name, member in _class_members(cls, attrs_generated_code=self.attrs_generated_code):
+        for name, member in _class_members(
+            cls, attrs_generated_code=self.attrs_generated_code, typing_init=self.typing_init
+        ):
             out.append("." + _atom(name))
             self.value(member, out, f"{path}.{name}")
         if isinstance(cls, enum.EnumMeta):
