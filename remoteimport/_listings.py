@@ -177,6 +177,18 @@ async def _gcs_pages(
         arguments["pageToken"] = token
 
 
+def written_etag(fs: Any, data: bytes) -> str | None:
+    """The ETag the store gives an object of bytes ``data`` written in one request, as :func:`list_range` reports
+    it, when it can be known beforehand: on S3 the hex MD5 of the bytes for an object s3fs writes in one PUT
+    (below its 50 MB multipart threshold; under SSE-KMS the ETag is another value, which then matches nothing).
+    None elsewhere (GCS adds a generation only its answer says)."""
+    if backend(fs) != "s3fs" or len(data) >= 50 * 2**20:
+        return None
+    import hashlib
+
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 def _etag(etag: object) -> str | None:
     """An S3 ETag without its quotes, or None when it is not made of an ETag's characters (hex digits, ``-``)."""
     if not isinstance(etag, str):

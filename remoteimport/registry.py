@@ -24,12 +24,12 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, TypeVar, overload
 
-from remoteimport import _env
+from remoteimport import _env, _listings
 from remoteimport._files import STALE_TEMPORARY_AGE
-from remoteimport.blob import CROSS_PYTHON_FORMAT, decode_blob, encode_blob, make_header
+from remoteimport.blob import CROSS_PYTHON_FORMAT, decode_blob, encode_blob, header_end, make_header
 from remoteimport.capture import capture_class
 from remoteimport.code_objects import python_tag
 from remoteimport.errors import (
@@ -191,6 +191,7 @@ def publish(
     else:
         data = _replacement(cls, target, stored_name, full_hash, state, collector)
         target.write_blob(stored_name, full_hash, data, known_absent=True)  # absent, or to be replaced
+        _keep_headers(target, {(stored_name, full_hash): data})
         action = _ACTIONS[state.kind]
         # A new version's `latest` must move (no ref can point at it yet); otherwise only if it points elsewhere.
         move = action == "new" or target.latest(stored_name) != full_hash
@@ -208,6 +209,24 @@ def publish(
             if revived and stored is not None:
                 _keep_revived(target, stored_name, full_hash, stored)
     return PushResult(stored_name, full_hash, target.url, action, state.detail)
+
+
+def _keep_headers(target: Store, blobs: Mapping[tuple[str, str], bytes]) -> None:
+    """Keep the headers of blobs this host has just written in its blob cache, under the ETag the store gives
+    each (on S3 the MD5 of its bytes: remoteimport._listings.written_etag), as `ls` keeps those it reads: so `ls`
+    and the web view on this host read none of them (docs/storage.md). Never fails the push."""
+    cache = target.policy.cache
+    if cache is None or target.is_local or not blobs:
+        return
+    kept = False
+    for (name, full_hash), data in blobs.items():
+        etag = _listings.written_etag(target.fs, data)
+        end = header_end(data[:64])
+        if etag is not None and end is not None and end <= len(data):
+            cache.put_header(name, full_hash, etag, bytes(data[:end]))
+            kept = True
+    if kept:
+        cache.evict_headers()
 
 
 def _revive(target: Store, name: str, full_hash: str, data: bytes) -> bool:
@@ -302,6 +321,7 @@ def _prepared_chunk(target: Store, items: list[tuple[str, type, str]], collector
 def _write_chunk(target: Store, chunk: _Chunk, collector: Collector | None = None) -> None:
     """The writes of :func:`push_all` for one chunk: blobs, then history entries, then ``latest``."""
     target.write_blobs(chunk.blobs)
+    _keep_headers(target, chunk.blobs)
     revived = {key: data for key, data in chunk.revive.items() if _revive(target, *key, data)}
     now = time.time()
     target.append_history_many(
@@ -631,7 +651,9 @@ def _sign_one(target: Store, name: str, full_hash: str, key: SigningKey, include
             f"left as it is: {unchecked[0]}{f' (and {len(unchecked) - 1} more)' if len(unchecked) > 1 else ''}, "
             "so this host cannot vouch for it; push the class again from its source with the signing key"
         )
-    target.write_blob(name, full_hash, encode_blob(key.sign(blob.header), blob.payload), known_absent=True)
+    signed = encode_blob(key.sign(blob.header), blob.payload)
+    target.write_blob(name, full_hash, signed, known_absent=True)
+    _keep_headers(target, {(name, full_hash): signed})
     target.append_history(Version(name, full_hash, time.time(), _python_version(), action="sign", by=pushed_by()))
     return f"signed by {key.public.fingerprint} (it was {'unsigned' if state == 'unsigned' else 'signed the old way'})"
 
@@ -725,6 +747,7 @@ def promote(
     state, detail = _target_copy_state(destination, name, full_hash, data)
     if state != "unchanged":
         destination.write_blob(name, full_hash, data, known_absent=True)
+        _keep_headers(destination, {(name, full_hash): data})
         _verify_copy(destination, name, full_hash, data, remove_on_failure=state == "copied")
     move = make_latest and destination.latest(name) != full_hash
     tagged = tag is not None and destination.tags(name).get(tag) != full_hash

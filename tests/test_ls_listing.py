@@ -352,3 +352,31 @@ def test_listing_while_pushes_move_latest_shows_only_hashes_latest_held(store: S
             assert refs[name].latest in held[name], (name, refs[name])
             moved += refs[name].latest != held[name][0]
     assert moved  # the listings did see the writer's pointers
+
+
+def test_ls_on_the_host_that_pushed_reads_no_header(
+    s3_server: S3Server, s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A push keeps the header of each blob it writes under the ETag S3 gives it (the MD5 of its bytes), as `ls`
+    keeps those it reads: `ls` right after a push on that host costs its three listings."""
+    from sample_classes import make_filter
+
+    import remoteimport
+
+    monkeypatch.setenv("REMOTEIMPORT_CACHE_DIR", str(tmp_path / "host-cache"))
+    store = Store(s3_url)
+    hashes = {
+        f"Pushed{index}": remoteimport.push(make_filter(index), store=store, name=f"Pushed{index}")
+        for index in range(3)
+    }
+    with s3_server.counting() as log:
+        listed = run_ls_json(capsys, s3_url)
+    assert [(entry["name"], entry["latest"]) for entry in listed["classes"]] == list(hashes.items())
+    assert all(entry["python"] and "damaged" not in entry for entry in listed["classes"])
+    assert kinds(log) == {"LIST names": 1, "LIST refs": 1, "LIST blobs": 1}
+    # what was kept is the stored blob's header, byte for byte
+    cache = BlobCache(tmp_path / "host-cache")
+    for name, full in hashes.items():
+        blob = store.read_blob(name, full)
+        kept = cache.get_header(name, full, hashlib.md5(blob).hexdigest())
+        assert kept is not None and blob.startswith(kept) and len(kept) < len(blob)
