@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from storage import BUCKET, Server  # noqa: E402  (moto's S3 server in its own process, counting requests)
 
 NAMESPACE = "scale_remote"
+LS_RUNS = {"page": "page, cold", "all": "all, cold", "again": "all, again", "pusher": "all, pushed here"}
 CHILD_TIMEOUT = 1800.0  # seconds: a child that takes longer is killed and its operation fails
 # Amazon S3's documented request rates per partitioned prefix (docs.aws.amazon.com, "Best practices design
 # patterns: optimizing Amazon S3 performance") and S3 Standard list prices in us-east-1 (USD per 1,000
@@ -436,7 +437,8 @@ class Bench:
         return figures
 
     def push_all(self, producer: Path, module: str, url: str) -> dict[str, Any]:
-        run = self.child("push_all", PUSH_CODE, producer, {"module": module, "url": url})
+        self.pushing_cache = self.fresh("cache")  # the pushing host's cache: `ls` there reads no header
+        run = self.child("push_all", PUSH_CODE, producer, {"module": module, "url": url}, cache=self.pushing_cache)
         hashes = run.output["hashes"]
         if not hashes or len(set(hashes.values())) != len(hashes):
             raise ChildFailed(f"push_all returned {len(hashes)} classes, {len(set(hashes.values()))} hashes")
@@ -506,12 +508,14 @@ class Bench:
         }
 
     def ls(self, url: str, count: int) -> dict[str, Any]:
-        """`ls` three ways: the default page (100 names) and all N names with an empty cache, then all N again
-        with the cache the second one filled (the headers it read are kept, keyed by each blob's ETag)."""
+        """`ls` four ways: the default page (100 names) and all N names with an empty cache, then all N again
+        with the cache the second one filled (the headers it read are kept, keyed by each blob's ETag), and all N
+        on the host that pushed them (the push kept their headers)."""
         cache = self.fresh("cache")
         runs = {}
-        for label, limit in (("page", min(count, 100)), ("all", count), ("again", count)):
-            env = {**self.env, "REMOTEIMPORT_CACHE_DIR": str(cache if label == "again" else self.fresh("cache"))}
+        for label, limit in (("page", min(count, 100)), ("all", count), ("again", count), ("pusher", count)):
+            where = {"again": cache, "pusher": self.pushing_cache}.get(label) or self.fresh("cache")
+            env = {**self.env, "REMOTEIMPORT_CACHE_DIR": str(where)}
             if label == "all":
                 cache = Path(env["REMOTEIMPORT_CACHE_DIR"])
             argv = [sys.executable, "-m", "remoteimport", "ls", "--store", url, "--limit", str(limit), "--json"]
@@ -680,13 +684,13 @@ def print_results(results: list[Figures], empty: dict[str, float], rate: dict[st
             ("x source", lambda f, key=key: ratio(getattr(f, key)["rss"], source(f, "rss"), 2)),
         ]
         table(title, reader_columns, has(key))
-    ls_runs = [(f, label) for f in has("ls") for label in ("page", "all", "again")]
+    ls_runs = [(f, label) for f in has("ls") for label in ("page", "all", "again", "pusher")]
     table(
-        "`remoteimport ls --limit L --json` (the CLI, fresh interpreter): the default page, all N names, and all N "
-        "again with the headers the second run kept",
+        "`remoteimport ls --limit L --json` (the CLI, fresh interpreter): the default page, all N names, all N "
+        "again with the headers the second run kept, and all N on the host that pushed them",
         [
             ("N", lambda r: str(r[0].count)),
-            ("run", lambda r: {"page": "page, cold", "all": "all, cold", "again": "all, again"}[r[1]]),
+            ("run", lambda r: LS_RUNS[r[1]]),
             ("names", lambda r: str(r[0].ls[r[1]]["names"])),
             ("requests", lambda r: str(r[0].ls[r[1]]["requests"])),
             ("per name", lambda r: f"{r[0].ls[r[1]]['requests'] / r[0].ls[r[1]]['names']:.2f}"),
