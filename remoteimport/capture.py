@@ -35,7 +35,12 @@ from remoteimport.code_objects import (
     stale_bytecode,
 )
 from remoteimport.errors import IncompatibleBlobError, PushError
-from remoteimport.framework import FRAMEWORK_MODULES, is_framework_member, unwrap_method  # noqa: F401 - re-exported
+from remoteimport.framework import (  # noqa: F401 - re-exported
+    FRAMEWORK_MODULES,
+    is_framework_member,
+    is_protocol_hook,
+    unwrap_method,
+)
 
 try:  # the C unpickler that pickle.Unpickler is, without pickle.py (which imports re: docs/performance.md)
     from _pickle import Unpickler as _Unpickler
@@ -631,46 +636,36 @@ class _DeferredAttribute:
         self.cls, self.name, self.value = cls, name, value
 
 
-def _without_regenerated(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A by-value class's reduction without the members its bases' ``__init_subclass__`` makes again when the
-    loading host creates the class: typing's ``_proto_hook`` on a subclass of a ``Protocol`` (a closure made per
-    class on Python 3.10 and 3.11, so it travelled by value and the blob shipped all of typing.py, 120 kB).
-    The hasher leaves such members out already (:func:`remoteimport.framework.is_framework_member`)."""
+def _class_namespace(reduced: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The namespace in a by-value class's reduction (skeleton, its arguments, ``(namespace, slot state)``, None,
+    None, setter), or None when its state has another shape."""
     state = reduced[2]
-    if not (type(state) is tuple and len(state) == 2 and type(state[0]) is dict):
-        return reduced
-    namespace, slot_state = state
-    hook = namespace.get("__subclasshook__")
-    if not _is_protocol_hook(hook) or not any(getattr(base, "_is_protocol", False) for base in cls.__mro__[1:]):
-        return reduced
-    kept = {name: value for name, value in namespace.items() if name != "__subclasshook__"}
-    return (*reduced[:2], (kept, slot_state), *reduced[3:])
+    return state[0] if type(state) is tuple and len(state) == 2 and type(state[0]) is dict else None
 
 
-def _is_protocol_hook(value: Any) -> bool:
-    """typing's (or typing_extensions') per-class ``_proto_hook``, which ``Protocol.__init_subclass__`` sets."""
-    function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
-    return (
-        isinstance(function, types.FunctionType)
-        and function.__module__ in ("typing", "typing_extensions")
-        and function.__qualname__.endswith(".<locals>._proto_hook")
-    )
+def _with_namespace(reduced: tuple[Any, ...], namespace: dict[str, Any]) -> tuple[Any, ...]:
+    return (*reduced[:2], (namespace, reduced[2][1]), *reduced[3:])
 
 
-def _with_qualname(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A by-value class's reduction that also sets its ``__qualname__`` when that is not its plain name (a nested
-    class, ``Model.Config``): cloudpickle makes a class from its ``__name__`` and restores its ``__dict__``, where
-    ``__qualname__`` never is, so ``Model.Config`` came back as ``Config`` (and its instances pickled by a name
-    that is not there). The setter of the state, cloudpickle's ``_class_setstate``, sets every entry of the
-    namespace with ``setattr``, in every release remoteimport loads with. Not part of the class's hash."""
+def _loading_namespace(cls: type, namespace: dict[str, Any]) -> dict[str, Any]:
+    """What a by-value class's namespace ships, which the loading host's setter (cloudpickle's
+    ``_class_setstate``: ``setattr`` for each entry, in every release remoteimport loads with) sets on the class
+    it made from the class's plain name and bases. Neither change is part of the class's hash:
+
+    - without the members its bases' ``__init_subclass__`` makes again there: typing's ``_proto_hook`` on a
+      subclass of a ``Protocol`` (a closure made per class on Python 3.10 and 3.11, so it travelled by value and
+      the blob shipped all of typing.py, 120 kB; :func:`remoteimport.framework.is_protocol_hook`);
+    - with its ``__qualname__`` when that is not its plain name (a nested class, ``Model.Config``): it is never in
+      a class's ``__dict__``, so ``Model.Config`` came back as ``Config`` (and its instances pickled by a name
+      that is not there)."""
+    if is_protocol_hook(namespace.get("__subclasshook__")) and any(
+        getattr(base, "_is_protocol", False) for base in cls.__mro__[1:]
+    ):
+        namespace = {name: value for name, value in namespace.items() if name != "__subclasshook__"}
     qualname = cls.__qualname__
-    state = reduced[2]
-    if qualname == cls.__name__ or "<" in qualname or not (type(state) is tuple and len(state) == 2):
-        return reduced
-    namespace, slot_state = state
-    if type(namespace) is not dict or "__qualname__" in namespace:
-        return reduced
-    return (*reduced[:2], ({**namespace, "__qualname__": qualname}, slot_state), *reduced[3:])
+    if qualname != cls.__name__ and "<" not in qualname and "__qualname__" not in namespace:
+        namespace = {**namespace, "__qualname__": qualname}
+    return namespace
 
 
 def _class_graph(target: Any, *steps: Any) -> Any:
@@ -756,9 +751,9 @@ def _recording_pickler() -> type:
                 if object_travels_by_value(obj):
                     self.filenames.add(obj.__code__.co_filename)
                     # `import x` in its body runs wherever it is called: x is a requirement as if imported at the top
-                    imports = _imports_of(obj)  # its bytecode read once, for both
-                    self.referenced_modules.update(_installed_imports(imports, self.optional_lines))
-                    for module in sorted(_own_imports(imports, self.optional_lines)):
+                    homes = _import_homes(obj, self.optional_lines)
+                    self.referenced_modules.update(homes["installed"])
+                    for module in sorted(homes["own"]):
                         self.own_imports.setdefault(module, obj.__qualname__)
                 else:
                     self.referenced_modules.add(obj.__module__ or "")
@@ -777,27 +772,21 @@ def _recording_pickler() -> type:
                 self.classes.append(obj)
             reduced = super().reducer_override(obj)
             if isinstance(obj, type) and type(reduced) is tuple and len(reduced) == 6:
-                return self._defer_instances(obj, _with_qualname(obj, _without_regenerated(obj, reduced)))
+                namespace = _class_namespace(reduced)
+                if namespace is not None:
+                    return _with_namespace(reduced, self._defer_instances(obj, _loading_namespace(obj, namespace)))
             return reduced
 
-        def _defer_instances(self, cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
-            """A by-value class's reduction (skeleton, its arguments, ``(namespace, slot state)``, None, None,
-            setter) without the attributes that hold instances of by-value classes, which are recorded in
-            ``self.deferred`` instead (see the comment above :func:`_by_value_instance_classes`)."""
-            state = reduced[2]
-            if not (type(state) is tuple and len(state) == 2 and type(state[0]) is dict):
-                return reduced
-            namespace, slot_state = state
+        def _defer_instances(self, cls: type, namespace: dict[str, Any]) -> dict[str, Any]:
+            """A by-value class's namespace without the attributes that hold instances of by-value classes, which
+            are recorded in ``self.deferred`` instead (see the comment above :func:`_by_value_instance_classes`)."""
             deferred = []
             for name, value in namespace.items():
                 classes = _by_value_instance_classes(value)
                 if classes:
                     deferred.append(name)
                     self.deferred.append((cls, name, value, classes))
-            if not deferred:
-                return reduced
-            kept = {name: value for name, value in namespace.items() if name not in deferred}
-            return (*reduced[:2], (kept, slot_state), *reduced[3:])
+            return {name: value for name, value in namespace.items() if name not in deferred} if deferred else namespace
 
         def _reduce_deferred(self) -> tuple[Any, ...]:
             """The attributes deferred since the last call: ``_class_graph(None, classes of their instances,
@@ -898,17 +887,7 @@ def imported_modules(
     >>> sorted(imported_modules(fit))
     ['remoteimport.names']
     """
-    return _installed_imports(_imports_of(function), optional_lines)
-
-
-def _installed_imports(
-    imports: list[tuple[str, int, types.CodeType]], optional_lines: dict[str, list[tuple[int, int]]] | None
-) -> set[str]:
-    return {
-        name
-        for name, line, code in imports
-        if _installed_by_reference(name) and not _is_optional(code, line, optional_lines)
-    }
+    return _import_homes(function, optional_lines)["installed"]
 
 
 def own_modules_imported(
@@ -918,15 +897,21 @@ def own_modules_imported(
     its body: such an import runs on the loading host, which does not have the user's code, so it fails there
     (``from .utils import scale`` in a method). Imports inside a ``try:`` that catches ``ImportError`` are left
     out (the code copes without them)."""
-    return _own_imports(_imports_of(function), optional_lines)
+    return _import_homes(function, optional_lines)["own"]
 
 
-def _own_imports(
-    imports: list[tuple[str, int, types.CodeType]], optional_lines: dict[str, list[tuple[int, int]]] | None
-) -> set[str]:
-    return {
-        name for name, line, code in imports if _is_own_module(name) and not _is_optional(code, line, optional_lines)
-    }
+def _import_homes(
+    function: types.FunctionType, optional_lines: dict[str, list[tuple[int, int]]] | None
+) -> dict[str, set[str]]:
+    """The modules a by-value function's import statements name, by where they live here (:func:`_module_home`):
+    ``{"installed": ..., "own": ...}``, each module looked up once; imports in a ``try:`` that catches
+    ``ImportError`` left out."""
+    homes: dict[str, set[str]] = {"installed": set(), "own": set()}
+    for name, line, code in _imports_of(function):
+        home = _module_home(name)
+        if home is not None and not _is_optional(code, line, optional_lines):
+            homes[home].add(name)
+    return homes
 
 
 def _imports_of(function: types.FunctionType) -> list[tuple[str, int, types.CodeType]]:
@@ -976,41 +961,25 @@ def _absolute_module(name: str, level: int, package: str) -> str | None:
     return f"{bits[0]}.{name}" if name else bits[0]
 
 
-def _installed_by_reference(name: str) -> bool:
-    """Whether the module ``name`` is installed on this host and travels by reference (is a requirement)."""
+def _module_home(name: str) -> str | None:
+    """Where the module ``name`` lives on this host: ``"installed"`` (it travels by reference: a requirement),
+    ``"own"`` (the user's code, which travels by value), or None: the standard library, a module this host cannot
+    find (an optional import the code copes without), or a package spread over both kinds of folder."""
     parts = name.split(".")
     if parts[0] in sys.stdlib_module_names or parts[0] in sys.builtin_module_names:
-        return False
+        return None
     for end in range(len(parts), 0, -1):  # the deepest package of it imported here decides
         module = sys.modules.get(".".join(parts[:end]))
         if isinstance(module, ModuleType):
-            return not module_travels_by_value(module.__name__)
+            return "own" if module_travels_by_value(module.__name__) else "installed"
     from importlib.machinery import PathFinder
 
     spec = PathFinder.find_spec(parts[0])  # where it would be found: nothing is imported
     if spec is None:
-        return False  # not installed here: an optional import the code copes without
+        return None
     where = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
-    return bool(where) and all(_file_is_installed(path) for path in where)
-
-
-def _is_own_module(name: str) -> bool:
-    """Whether the module ``name`` is the user's own code here (it travels by value: not installed, not the
-    standard library); False for a module this host cannot find (an optional import)."""
-    parts = name.split(".")
-    if parts[0] in sys.stdlib_module_names or parts[0] in sys.builtin_module_names or parts[0] == "remoteimport":
-        return False
-    for end in range(len(parts), 0, -1):  # the deepest package of it imported here decides
-        module = sys.modules.get(".".join(parts[:end]))
-        if isinstance(module, ModuleType):
-            return module_travels_by_value(module.__name__)
-    from importlib.machinery import PathFinder
-
-    spec = PathFinder.find_spec(parts[0])
-    if spec is None:
-        return False
-    where = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
-    return bool(where) and not any(_file_is_installed(path) for path in where)
+    installed = [_file_is_installed(path) for path in where]
+    return "installed" if installed and all(installed) else "own" if installed and not any(installed) else None
 
 
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})

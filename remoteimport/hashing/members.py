@@ -20,7 +20,7 @@ from typing import Any
 
 from remoteimport import _pydantic
 from remoteimport.capture import made_by_loaded_version, object_travels_by_value
-from remoteimport.framework import is_framework_member, unwrap_method
+from remoteimport.framework import is_framework_member, is_protocol_init, unwrap_method
 from remoteimport.hashing import source  # by module: a patched helper (tests: reference run) is seen here too
 
 # Always derived by the interpreter, or positional (line numbers), or differing between Python versions.
@@ -131,44 +131,6 @@ def _inherited_namespace(cls: type) -> Mapping[str, Any]:
     return merged
 
 
-def _is_protocol_init(cls: type, value: Any) -> bool:
-    """Whether ``value``, in ``cls``'s own namespace as ``__init__``, is what typing's ``_no_init_or_replace_init``
-    put there when a subclass of a ``Protocol`` was first instantiated: that placeholder is the first
-    ``__init__`` the class's bases define, and ``value`` the first other one after it, the ``__init__`` the
-    placeholder looks up and copies onto the class (every Python from 3.10 to 3.13). Without this the class's
-    hash changed at its first instantiation, on the pushing host and on every host that loaded it.
-
-    >>> from typing import Protocol
-    >>> class Scorer(Protocol):
-    ...     def score(self) -> int: ...
-    >>> class Fixed(Scorer):
-    ...     def score(self) -> int:
-    ...         return 1
-    >>> _ = Fixed()
-    >>> vars(Fixed)["__init__"] is object.__init__, _is_protocol_init(Fixed, object.__init__)
-    (True, True)
-    """
-    placeholder = False
-    for base in cls.__mro__[1:]:
-        init = vars(base).get("__init__", _ABSENT)
-        if init is _ABSENT:
-            continue
-        if _is_init_placeholder(init):
-            placeholder = True
-            continue
-        return placeholder and init is value
-    return False
-
-
-def _is_init_placeholder(value: Any) -> bool:
-    """typing's (or typing_extensions') ``_no_init_or_replace_init``, the ``__init__`` of a Protocol."""
-    return (
-        isinstance(value, types.FunctionType)
-        and value.__name__ == "_no_init_or_replace_init"
-        and value.__module__ in ("typing", "typing_extensions")
-    )
-
-
 def _class_members(
     cls: type, *, attrs_generated_code: bool = False, typing_init: bool = False
 ) -> list[tuple[str, Any]]:
@@ -192,7 +154,7 @@ def _class_members(
             continue
         if inherited.get(name, _ABSENT) is value:
             continue  # the very object a base defines (``__hash__ = None`` next to ``__eq__``): inherited anyway
-        if name == "__init__" and not typing_init and _is_protocol_init(cls, value):
+        if name == "__init__" and not typing_init and is_protocol_init(cls, value):
             continue  # typing put it there at the first instantiation: the class is the same before and after
         if name == "__doc__" and (value is None or is_enum and value == "An enumeration."):
             continue
