@@ -15,6 +15,7 @@ installed version fails (tests/test_ls_listing.py), and the store reads refs one
 from __future__ import annotations
 
 from remoteimport._record import record
+from remoteimport.names import is_etag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 # The lowest release pyproject.toml allows, and the newest checked, of each backend.
 CHECKED_VERSIONS = {"s3fs": ("2023.1.0", "2026.9.0"), "gcsfs": ("2023.1.0", "2026.10.1")}
 _HEX = frozenset("0123456789abcdef")
-_ETAG = frozenset("0123456789abcdef-")
 
 
 @record
@@ -194,7 +194,7 @@ def _etag(etag: object) -> str | None:
     if not isinstance(etag, str):
         return None
     text = etag.strip().strip('"').lower()
-    return text if 0 < len(text) <= 80 and text[0] != "-" and _ETAG.issuperset(text) else None
+    return text if is_etag(text) else None
 
 
 def _is_md5(text: str) -> bool:

@@ -37,7 +37,7 @@ from remoteimport._files import (
 )
 from remoteimport.blob import Blob, decode_blob
 from remoteimport.errors import IncompatibleBlobError, IntegrityError, RemoteImportError
-from remoteimport.names import validate_hash, validate_name
+from remoteimport.names import is_etag, validate_hash, validate_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ ENV_CACHE_DIR = _env.CACHE_DIR
 ENV_CACHE_SIZE = _env.CACHE_SIZE
 DISABLED = _env.CACHE_OFF  # REMOTEIMPORT_CACHE_DIR=off turns the cache off
 DEFAULT_MAX_BYTES = _env.DEFAULT_CACHE_BYTES
-_ETAG_CHARACTERS = frozenset("0123456789abcdef-")  # an ETag as remoteimport._listings gives it
 _ENVIRONMENT_KEY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
@@ -137,7 +136,7 @@ class BlobCache:
 
     def header_path(self, name: str, full_hash: str, etag: str) -> str:
         """Where the cached header of ``name@full_hash`` lives, as the store's blob with ETag ``etag`` holds it."""
-        if not (isinstance(etag, str) and 0 < len(etag) <= 80 and etag[0] != "-" and _ETAG_CHARACTERS.issuperset(etag)):
+        if not is_etag(etag):
             raise ValueError(f"not an ETag: {etag!r}")
         blob = self.path(name, full_hash)
         return blob[: -len(".blob")] + f".{etag}.header"

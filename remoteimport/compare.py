@@ -84,22 +84,24 @@ def read_version_headers(
     header this host's cache kept for that very blob is used instead of read (:meth:`BlobCache.get_header`), and
     one read is kept: a listing shown again reads no header it has read before."""
     keys = list(dict.fromkeys(keys))
+    etags = etags or {}
     cache = store.policy.cache if etags else None
-    found: dict[tuple[str, str], bytes | IntegrityError | None] = {}
+    headers: dict[tuple[str, str], BlobHeader | RemoteImportError] = {}
     if cache is not None:
         for key in keys:
-            etag = etags.get(key) if etags else None
-            data = cache.get_header(*key, etag) if etag else None
-            if data is not None and isinstance(store.header_in(*key, data), BlobHeader):
-                found[key] = data  # a damaged kept header is read again from the store
-    read = [key for key in keys if key not in found]
-    found.update(store.read_header_bytes(read))
-    headers = {key: store.header_in(*key, found[key]) for key in keys}
-    if cache is not None and etags:
-        kept = [key for key in read if etags.get(key) and isinstance(headers[key], BlobHeader)]
-        for key in kept:
+            etag = etags.get(key)
+            kept = cache.get_header(*key, etag) if etag else None
+            header = store.header_in(*key, kept) if kept is not None else None
+            if isinstance(header, BlobHeader):  # a damaged kept header is read again from the store
+                headers[key] = header
+    read = [key for key in keys if key not in headers]
+    found = store.read_header_bytes(read)
+    headers.update({key: store.header_in(*key, found[key]) for key in read})
+    if cache is not None:
+        keep = [key for key in read if etags.get(key) and isinstance(headers[key], BlobHeader)]
+        for key in keep:
             cache.put_header(*key, etags[key], found[key])  # type: ignore[arg-type]
-        if kept:
+        if keep:
             cache.evict_headers()
     return {key: _version_info(*key, headers[key], policy) for key in keys}
 

@@ -42,6 +42,7 @@ MAX_TAG_LENGTH = 64
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _HEX = frozenset("0123456789abcdef")
 _HEX_ANY_CASE = frozenset("0123456789abcdefABCDEF")
+_ETAG = frozenset("0123456789abcdef-")
 # No "." (the import system would read `ns.Name@v1.2` as a submodule `2`), nothing that can make a path.
 _TAG_REST = _LETTERS | frozenset("0123456789_-")
 LATEST = "latest"  # `Name@latest`: the version the store's `latest` pointer names (never a tag's name)
@@ -106,6 +107,16 @@ def validate_hash(value: object, *, allow_prefix: bool = True) -> str:
             "run `remoteimport log NAME` to list the versions of a class"
         )
     return text
+
+
+def is_etag(text: object) -> bool:
+    """True for an object store's ETag as remoteimport keeps it, a file name in the blob cache (its quotes gone,
+    lowercase): 1 to 80 hex digits and dashes, not starting with a dash. What a listing says is outside data.
+
+    >>> is_etag("d41d8cd98f00b204e9800998ecf8427e"), is_etag("9b2cf535f27731c974343645a3985328-3"), is_etag("../x")
+    (True, True, False)
+    """
+    return isinstance(text, str) and 0 < len(text) <= 80 and text[0] != "-" and _ETAG.issuperset(text)
 
 
 def is_full_hash(text: object) -> bool:
