@@ -499,13 +499,15 @@ class Store:
     def latest_many(self, names: Iterable[str]) -> dict[str, str | None]:
         """``{name: latest full hash or None}``, the reads concurrent on async backends (``ls`` pages)."""
         paths = {name: self._latest_path(name) for name in names}
-        found = self._get_many(list(paths.values()))
+        found = self._refs_read({path: name for name, path in paths.items()})
         now = time.monotonic()
         result = {}
         for name, path in paths.items():
-            data = found[path]
-            result[name] = None if data is None else _hash_in_ref(data, path, self.url)
-            self._latest_memo[name] = (now, result[name])
+            full_hash = found[path]
+            if isinstance(full_hash, IntegrityError):
+                raise full_hash
+            result[name] = full_hash
+            self._latest_memo[name] = (now, full_hash)
         return result
 
     def set_latest(self, name: str, full_hash: str) -> None:
@@ -551,18 +553,9 @@ class Store:
                 result[name] = files
             else:
                 entries[name] = sorted(path for path in files if _is_valid_tag(_base_name(path)))
-        found = self._get_many([path for paths in entries.values() for path in paths])
+        found = self._refs_read({path: name for name, paths in entries.items() for path in paths})
         for name, paths in entries.items():
-            try:
-                result[name] = {
-                    _base_name(path): _hash_in_ref(
-                        found[path], path, self.url, fix=_TAG_FIX.format(name=name, tag=_base_name(path))
-                    )
-                    for path in paths
-                    if found[path] is not None
-                }
-            except IntegrityError as exc:
-                result[name] = exc
+            result[name] = _tag_map({_base_name(path): found[path] for path in paths})
         return {name: result[name] for name in folders}  # in the order asked for
 
     def refs_many(self, names: Iterable[str]) -> dict[str, NameRefs]:
@@ -588,14 +581,9 @@ class Store:
         result = {}
         for name in names:
             pointed = found.get(self._latest_path(name), latest.get(name))
-            named: dict[str, str] | IntegrityError = {}
-            for tag, full_hash in sorted(tags.get(name, {}).items()):
-                full_hash = found.get(self._tag_path(name, tag), full_hash)
-                if isinstance(full_hash, IntegrityError):
-                    named = full_hash
-                    break
-                if full_hash is not None:  # a tag removed since it was listed is gone
-                    named[tag] = full_hash
+            named = _tag_map(
+                {tag: found.get(self._tag_path(name, tag), full_hash) for tag, full_hash in tags.get(name, {}).items()}
+            )
             etag = etags.get((name, pointed)) if isinstance(pointed, str) else None
             result[name] = NameRefs(pointed, named, etag)
         return result
@@ -1713,6 +1701,15 @@ def _describe_history_error(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"the key {exc.args[0]!r} is missing"
     return f"a field has a wrong type or value ({type(exc).__name__})"
+
+
+def _tag_map(found: Mapping[str, str | None | IntegrityError]) -> dict[str, str] | IntegrityError:
+    """``{tag: full hash}``, sorted, from what each tag's ref holds (:meth:`Store._refs_read`): a tag gone since it
+    was listed is left out; a damaged one's IntegrityError (the first, by tag) stands for them all."""
+    for tag in sorted(found):
+        if isinstance(found[tag], IntegrityError):
+            return found[tag]  # type: ignore[return-value]
+    return {tag: full_hash for tag, full_hash in sorted(found.items()) if isinstance(full_hash, str)}
 
 
 def _md5_hex(text: str) -> str:

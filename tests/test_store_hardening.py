@@ -188,6 +188,27 @@ def test_a_linked_ref_is_refused_and_its_target_never_echoed(
 
 @needs_symlink
 @pytest.mark.timeout(60)
+def test_a_linked_tag_is_refused_for_its_class_only(
+    local: tuple[Store, str], secret: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tag planted as a link is that class's damage: its tags read as the error, another class's tags read, and
+    `ls` lists both (the planted class DAMAGED), never echoing what the link points at."""
+    store, full_hash = local
+    remoteimport.push(make_filter(7), store=store, name="Other")
+    store.set_tag("Other", "prod", store.latest("Other"))
+    store.set_tag("MyFilter", "prod", full_hash)
+    replace_with_link(Path(store._tag_path("MyFilter", "prod")), secret)
+    found = Store(store.url).tags_many(["MyFilter", "Other"])
+    assert isinstance(found["MyFilter"], IntegrityError) and "outside the store" in str(found["MyFilter"])
+    assert found["Other"] == {"prod": store.latest("Other")}
+    with pytest.raises(IntegrityError, match="outside the store"):
+        Store(store.url).tags("MyFilter")
+    code, output = cli(capsys, "ls", "--store", store.url)
+    assert code == 0 and "DAMAGED" in output and "Other" in output and SECRET not in output
+
+
+@needs_symlink
+@pytest.mark.timeout(60)
 def test_a_linked_blob_is_refused_and_verify_reports_it(
     local: tuple[Store, str], secret: Path, namespace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
