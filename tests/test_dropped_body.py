@@ -118,6 +118,19 @@ def proxy(s3_server: S3Server) -> Iterator[Callable[[Callable[[str, str], bool]]
         running.close()
 
 
+def cut_once(matches: Callable[[str, str], bool]) -> Callable[[str, str], bool]:
+    """A proxy rule that cuts the body of the first request ``matches`` accepts, and of no other."""
+    cut: list[str] = []
+
+    def rule(method: str, path: str) -> bool:
+        if cut or not matches(method, path):
+            return False
+        cut.append(path)
+        return True
+
+    return rule
+
+
 def blob_gets(log: list, full_hash: str) -> int:
     return sum(1 for request in log if request.method == "GET" and request.path.endswith(f"{full_hash}.blob"))
 
@@ -126,15 +139,7 @@ def test_a_body_cut_once_is_read_again_and_the_import_succeeds(
     s3_server: S3Server, pushed: tuple[str, str], proxy: Callable, tmp_path: Path
 ) -> None:
     url, full_hash = pushed
-    first: list[bool] = []
-
-    def cut_the_first_blob_get(method: str, path: str) -> bool:
-        if method == "GET" and ".blob" in path and not first:
-            first.append(True)
-            return True
-        return False
-
-    through = proxy(cut_the_first_blob_get)
+    through = proxy(cut_once(lambda method, path: method == "GET" and ".blob" in path))
     store = Store(url, client_kwargs={"endpoint_url": through.endpoint}, cache=BlobCache(tmp_path / "cache"))
     namespace = f"dropped_{uuid.uuid4().hex[:12]}"
     remoteimport.install(store, namespace=namespace)
@@ -151,15 +156,7 @@ def test_a_body_cut_once_is_read_again_and_the_import_succeeds(
 def test_a_cut_body_in_a_batch_is_read_again_alone(s3_server: S3Server, proxy: Callable) -> None:
     url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
     hashes = {remoteimport.push(make_filter(50 + index), store=url, name=f"Batch{index}"): index for index in range(3)}
-    cut: list[str] = []
-
-    def cut_batch1_once(method: str, path: str) -> bool:
-        if method == "GET" and "/Batch1/" in path and not cut:
-            cut.append(path)
-            return True
-        return False
-
-    through = proxy(cut_batch1_once)
+    through = proxy(cut_once(lambda method, path: method == "GET" and "/Batch1/" in path))
     store = Store(url, client_kwargs={"endpoint_url": through.endpoint})
     with s3_server.counting() as log:
         found = store.read_blobs_if_present((f"Batch{index}", full_hash) for full_hash, index in hashes.items())
