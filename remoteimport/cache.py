@@ -41,7 +41,7 @@ from remoteimport.names import is_etag, validate_hash, validate_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 ENV_CACHE_DIR = _env.CACHE_DIR
 ENV_CACHE_SIZE = _env.CACHE_SIZE
@@ -142,7 +142,7 @@ class BlobCache:
         return blob[: -len(".blob")] + f".{etag}.header"
 
     def get_header(self, name: str, full_hash: str, etag: str) -> bytes | None:
-        """The start of a stored blob up to the end of its header, as :meth:`put_header` kept it for the blob
+        """The start of a stored blob up to the end of its header, as :meth:`keep_headers` kept it for the blob
         whose ETag in its store is ``etag`` (None when absent). An ETag changes whenever an object's bytes do
         (a blob signed after it was pushed is rewritten), so a kept header is the store's blob's, byte for byte.
         Unchecked, like a header read from the store: the reader checks it (``Store.header_in``)."""
@@ -157,24 +157,26 @@ class BlobCache:
             pass
         return data
 
-    def put_header(self, name: str, full_hash: str, etag: str, data: bytes) -> None:
-        """Keep the header bytes a listing read (``ls``, the web view), so the next listing reads none of them
-        again: a few kilobytes each, bounded and evicted with the blobs. Never fails the listing."""
-        path = self.header_path(name, full_hash, etag)
-        if self.max_bytes == 0 or len(data) > self.max_bytes:
-            return
-        try:
-            self._make_private()
-            write_atomically(path, data, private=True)
-        except OSError as exc:
-            _metrics.debug("cannot keep the header %s: %s", path, exc)
-
-    def evict_headers(self) -> None:
-        """:meth:`evict` after a listing kept headers (once per listing, not per header)."""
-        try:
-            self.evict()
-        except OSError as exc:
-            _metrics.debug("cannot evict from %s: %s", self.directory, exc)
+    def keep_headers(self, headers: Mapping[tuple[str, str, str], bytes]) -> None:
+        """Keep header bytes (``{(name, full hash, ETag): bytes}``) that a listing read (``ls``, the web view) or
+        a push wrote, so the next listing reads none of them: a few kilobytes each, bounded and evicted with the
+        blobs (once for them all). Never fails the listing or the push."""
+        kept = False
+        for (name, full_hash, etag), data in headers.items():
+            path = self.header_path(name, full_hash, etag)
+            if self.max_bytes == 0 or len(data) > self.max_bytes:
+                continue
+            try:
+                self._make_private()
+                write_atomically(path, data, private=True)
+                kept = True
+            except OSError as exc:
+                _metrics.debug("cannot keep the header %s: %s", path, exc)
+        if kept:
+            try:
+                self.evict()
+            except OSError as exc:
+                _metrics.debug("cannot evict from %s: %s", self.directory, exc)
 
     # -- re-hash records: "this payload re-hashed to this hash here" (docs/security.md) -------------------
 

@@ -98,11 +98,9 @@ def read_version_headers(
     found = store.read_header_bytes(read)
     headers.update({key: store.header_in(*key, found[key]) for key in read})
     if cache is not None:
-        keep = [key for key in read if etags.get(key) and isinstance(headers[key], BlobHeader)]
-        for key in keep:
-            cache.put_header(*key, etags[key], found[key])  # type: ignore[arg-type]
-        if keep:
-            cache.evict_headers()
+        cache.keep_headers(
+            {(*key, etags[key]): found[key] for key in read if etags.get(key) and isinstance(headers[key], BlobHeader)}
+        )
     return {key: _version_info(*key, headers[key], policy) for key in keys}
 
 

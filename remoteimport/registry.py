@@ -218,15 +218,13 @@ def _keep_headers(target: Store, blobs: Mapping[tuple[str, str], bytes]) -> None
     cache = target.policy.cache
     if cache is None or target.is_local or not blobs:
         return
-    kept = False
+    headers = {}
     for (name, full_hash), data in blobs.items():
         etag = _listings.written_etag(target.fs, data)
         end = header_end(data[:64])
         if etag is not None and end is not None and end <= len(data):
-            cache.put_header(name, full_hash, etag, bytes(data[:end]))
-            kept = True
-    if kept:
-        cache.evict_headers()
+            headers[(name, full_hash, etag)] = bytes(data[:end])
+    cache.keep_headers(headers)
 
 
 def _revive(target: Store, name: str, full_hash: str, data: bytes) -> bool:
