@@ -450,8 +450,7 @@ class Store:
                 found = [_base_name(path) for path in self._attempt("list", folder, lambda: self.fs.find(folder))]
             except FileNotFoundError:
                 return []
-        hashes = (base[: -len(".blob")] for base in found if base.endswith(".blob"))
-        return sorted(full_hash for full_hash in hashes if is_full_hash(full_hash))
+        return sorted(full_hash for full_hash in map(_hash_of_blob_file, found) if full_hash is not None)
 
     def resolve(self, name: str, hash_or_prefix: str, *, namespace: str | None = None) -> str:
         """Full hash of the one version of ``name`` whose hash starts with ``hash_or_prefix``.
@@ -462,11 +461,8 @@ class Store:
             return prefix
         shard = self._path("blobs", validate_name(name), prefix[:2])
         entries = self._list(shard)  # one shard: at most 1/256 of the name's versions
-        candidates = sorted(
-            base[: -len(".blob")]
-            for base in map(_base_name, entries)
-            if base.endswith(".blob") and base.startswith(prefix)
-        )
+        found = (_hash_of_blob_file(_base_name(entry)) for entry in entries)
+        candidates = sorted(full_hash for full_hash in found if full_hash is not None and full_hash.startswith(prefix))
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
@@ -623,12 +619,11 @@ class Store:
         etags: dict[tuple[str, str], str] = {}
         for entry in blobs:  # <Name>/<hash[:2]>/<hash>.blob
             parts = entry.key.split("/")
-            if len(parts) == 3 and parts[2].endswith(".blob"):
-                full_hash = parts[2][: -len(".blob")]
-                if is_full_hash(full_hash) and parts[1] == full_hash[:2]:
-                    by_md5.setdefault(parts[0], {})[_md5_hex(full_hash)] = full_hash
-                    if entry.etag is not None:
-                        etags[(parts[0], full_hash)] = entry.etag
+            full_hash = _hash_of_blob_file(parts[2]) if len(parts) == 3 else None
+            if full_hash is not None and parts[1] == full_hash[:2]:
+                by_md5.setdefault(parts[0], {})[_md5_hex(full_hash)] = full_hash
+                if entry.etag is not None:
+                    etags[(parts[0], full_hash)] = entry.etag
         wanted = set(names)
         latest: dict[str, str | None] = {}
         tags: dict[str, dict[str, str | None]] = {}
@@ -1277,6 +1272,13 @@ def _blob_key(name: str, full_hash: str) -> str:
     validate_name(name)
     full_hash = validate_hash(full_hash, allow_prefix=False)
     return f"blobs/{name}/{full_hash[:2]}/{full_hash}.blob"
+
+
+def _hash_of_blob_file(base: str) -> str | None:
+    """The full hash a blob's file name says (``<hash>.blob``: :func:`_blob_key`), or None for another file (a
+    temporary file, a stray)."""
+    full_hash = base[: -len(".blob")] if base.endswith(".blob") else None
+    return full_hash if is_full_hash(full_hash) else None
 
 
 def _large_upload_options(fs: Any, data: bytes) -> dict[str, Any]:

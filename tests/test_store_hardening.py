@@ -473,3 +473,14 @@ def test_a_name_whose_latest_was_deleted_says_how_to_set_it_again(
     assert code == 0
     remoteimport.install(Store(any_store.url, cache=False), namespace=namespace)
     assert importlib.import_module(f"{namespace}.MyFilter@{first}").MyFilter().apply(1) == 9
+
+
+def test_a_stray_file_in_a_shard_is_no_version(local: tuple[Store, str]) -> None:
+    """A file in a blob shard not named ``<full hash>.blob`` (a copy, a planted name) is no candidate of a prefix
+    and no version: the prefix still names the one version."""
+    store, full_hash = local
+    shard = Path(store.blob_path("MyFilter", full_hash)).parent
+    (shard / f"{full_hash[:12]}.blob").write_bytes(b"stray")
+    (shard / f"{full_hash.upper()}.blob").write_bytes(b"stray")
+    assert store.resolve("MyFilter", full_hash[:8]) == full_hash
+    assert store.blob_hashes("MyFilter") == [full_hash]
