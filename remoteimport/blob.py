@@ -359,14 +359,15 @@ def decode_blob(
 
 def _split(data: bytes, source: str) -> tuple[BlobHeader, memoryview]:
     """The parsed header and the (unverified) payload bytes that follow it."""
-    if len(data) < _PREFIX_SIZE or not data.startswith(MAGIC):
+    end = header_end(data)
+    if end is None:
         raise _integrity_error(source, "not a remoteimport blob (missing magic bytes)")
-    header_length = int.from_bytes(data[len(MAGIC) : _PREFIX_SIZE], "big")
-    header_end = _PREFIX_SIZE + header_length
-    if header_end > len(data):
-        raise _integrity_error(source, f"header length {header_length} runs past the end of the data (truncated blob?)")
+    if end > len(data):
+        raise _integrity_error(
+            source, f"header length {end - _PREFIX_SIZE} runs past the end of the data (truncated blob?)"
+        )
     view = memoryview(data).toreadonly()  # the payload handed on is a view: nobody writes through it
-    return _parse_header(view[_PREFIX_SIZE:header_end], source), view[header_end:]
+    return _parse_header(view[_PREFIX_SIZE:end], source), view[end:]
 
 
 def _parse_header(header_bytes: memoryview, source: str) -> BlobHeader:

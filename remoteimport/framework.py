@@ -15,7 +15,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FRAMEWORK_MODULES", "is_framework_member", "is_protocol_hook", "is_protocol_init", "unwrap_method"]
+__all__ = [
+    "FRAMEWORK_MODULES",
+    "TYPING_MODULES",
+    "is_framework_member",
+    "is_protocol_hook",
+    "is_protocol_init",
+    "unwrap_method",
+]
 
 # Modules whose class factories and metaclasses put functions on user classes (``Protocol.__init__``,
 # namedtuple's ``_make`` ...): such members are the framework's, not the user's code.
@@ -38,7 +45,7 @@ def is_framework_member(value: Any) -> bool:
 
 # typing's Protocol changes its subclasses after they are made (every Python from 3.10 to 3.13 checked): what it
 # puts there is no part of the user's code.
-_TYPING_MODULES = ("typing", "typing_extensions")
+TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
 
 def is_protocol_hook(value: Any) -> bool:
@@ -48,7 +55,7 @@ def is_protocol_hook(value: Any) -> bool:
     function = unwrap_method(value)
     return (
         isinstance(function, types.FunctionType)
-        and function.__module__ in _TYPING_MODULES
+        and function.__module__ in TYPING_MODULES
         and function.__qualname__.endswith(".<locals>._proto_hook")
     )
 
@@ -90,5 +97,5 @@ def _is_init_placeholder(value: Any) -> bool:
     return (
         isinstance(value, types.FunctionType)
         and value.__name__ == "_no_init_or_replace_init"
-        and value.__module__ in _TYPING_MODULES
+        and value.__module__ in TYPING_MODULES
     )

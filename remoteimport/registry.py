@@ -321,7 +321,7 @@ def _write_chunk(target: Store, chunk: _Chunk, collector: Collector | None = Non
     target.write_blobs(chunk.blobs)
     _keep_headers(target, chunk.blobs)
     revived = {key: data for key, data in chunk.revive.items() if _revive(target, *key, data)}
-    now = time.time()
+    now, recorded = time.time(), (collector or Collector()).history()
     target.append_history_many(
         [
             Version(
@@ -330,7 +330,7 @@ def _write_chunk(target: Store, chunk: _Chunk, collector: Collector | None = Non
                 now,
                 _python_version(),
                 action=_HISTORY[chunk.kinds[(name, full_hash)]],
-                **(collector or Collector()).history(),
+                **recorded,
             )
             for name, full_hash in chunk.moved.items()
         ]

@@ -167,8 +167,8 @@ class NameListing(namedtuple("NameListing", ("names", "skipped"))):
 class NameRefs(namedtuple("NameRefs", ("latest", "tags", "blob_etag"), defaults=(None,))):
     """A class's refs (:meth:`Store.refs_many`): ``latest`` (its full hash; None when there is none) and ``tags``
     (``{tag: full hash}``, sorted), either one an IntegrityError when its ref is damaged; ``blob_etag``: the
-    ETag of the latest version's blob when a listing gave it (S3), which :meth:`Store.read_headers` keys its
-    cached headers by."""
+    ETag of the latest version's blob when a listing gave it (S3, GCS), which the headers this host keeps are keyed
+    by (:func:`remoteimport.compare.read_version_headers`)."""
 
     __slots__ = ()
 
@@ -371,15 +371,6 @@ class Store:
             + self._known_versions(name)
         )
 
-    def read_headers(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], BlobHeader | RemoteImportError]:
-        """``{(name, full hash): header}`` of many blobs without their payloads, for listings (``ls``, the web
-        view's class list): :meth:`read_header_bytes`, each checked by :meth:`header_in`. The payload digest is
-        **not** checked (:meth:`read_verified_blob` and ``remoteimport verify`` check it). A blob that is missing,
-        malformed, from a newer format, or whose header names another class or hash gets the error saying so in
-        place of its header: one damaged blob does not hide the others."""
-        found = self.read_header_bytes(keys)
-        return {key: self.header_in(*key, data) for key, data in found.items()}
-
     def read_header_bytes(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], bytes | IntegrityError | None]:
@@ -389,19 +380,19 @@ class Store:
         Unchecked: :meth:`header_in` checks them."""
         paths = {key: self.blob_path(*key) for key in keys}
         starts = self._get_ranges({path: (0, HEADER_READ_SIZE) for path in paths.values()}, refusals_in_place=True)
-        longer = {}
-        for path, start in starts.items():
-            end = header_end(start) if isinstance(start, bytes) else None
-            if end is not None and len(start) == HEADER_READ_SIZE < end:
-                longer[path] = (HEADER_READ_SIZE, end)
+        ends = {path: header_end(start) for path, start in starts.items() if isinstance(start, bytes)}
+        longer = {
+            path: (HEADER_READ_SIZE, end)
+            for path, end in ends.items()
+            if end is not None and len(starts[path]) == HEADER_READ_SIZE < end
+        }
         rests = self._get_ranges(longer, refusals_in_place=True)
         found: dict[tuple[str, str], bytes | IntegrityError | None] = {}
         for key, path in paths.items():
-            start, rest = starts[path], rests.get(path)
+            start, rest, end = starts[path], rests.get(path), ends.get(path)
             if isinstance(start, bytes) and isinstance(rest, (bytes, IntegrityError)):
                 found[key] = start + rest if isinstance(rest, bytes) else rest
             elif isinstance(start, bytes):
-                end = header_end(start)
                 found[key] = start[:end] if end is not None else start
             else:
                 found[key] = start
@@ -1281,11 +1272,16 @@ def _hash_of_blob_file(base: str) -> str | None:
     return full_hash if is_full_hash(full_hash) else None
 
 
+def _backend_module(fs: Any) -> str:
+    """The top-level module of ``fs``'s class: ``"s3fs"``, ``"gcsfs"``, ``"fsspec"`` ... (which backend it is)."""
+    return type(fs).__module__.split(".", 1)[0]
+
+
 def _large_upload_options(fs: Any, data: bytes) -> dict[str, Any]:
     """s3fs uploads an object of 100 MB or more in 50 MB parts, up to 10 at once, each part a copy of its slice:
     a 200 MB blob held its size again in parts. One part at a time: one part's copy at most (the parts'
     requests are sequential; a blob that large spends its time in the transfer anyway)."""
-    if type(fs).__module__.split(".", 1)[0] != "s3fs" or len(data) < _LARGE_UPLOAD:
+    if _backend_module(fs) != "s3fs" or len(data) < _LARGE_UPLOAD:
         return {}
     return {"max_concurrency": 1}
 
@@ -1342,7 +1338,7 @@ HEADER_READ_SIZE = 64 * 1024
 def _lists_by_prefix(fs: Any) -> bool:
     """Whether ``fs`` lists a folder in one request whether it exists or not through ``find(parent,
     prefix=...)`` (:func:`_list_by_prefix`): s3fs and gcsfs, whose ``find`` takes a key prefix."""
-    return type(fs).__module__.split(".", 1)[0] in ("s3fs", "gcsfs")
+    return _backend_module(fs) in ("s3fs", "gcsfs")
 
 
 async def _list_by_prefix(fs: Any, folders: list[str]) -> list[Any]:
@@ -1372,14 +1368,14 @@ def _is_timeout(exc: BaseException) -> bool:
 def _retries_by_itself(fs: Any) -> bool:
     """Whether ``fs`` is a backend that retries by itself, configured by :func:`_backend_options` (a wrapper
     around one, like the tests' fault injector, is not: its faults reach no backend retry)."""
-    return type(fs).__module__.split(".", 1)[0] in _SELF_RETRYING_MODULES
+    return _backend_module(fs) in _SELF_RETRYING_MODULES
 
 
 def _body_read_outside_retries(fs: Any) -> bool:
     """Whether ``fs`` retries by itself but not the reading of a response's body: s3fs, whose one retry layer
     (botocore's) ends when the headers have arrived, its own loop being set to one attempt
     (:func:`_one_retry_layer`). gcsfs reads the body inside its retry loop."""
-    return type(fs).__module__.split(".", 1)[0] == "s3fs"
+    return _backend_module(fs) == "s3fs"
 
 
 # A response body cut short (a connection dropped mid-download), by the names their libraries give them: aiohttp,
@@ -1436,7 +1432,7 @@ def _backend_options(protocol: str, given: Mapping[str, Any], *, timeout: float,
 
 def _retried(fs: Any, retries: int) -> str:
     """How often a failed request is retried, for messages: gcsfs fixes its own number."""
-    if type(fs).__module__.split(".", 1)[0] == "gcsfs":
+    if _backend_module(fs) == "gcsfs":
         return f"{getattr(type(fs), 'retries', 6) - 1} times by gcsfs (a number gcsfs fixes)"
     return f"{retries} times"
 
@@ -1445,7 +1441,7 @@ def _one_retry_layer(fs: Any) -> None:
     """s3fs retries some errors (timeouts among them) itself, 5 attempts by default, and twice over for reads
     (an outer and an inner loop): on top of botocore's that is up to 25 x botocore's attempts. Its ``retries``
     is a class attribute, not a constructor option; one attempt leaves botocore as the only retry layer."""
-    if type(fs).__module__.split(".", 1)[0] == "s3fs":
+    if _backend_module(fs) == "s3fs":
         fs.retries = 1
 
 

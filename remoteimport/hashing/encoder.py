@@ -28,6 +28,7 @@ from remoteimport.capture import (
     object_travels_by_value,
 )
 from remoteimport.errors import UnhashableObjectError
+from remoteimport.framework import TYPING_MODULES
 from remoteimport.hashing import source  # by module: a patched helper (tests: reference run) is seen here too
 from remoteimport.hashing.addresses import MIN_LENGTH, address_problem
 from remoteimport.hashing.members import (
@@ -63,7 +64,6 @@ _BUILTIN_CALLABLES = (
     types.GetSetDescriptorType,
     types.MemberDescriptorType,
 )
-_TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
 
 def _public_module(module: str, value: Any) -> str:
@@ -77,9 +77,9 @@ def _public_module(module: str, value: Any) -> str:
 
 def _is_typing_object(value: Any) -> bool:
     """typing's forms, aliases and classes, and ``list[int]`` / ``int | None`` from ``types``."""
-    if type(value).__module__ in _TYPING_MODULES:
+    if type(value).__module__ in TYPING_MODULES:
         return True
-    if isinstance(value, type) and value.__module__ in _TYPING_MODULES:
+    if isinstance(value, type) and value.__module__ in TYPING_MODULES:
         return True
     return type(value).__name__ in ("GenericAlias", "UnionType") and type(value).__module__ == "types"
 
@@ -179,7 +179,7 @@ class _Encoder:
     def _user_typing_class(self, value: Any) -> bool:
         """A user's Protocol or TypedDict: its metaclass comes from typing, but it is a class like any other,
         encoded by content (not by its name, as typing's own forms are)."""
-        return isinstance(value, type) and value.__module__ not in _TYPING_MODULES and not self._by_reference(value)
+        return isinstance(value, type) and value.__module__ not in TYPING_MODULES and not self._by_reference(value)
 
     def _by_reference(self, obj: Any) -> bool:
         # A member of a loaded version travelled by value with the root (when pushed, it was the user's own

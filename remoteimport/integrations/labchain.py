@@ -36,6 +36,7 @@ from labchain.container.persistent.pet_class_manager import PetClassManager
 from remoteimport.errors import PushError
 from remoteimport.hashing import class_hash, register
 from remoteimport.integrations import _labchain_internals as internals
+from remoteimport.names import LATEST
 
 __all__ = ["RemoteClassManager", "VersionHash", "enable", "version_hash"]
 
@@ -153,8 +154,7 @@ class RemoteClassManager(PetClassManager):
         known = _known_value_class(class_name, code_hash, self.namespace)
         if known is not None:
             return known
-        full = self.store.resolve_version(class_name, code_hash or None, namespace=self.namespace)
-        return get_version(class_name, full, store=self.store, namespace=self.namespace)
+        return get_version(class_name, code_hash or LATEST, store=self.store, namespace=self.namespace)
 
     def recover_class(self, class_name: str, code_hash: str) -> type:
         """:meth:`pull` of exactly ``code_hash``."""
